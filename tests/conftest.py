@@ -1,0 +1,119 @@
+"""Test fixtures: real PostgreSQL clusters started by the test session.
+
+The session starts its own source, main and replica clusters on free ports in
+a temporary folder and stops them at the end; it never touches a developer's
+running clusters. Each test that asks for `dbs` gets freshly migrated
+databases, cloned from templates in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from warehouse.clusters import Cluster, free_port, project_clusters
+from warehouse.db import DATABASES
+from warehouse.migrate import apply_migrations
+from warehouse.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Durability is not under test: skip fsync to keep the suite fast.
+TEST_CONF = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def make_temp_dir(prefix: str) -> Path:
+    """A temporary folder the `postgres` user can enter (when we run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pg_root():
+    folder = make_temp_dir("wrapped-test-pg-")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_settings(pg_root) -> Settings:
+    ports = {name: free_port() for name in DATABASES}
+    return Settings(
+        _env_file=None,
+        **{
+            f"{name}_database_url": f"postgresql://wrapped:secret@127.0.0.1:{port}/{name}"
+            for name, port in ports.items()
+        },
+        runtime_dir=pg_root,
+        default_timezone="UTC",
+    )
+
+
+@pytest.fixture(scope="session")
+def clusters(test_settings) -> list[Cluster]:
+    started = project_clusters(test_settings, extra_conf=TEST_CONF)
+    try:
+        for cluster in started:
+            cluster.start()
+            with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
+                template = f"{cluster.name}_template"
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
+            with psycopg.connect(_with_db(cluster, template)) as conn:
+                apply_migrations(conn, cluster.name)
+        yield started
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
+def _with_db(cluster: Cluster, dbname: str) -> str:
+    return cluster.admin_url().rsplit("/", 1)[0] + "/" + dbname
+
+
+@pytest.fixture
+def dbs(clusters, test_settings, monkeypatch) -> Settings:
+    """Freshly migrated, empty source, main and replica; settings pointing at them.
+
+    The environment is pointed there too, so subprocesses use the test clusters.
+    """
+    for cluster in clusters:
+        with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
+            name = sql.Identifier(cluster.dbname)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                name, sql.Identifier(f"{cluster.name}_template")))
+    for name in DATABASES:
+        monkeypatch.setenv(f"{name.upper()}_DATABASE_URL", getattr(test_settings, f"{name}_database_url"))
+    monkeypatch.setenv("RUNTIME_DIR", str(test_settings.runtime_dir))
+    monkeypatch.setenv("DEFAULT_TIMEZONE", test_settings.default_timezone)
+    from warehouse.settings import get_settings
+
+    get_settings.cache_clear()
+    yield test_settings
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def env_file(tmp_path, monkeypatch):
+    """Point ENV_FILE at an empty temporary .env so a developer's .env never leaks in."""
+    path = tmp_path / ".env"
+    path.write_text("")
+    monkeypatch.setenv("ENV_FILE", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_env(monkeypatch, tmp_path_factory):
+    """Tests never read the developer's `.env` or exported settings."""
+    empty = tmp_path_factory.getbasetemp() / "empty.env"
+    empty.touch()
+    monkeypatch.setenv("ENV_FILE", str(empty))
+    for name in list(os.environ):
+        if name.endswith("_DATABASE_URL") or name in ("DEFAULT_TIMEZONE", "RUNTIME_DIR"):
+            monkeypatch.delenv(name)

@@ -1,0 +1,252 @@
+"""The project's own local PostgreSQL clusters: source, main and replica.
+
+Each cluster lives in `<runtime_dir>/pgdata/<name>`, listens on 127.0.0.1 only,
+on the port of its database URL, with the URL's user, password and database.
+`initdb` and `postgres` refuse to run as root: as root they run as the
+`postgres` system user, otherwise as the invoking user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from warehouse.db import DATABASES
+from warehouse.settings import Settings
+
+PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
+SERVER_USER_WHEN_ROOT = "postgres"
+
+# Extra server settings per cluster; main feeds Debezium (logical decoding).
+BASE_CONF = {
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "100",
+    "shared_buffers": "'128MB'",
+    "logging_collector": "off",
+    "log_min_messages": "warning",
+}
+LOGICAL_CONF = {"wal_level": "logical", "max_replication_slots": "10", "max_wal_senders": "10"}
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def pg_bin(tool: str) -> str:
+    for folder in PG_BIN_CANDIDATES:
+        if (folder / tool).exists():
+            return str(folder / tool)
+    found = shutil.which(tool)
+    if found:
+        return found
+    raise ClusterError(
+        f"PostgreSQL server binary {tool!r} not found; install it with: "
+        "apt-get install -y postgresql-15"
+    )
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SERVER_USER_WHEN_ROOT, "--", *cmd]
+    return cmd
+
+
+def _give_to_server_user(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, SERVER_USER_WHEN_ROOT, SERVER_USER_WHEN_ROOT)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str  # source | main | replica
+    url: str
+    data_root: Path  # <runtime_dir>/pgdata
+    log_dir: Path
+    extra_conf: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def datadir(self) -> Path:
+        return self.data_root / self.name
+
+    @property
+    def logfile(self) -> Path:
+        return self.log_dir / f"postgres-{self.name}.log"
+
+    @property
+    def _url(self):
+        return urlsplit(self.url)
+
+    @property
+    def host(self) -> str:
+        return self._url.hostname or ""
+
+    @property
+    def port(self) -> int:
+        return self._url.port or 5432
+
+    @property
+    def user(self) -> str:
+        return unquote(self._url.username or "postgres")
+
+    @property
+    def password(self) -> str:
+        return unquote(self._url.password or "")
+
+    @property
+    def dbname(self) -> str:
+        return self._url.path.lstrip("/")
+
+    @property
+    def setting_name(self) -> str:
+        return f"{self.name.upper()}_DATABASE_URL"
+
+    def conf(self) -> dict[str, str]:
+        conf = dict(BASE_CONF, unix_socket_directories=f"'{self.datadir}'")
+        if self.name == "main":
+            conf.update(LOGICAL_CONF)
+        conf.update(self.extra_conf)
+        return conf
+
+    # -- state -------------------------------------------------------------
+    def initialized(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists()
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        result = subprocess.run(
+            _as_server_user([pg_bin("pg_ctl"), "status", "-D", str(self.datadir)]),
+            capture_output=True,
+        )
+        return result.returncode == 0
+
+    # -- actions -----------------------------------------------------------
+    def init(self) -> bool:
+        """Create the cluster if it does not exist; True if created."""
+        if self.initialized():
+            return False
+        for folder in (self.data_root, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.datadir.mkdir(mode=0o700, exist_ok=True)
+        _give_to_server_user(self.datadir)
+        with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pwfile:
+            pwfile.write(self.password + "\n")
+        os.chmod(pwfile.name, 0o644)
+        try:
+            result = subprocess.run(
+                _as_server_user(
+                    [
+                        pg_bin("initdb"), "-D", str(self.datadir), "-U", self.user,
+                        f"--pwfile={pwfile.name}", "--auth-host=scram-sha-256",
+                        "--auth-local=trust", "-E", "UTF8", "--locale=C",
+                    ]
+                ),
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            os.unlink(pwfile.name)
+        if result.returncode != 0:
+            raise ClusterError(f"initdb of the {self.name} cluster failed:\n{result.stderr}")
+        conf_lines = [f"{key} = {value}" for key, value in self.conf().items()]
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write("\n# spotify-wrapped-anytime\n" + "\n".join(conf_lines) + "\n")
+        return True
+
+    def start(self) -> str:
+        """Start the cluster (creating it if needed); leave a running one alone."""
+        created = self.init()
+        if self.running():
+            self.ensure_database()
+            return "already running"
+        if not port_is_free(self.port):
+            raise ClusterError(
+                f"port {self.port} of the {self.name} cluster is already taken by another "
+                f"process; stop it or set {self.setting_name} to a free port"
+            )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.logfile.touch()
+        _give_to_server_user(self.logfile)
+        result = subprocess.run(
+            _as_server_user(
+                [
+                    pg_bin("pg_ctl"), "start", "-D", str(self.datadir), "-w", "-t", "60",
+                    "-l", str(self.logfile), "-o", f"-p {self.port}",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            tail = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
+            raise ClusterError(
+                f"the {self.name} cluster did not start:\n{result.stderr}{result.stdout}\n{tail}"
+            )
+        self.ensure_database()
+        return "created and started" if created else "started"
+
+    def stop(self) -> str:
+        if not self.running():
+            return "not running"
+        subprocess.run(
+            _as_server_user([pg_bin("pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"]),
+            check=True,
+            capture_output=True,
+        )
+        return "stopped"
+
+    def admin_url(self) -> str:
+        """The URL with the `postgres` maintenance database instead of ours."""
+        return self._url._replace(path="/postgres").geturl()
+
+    def ensure_database(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(self.admin_url(), autocommit=True)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
+
+
+def project_clusters(settings: Settings, extra_conf: dict[str, str] | None = None) -> list[Cluster]:
+    runtime = Path(settings.runtime_dir)
+    extra = tuple((extra_conf or {}).items())
+    return [
+        Cluster(name, getattr(settings, f"{name}_database_url"), runtime / "pgdata", runtime / "logs", extra)
+        for name in DATABASES
+    ]

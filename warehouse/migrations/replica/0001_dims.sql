@@ -1,0 +1,1 @@
+../main/0001_dims.sql

@@ -1,0 +1,1 @@
+../main/0003_analytics.sql
