@@ -50,6 +50,7 @@ def test_settings(pg_root) -> Settings:
             f"{name}_database_url": f"postgresql://wrapped:secret@127.0.0.1:{port}/{name}"
             for name, port in ports.items()
         },
+        replica_reader_url=f"postgresql://dashboard:reader@127.0.0.1:{ports['replica']}/replica",
         runtime_dir=pg_root,
         default_timezone="UTC",
     )
@@ -90,6 +91,7 @@ def dbs(clusters, test_settings, monkeypatch) -> Settings:
                 name, sql.Identifier(f"{cluster.name}_template")))
     for name in DATABASES:
         monkeypatch.setenv(f"{name.upper()}_DATABASE_URL", getattr(test_settings, f"{name}_database_url"))
+    monkeypatch.setenv("REPLICA_READER_URL", test_settings.replica_reader_url)
     monkeypatch.setenv("RUNTIME_DIR", str(test_settings.runtime_dir))
     monkeypatch.setenv("DEFAULT_TIMEZONE", test_settings.default_timezone)
     from warehouse.settings import get_settings
@@ -115,5 +117,5 @@ def _no_developer_env(monkeypatch, tmp_path_factory):
     empty.touch()
     monkeypatch.setenv("ENV_FILE", str(empty))
     for name in list(os.environ):
-        if name.endswith("_DATABASE_URL") or name in ("DEFAULT_TIMEZONE", "RUNTIME_DIR"):
+        if name.endswith("_DATABASE_URL") or name in ("REPLICA_READER_URL", "DEFAULT_TIMEZONE", "RUNTIME_DIR"):
             monkeypatch.delenv(name)

@@ -33,12 +33,14 @@ class Settings(BaseSettings):
     source_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5433/source"
     main_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5434/main"
     replica_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5435/replica"
+    # Read-only role on the replica, used by the dashboard.
+    replica_reader_url: str = "postgresql://dashboard:dashboard@127.0.0.1:5435/replica"
     default_timezone: str = "UTC"
     runtime_dir: Path = PROJECT_ROOT / ".runtime"
     album_min_tracks: int = Field(default=5, ge=1)
     session_gap_minutes: int = Field(default=30, ge=1)
 
-    @field_validator("source_database_url", "main_database_url", "replica_database_url")
+    @field_validator("source_database_url", "main_database_url", "replica_database_url", "replica_reader_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
         parts = urlsplit(value)

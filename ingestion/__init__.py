@@ -1,0 +1,1 @@
+"""Getting listening into source: the Web API (recently played, enrichment) and Spotify data exports."""
