@@ -7,22 +7,26 @@ PY        := $(VENV)/bin/python
 PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed
 PG_BIN    := /usr/lib/postgresql/15/bin
-APT_PACKAGES := openjdk-17-jre-headless postgresql-15
+APT_PACKAGES := openjdk-17-jre-headless postgresql-15 chromium
 
 # Demo size (override: make demo USERS=10 DAYS=90)
 USERS ?= 3
 DAYS  ?= 365
 SEED  ?= 42
 
-.PHONY: help setup system-deps postgres postgres-stop postgres-status migrate generate load demo test
+.PHONY: help setup system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
+.PHONY: secrets fake-spotify fake-spotify-stop flask flask-stop ingest
+.PHONY: import
+.PHONY: debezium debezium-stop replication-status replication-wait
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-system-deps: ## check Java 17 and the PostgreSQL server (installs them with apt-get as root)
+system-deps: ## check Java 17, the PostgreSQL server and Chromium (installs them with apt-get as root)
 	@missing=""; \
 	java -version 2>&1 | grep -q 'version "17' || missing="$$missing openjdk-17-jre-headless"; \
 	test -x $(PG_BIN)/initdb || missing="$$missing postgresql-15"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -39,7 +43,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
-setup: system-deps $(STAMP) ## create .venv (Python 3.11) with every dependency, pinned by constraints.txt
+setup: system-deps $(STAMP) ## create .venv (Python 3.11) with every dependency, pinned by constraints.txt; generate local secrets in .env
+	@$(PY) -m flask_endpoint secrets | grep -v 'already set' || true
 
 postgres: setup ## start the source, main and replica clusters (idempotent) and migrate them
 	$(PY) -m warehouse.cli postgres start
@@ -59,10 +64,110 @@ generate: setup ## generate listening into source (USERS, DAYS, SEED)
 load: setup ## load source into main's star schema (incremental, idempotent)
 	$(PY) -m warehouse.cli load-main
 
-demo: postgres ## the whole pipeline on generated listening
-	$(PY) -m warehouse.cli generate --users $(USERS) --days $(DAYS) --seed $(SEED)
+spark: setup ## start a local standalone Spark master and worker (UIs on 8081, 8082)
+	$(PY) -m spark_scripts.cluster start
+
+spark-stop: setup ## stop the standalone Spark master and worker
+	$(PY) -m spark_scripts.cluster stop
+
+etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 rebuilds everything)
+	$(PY) -m warehouse.cli gate source
 	$(PY) -m warehouse.cli load-main
+	$(PY) -m warehouse.cli gate main
+	$(PY) -m spark_scripts.submit $(if $(FULL),--full,)
+
+# The demo's listeners live in the fake Spotify: the login service and the ingestion talk to it.
+DEMO_SPOTIFY := SPOTIFY_API_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)/v1 SPOTIFY_ACCOUNTS_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)
+DEMO_EXPORT  := .runtime/demo-export
+
+demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, export import, analytics, replica, dashboard
+	$(MAKE) --no-print-directory fake-spotify FAKE_SPOTIFY_DAYS=$(DAYS)
+	$(DEMO_SPOTIFY) $(MAKE) --no-print-directory flask
+	$(DEMO_SPOTIFY) $(PY) -m fake_spotify.login
+	$(DEMO_SPOTIFY) $(PY) -m ingestion.recently_played
+	@echo "-- the older history comes from each listener's Spotify data export:"
+	$(PY) -m warehouse.cli generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
+	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion.import_cli "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
+	$(MAKE) --no-print-directory etl
+	$(MAKE) --no-print-directory debezium replication-wait
 	$(PY) -m warehouse.cli summary
+	$(MAKE) --no-print-directory dashboard
+
+dashboard: setup ## start the web dashboard in the background (idempotent) and print its URL
+	$(PY) -m dashboard start
+
+dashboard-stop: setup ## stop the web dashboard
+	$(PY) -m dashboard stop
+
+# Spotify login service, fake Spotify, ingestion. Background services: pid file in
+# <runtime_dir>/pids, log in <runtime_dir>/logs; starting a running one changes nothing.
+FAKE_SPOTIFY_PORT ?= 8900
+FAKE_SPOTIFY_DAYS ?= 30
+
+secrets: setup ## write generated values for empty secret settings (TOKEN_ENCRYPTION_KEY...) to .env
+	$(PY) -m flask_endpoint secrets
+
+fake-spotify: setup ## start the fake Spotify in the background (FAKE_SPOTIFY_PORT, USERS, SEED)
+	$(PY) -m fake_spotify start --port $(FAKE_SPOTIFY_PORT) --users $(USERS) --seed $(SEED) --days $(FAKE_SPOTIFY_DAYS)
+
+fake-spotify-stop: setup ## stop the fake Spotify
+	$(PY) -m fake_spotify stop
+
+flask: secrets ## start the Spotify login service in the background (FLASK_HOST:FLASK_PORT)
+	$(PY) -m flask_endpoint start
+
+flask-stop: setup ## stop the Spotify login service
+	$(PY) -m flask_endpoint stop
+
+ingest: setup ## one Web API ingestion run for every connected user, now
+	$(PY) -m ingestion.recently_played
+
+import: setup ## import a Spotify data export: FILE=zip|folder|json USER=id [CREATE_USER=1 TZ=Europe/Berlin]
+	@test -n "$(FILE)" -a "$(origin USER)" = "command line" || { echo "usage: make import FILE=path USER=spotify_user_id [CREATE_USER=1 TZ=zone]" >&2; exit 2; }
+	$(PY) -m ingestion.import_cli "$(FILE)" --user "$(USER)" $(if $(CREATE_USER),--create-user) $(if $(TZ),--timezone "$(TZ)")
+
+.PHONY: recap
+recap: setup ## render one monthly recap e-mail to files, without sending: USER=id MONTH=YYYY-MM [OUT=folder]
+	@test -n "$(MONTH)" -a "$(origin USER)" = "command line" || { echo "usage: make recap USER=user_id MONTH=YYYY-MM [OUT=folder]" >&2; exit 2; }
+	$(PY) -m recap render --user "$(USER)" --month "$(MONTH)" $(if $(OUT),--out "$(OUT)")
 
 test: setup ## run the test suite (starts its own servers on free ports)
 	$(PY) -m pytest
+
+# Debezium replication main -> replica (cdc_connectors/): pid <runtime_dir>/pids/debezium.pid,
+# log <runtime_dir>/logs/debezium.log (Debezium's own log: debezium-engine.log).
+debezium: setup ## start the Debezium replicator main -> replica in the background (idempotent)
+	$(PY) -m cdc_connectors.cli start
+
+debezium-stop: setup ## stop the Debezium replicator (offsets kept: the next start resumes)
+	$(PY) -m cdc_connectors.cli stop
+
+replication-status: setup ## replication slot, retained WAL, applied position and lag
+	$(PY) -m cdc_connectors.cli status
+
+replication-wait: setup ## wait until the replica has applied everything main committed (TIMEOUT=120)
+	$(PY) -m cdc_connectors.cli wait --timeout $(or $(TIMEOUT),120)
+
+# Airflow and the whole stack (warehouse/airflow_service.py, warehouse/stack.py): pid files in
+# <runtime_dir>/pids, logs in <runtime_dir>/logs; `up` starts in dependency order, `down` stops by pid.
+.PHONY: airflow airflow-stop up down status logs clean
+airflow: setup ## start Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
+	$(PY) -m warehouse.airflow_service start
+
+airflow-stop: setup ## stop Airflow's four processes (SIGINT)
+	$(PY) -m warehouse.airflow_service stop
+
+up: setup ## start the whole stack in dependency order, each healthy before the next
+	$(PY) -m warehouse.stack up
+
+down: setup ## stop every component this project started (by pid), in reverse order
+	$(PY) -m warehouse.stack down
+
+status: setup ## each component: running or not, health, URL (and Airflow's password file)
+	@$(PY) -m warehouse.stack status
+
+logs: setup ## the last lines of every component's log (LINES=20)
+	@$(PY) -m warehouse.stack logs --lines $(or $(LINES),20)
+
+clean: setup ## remove this project's runtime folder (data, logs, pids) after listing it (YES=1: no question)
+	@$(PY) -m warehouse.stack clean $(if $(YES),--yes)

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.airflow_support import airflow_home  # noqa: F401 (one Airflow set-up for the whole session)
 from warehouse.clusters import Cluster, free_port, project_clusters
 from warehouse.db import DATABASES
 from warehouse.migrate import apply_migrations
@@ -119,3 +120,22 @@ def _no_developer_env(monkeypatch, tmp_path_factory):
     for name in list(os.environ):
         if name.endswith("_DATABASE_URL") or name in ("REPLICA_READER_URL", "DEFAULT_TIMEZONE", "RUNTIME_DIR"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession (2 cores) for the whole test session."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    from spark_scripts.session import postgres_jdbc_jar
+
+    session = (SparkSession.builder.master("local[2]").appName("tests")
+               .config("spark.jars", postgres_jdbc_jar())
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .getOrCreate())
+    yield session
+    session.stop()

@@ -155,3 +155,23 @@ def test_the_demo_commands_twice_leave_main_identical(dbs, capsys):
     assert checksums(dbs) == first
     assert first["fact_play"][0] > 0
     assert "nothing to load" in capsys.readouterr().out
+
+
+def test_a_play_changed_in_source_after_its_load_is_updated_in_main(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "sur:track:x")
+        add_track(conn, "real")
+        add_play(conn, "ana", "sur:track:x", "2024-05-01T10:00:00Z", source="extended_export")
+        add_play(conn, "ana", "real", "2024-05-01T11:00:00Z")
+    first = load_main(dbs)
+    with connect("source", dbs) as conn:  # what a merge with an export and a name resolution do
+        conn.execute("UPDATE plays SET track_id = 'real' WHERE track_id = 'sur:track:x'")
+        conn.execute("UPDATE plays SET skipped = false WHERE source = 'api'")
+        conn.execute("UPDATE plays SET platform = platform")  # no real change: no new revision
+    second = load_main(dbs)
+    assert second.plays_loaded == 2
+    assert facts(dbs, "track_id", "skipped", "load_id") == [("real", None, second.load_id),
+                                                            ("real", False, second.load_id)]
+    assert first.load_id != second.load_id
+    assert load_main(dbs).load_id is None

@@ -35,6 +35,9 @@ def cmd_postgres(args) -> None:
         applied = migrate_all(settings)
         for database, names in applied.items():
             print(f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}")
+        from warehouse.roles import ensure_replica_reader
+
+        print(f"replica  read-only role {ensure_replica_reader(settings)!r} ready")
 
 
 def cmd_migrate(args) -> None:
@@ -80,6 +83,19 @@ def cmd_load_main(args) -> None:
     print(f"{report} in {time.perf_counter() - started:.1f} s")
 
 
+def cmd_gate(args) -> int:
+    from warehouse import gates
+
+    try:
+        results = {"source": gates.source_gate, "main": gates.main_gate,
+                   "analytics": gates.analytics_gate}[args.stage]()
+    except gates.GateFailed as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
+    print(f"{args.stage} gate: {len(results)} checks passed")
+    return 0
+
+
 def cmd_summary(args) -> None:
     from warehouse.db import DATABASES, connect, database_url
 
@@ -121,17 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     gen.set_defaults(func=cmd_generate)
     sub.add_parser("load-main", help="load source into main's star schema").set_defaults(
         func=cmd_load_main)
+    gate = sub.add_parser("gate", help="run the Soda checks of a stage (source, main, analytics)")
+    gate.add_argument("stage", choices=["source", "main", "analytics"])
+    gate.set_defaults(func=cmd_gate)
     sub.add_parser("summary", help="row counts of the three databases").set_defaults(
         func=cmd_summary)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         get_settings()
-        args.func(args)
+        return args.func(args) or 0
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

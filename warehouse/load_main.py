@@ -1,13 +1,16 @@
 """Source -> main: build and refresh the star schema.
 
 One run is one transaction on main:
-1. Find the newest source play that is safe to load: `LOCK plays IN SHARE MODE`
-   waits for every transaction still inserting plays, so every play id up to
-   `max(play_id)` is then committed (or gone) and none can appear below it later.
-2. COPY all users and metadata, and the track plays above the last load's
-   watermark, from source into temporary tables of main.
+1. Find the newest source play revision that is safe to load. Every insert of
+   a play, and every update that changes it, takes a new `revision` from one
+   sequence. `LOCK plays IN SHARE MODE` waits for every transaction still writing
+   plays, so every revision up to `max(revision)` is then committed (or gone)
+   and none can appear below it later.
+2. COPY all users and metadata, and the track plays whose revision is above the
+   last load's watermark, from source into temporary tables of main.
 3. Upsert the dimensions, touching only rows whose values changed; re-derive the
-   local-time fields of users whose time zone changed; insert the new facts.
+   local-time fields of users whose time zone changed; insert the new facts and
+   update the facts of plays that changed.
 4. Record the run in `etl.load_runs`. A run that changes nothing rolls back, so
    running it again leaves main identical.
 """
@@ -37,16 +40,16 @@ class LoadReport:
     tracks_changed: int
     albums_changed: int
     artists_changed: int
-    source_max_play_id: int
+    source_max_revision: int
     load_id: int | None  # None when nothing changed
 
     def __str__(self) -> str:
         if self.load_id is None:
             return "main is up to date: nothing to load"
         return (
-            f"load {self.load_id}: {self.plays_loaded} plays, {self.users_changed} users, "
+            f"load {self.load_id}: {self.plays_loaded} plays new or changed, {self.users_changed} users, "
             f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
-            f"{self.artists_changed} artists new or changed (source plays <= {self.source_max_play_id})"
+            f"{self.artists_changed} artists new or changed (source play revisions <= {self.source_max_revision})"
         )
 
 
@@ -78,7 +81,7 @@ STAGING = {
         "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
         "source text, skipped boolean",
         "SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped FROM plays "
-        "WHERE content_type = 'track' AND play_id > {low} AND play_id <= {high}",
+        "WHERE content_type = 'track' AND revision > {low} AND revision <= {high}",
     ),
 }
 
@@ -126,7 +129,7 @@ UPSERT_TRACKS = _upsert(
 LOCAL_FIELDS = ("lt::date, extract(hour FROM lt)::smallint, extract(isodow FROM lt)::smallint, "
                 "to_char(lt, 'YYYY'), to_char(lt, 'YYYY-MM')")
 INSERT_FACTS = f"""
-    INSERT INTO fact_play (play_id, user_id, track_id, played_at, started_at, ms_played, source,
+    INSERT INTO fact_play AS f (play_id, user_id, track_id, played_at, started_at, ms_played, source,
                            is_stream, skipped, local_date, local_hour, local_dow, local_year,
                            local_month, load_id)
     SELECT play_id, user_id, track_id, played_at,
@@ -134,7 +137,15 @@ INSERT_FACTS = f"""
            source = 'api' OR ms_played >= 30000, skipped, {LOCAL_FIELDS}, %(load_id)s
     FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
           FROM stage_plays p JOIN dim_user u USING (user_id)) play
-    ON CONFLICT (play_id) DO NOTHING
+    ON CONFLICT (play_id) DO UPDATE SET
+        (track_id, played_at, started_at, ms_played, source, is_stream, skipped, local_date, local_hour,
+         local_dow, local_year, local_month, load_id) =
+        (excluded.track_id, excluded.played_at, excluded.started_at, excluded.ms_played, excluded.source,
+         excluded.is_stream, excluded.skipped, excluded.local_date, excluded.local_hour, excluded.local_dow,
+         excluded.local_year, excluded.local_month, excluded.load_id)
+    WHERE (f.track_id, f.played_at, f.ms_played, f.source, f.skipped)
+          IS DISTINCT FROM (excluded.track_id, excluded.played_at, excluded.ms_played, excluded.source,
+                            excluded.skipped)
 """
 RELOCALIZE = f"""
     UPDATE fact_play f
@@ -146,11 +157,20 @@ RELOCALIZE = f"""
 """
 
 
-def _safe_upper_bound(source: psycopg.Connection) -> int:
+def _changed(main: psycopg.Connection, upsert: str, params: dict) -> tuple[int, int]:
+    """Run an upsert; return (rows inserted or updated, rows updated)."""
+    return main.execute(
+        f"WITH changed AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*), count(*) FILTER (WHERE NOT inserted) FROM changed",
+        params,
+    ).fetchone()
+
+
+def _safe_upper_bound(source: psycopg.Connection) -> tuple[int, int]:
+    """(max revision, max play id) once no transaction writes plays any more."""
     with source.transaction():
         source.execute("LOCK TABLE plays IN SHARE MODE")
-        (upper,) = source.execute("SELECT coalesce(max(play_id), 0) FROM plays").fetchone()
-    return upper
+        return source.execute("SELECT coalesce(max(revision), 0), coalesce(max(play_id), 0) FROM plays").fetchone()
 
 
 def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high: int) -> None:
@@ -192,10 +212,8 @@ def load_main(settings: Settings | None = None) -> LoadReport:
     with connect("source", settings) as source, connect("main", settings) as main:
         # One load at a time; the lock lasts until main commits or rolls back.
         main.execute("LOCK TABLE etl.load_runs IN EXCLUSIVE MODE")
-        (low,) = main.execute(
-            "SELECT coalesce(max(source_max_play_id), 0) FROM etl.load_runs"
-        ).fetchone()
-        high = _safe_upper_bound(source)
+        (low,) = main.execute("SELECT coalesce(max(source_max_revision), 0) FROM etl.load_runs").fetchone()
+        high, max_play_id = _safe_upper_bound(source)
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         _stage(source, main, low, high)
         source.commit()
@@ -208,17 +226,18 @@ def load_main(settings: Settings | None = None) -> LoadReport:
                 {"default_timezone": settings.default_timezone},
             )
         ]
-        users = main.execute(UPSERT_USERS, {"default_timezone": settings.default_timezone}).rowcount
-        artists = main.execute(UPSERT_ARTISTS).rowcount
-        albums = main.execute(UPSERT_ALBUMS).rowcount
-        tracks = main.execute(UPSERT_TRACKS).rowcount
+        counted = [
+            _changed(main, upsert, {"default_timezone": settings.default_timezone})
+            for upsert in (UPSERT_USERS, UPSERT_ARTISTS, UPSERT_ALBUMS, UPSERT_TRACKS)
+        ]
+        (users, artists, albums, tracks), dims_updated = [c for c, _ in counted], sum(u for _, u in counted)
         if changed_zone:
             main.execute(RELOCALIZE, {"users": changed_zone})
         (load_id,) = main.execute(
-            """INSERT INTO etl.load_runs (started_at, source_max_play_id, plays_loaded,
-                   users_changed, tracks_changed, albums_changed, artists_changed)
-               VALUES (%s, %s, 0, %s, %s, %s, %s) RETURNING load_id""",
-            (started, high, users, tracks, albums, artists),
+            """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
+                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s) RETURNING load_id""",
+            (started, high, max_play_id, users, tracks, albums, artists, dims_updated),
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
         if not (plays or users or artists or albums or tracks) and high == low:

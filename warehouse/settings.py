@@ -39,6 +39,69 @@ class Settings(BaseSettings):
     runtime_dir: Path = PROJECT_ROOT / ".runtime"
     album_min_tracks: int = Field(default=5, ge=1)
     session_gap_minutes: int = Field(default=30, ge=1)
+    # Spark: any master URL (local[*], spark://host:7077); jobs go through spark-submit.
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    # Main's gate fails when source holds plays this much newer than main's newest.
+    main_max_lag_minutes: int = Field(default=120, ge=0)
+    # E-mail over SMTP (alerts on failed pipeline runs, monthly recaps); empty host = no e-mail.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_starttls: bool = True
+    smtp_from: str = "wrapped@localhost"
+    # Who gets an e-mail when a pipeline run fails (comma-separated); empty = no alert e-mail.
+    alert_email_to: str = ""
+    # Slack incoming-webhook URL for failed runs; empty = no Slack alert.
+    slack_webhook_url: str = Field(default="", repr=False)
+    # Besides after each ingestion, the analytics DAG runs on this cron schedule.
+    analytics_schedule: str = "0 3 * * *"
+    # Monthly recap e-mails (recap/, DAG monthly_recap): how often due recaps are looked for, and
+    # how long after a month's end its recap may still go out (older months are never mailed).
+    recap_schedule: str = "30 * * * *"
+    recap_max_age_days: int = Field(default=35, ge=1)
+    # `make spark`: a local standalone master and one worker, with their web UIs.
+    spark_standalone_port: int = 7077
+    spark_master_ui_port: int = 8081
+    spark_worker_ui_port: int = 8082
+    # Web dashboard (dashboard/): reads the replica through replica_reader_url.
+    # An empty admin password disables the admin login (share links still work).
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(default=8050, ge=1, le=65535)
+    dashboard_admin_password: str = Field(default="", repr=False)
+    # Spotify login service and ingestion (flask_endpoint/, ingestion/). Secrets
+    # default to "" and are checked where used (require_secret).
+    spotify_client_id: str = ""
+    spotify_client_secret: str = ""
+    spotify_redirect_uri: str = "http://127.0.0.1:5000/callback"
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    token_encryption_key: str = ""
+    pipeline_api_key: str = ""
+    flask_secret_key: str = ""
+    flask_host: str = "127.0.0.1"
+    flask_port: int = Field(default=5000, ge=1, le=65535)
+    ingestion_interval_minutes: int = Field(default=60, ge=10)
+    spotify_max_retry_after_seconds: int = Field(default=30, ge=0)
+    # Data-export import (ingestion/import_export.py, flask_endpoint/upload.py).
+    export_api_match_seconds: int = Field(default=5, ge=0, le=60)
+    upload_max_mb: int = Field(default=512, ge=1)
+    # Debezium replication main -> replica (cdc_connectors/).
+    debezium_slot_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
+    debezium_publication_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
+    debezium_heap: str = Field(default="256m", pattern=r"^[0-9]+[kmg]$")
+    debezium_heartbeat_ms: int = Field(default=1000, ge=100)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # `make airflow` (warehouse/airflow_service.py): the API server and UI on 127.0.0.1:AIRFLOW_PORT.
+    airflow_port: int = Field(default=8080, ge=1, le=65535)
+
+    def require_secret(self, name: str) -> str:
+        """The value of secret setting `name`; SettingsError naming it when empty."""
+        value = getattr(self, name)
+        if not value:
+            raise SettingsError(f"{name.upper()} is not set (see .env.example for how to make one)")
+        return value
 
     @field_validator("source_database_url", "main_database_url", "replica_database_url", "replica_reader_url")
     @classmethod

@@ -1,0 +1,181 @@
+"""Measure Debezium replication main -> replica.
+
+    .venv/bin/python bench/replication.py [--rows 1000000] [--seconds 20] [--rates 1000,5000]
+
+Starts its own main and replica clusters on free ports in a temporary folder
+(never the developer clusters) and the replicator as a child process
+(`python -m cdc_connectors.cli run`, embedded Debezium), then prints:
+- snapshot throughput: `--rows` rows of dim_track copied by the initial snapshot
+  (rows/s from the first applied row to the snapshot's end, and from process start);
+- end-to-end lag at steady rates: a writer commits `rate/100` rows into
+  `analytics.bench_lag` every 10 ms for `--seconds`; the lag of a row is the
+  time from its commit returning in main to its insertion in the replica (the
+  replica's copy of the table has an extra `applied_at DEFAULT clock_timestamp()`
+  column; visibility follows at that batch's commit, a few ms later);
+- the replicator's peak RSS (VmHWM: Python + the in-process JVM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from warehouse.clusters import Cluster, free_port  # noqa: E402
+from warehouse.migrate import apply_migrations  # noqa: E402
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (load-independent cost)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def position(replica_url: str):
+    with psycopg.connect(replica_url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('cdc.applied_position')").fetchone()[0] is None:
+            return None
+        return conn.execute("SELECT changes, snapshot_done FROM cdc.applied_position").fetchone()
+
+
+def measure_snapshot(replica_url: str, process: subprocess.Popen, rows: int, started: float) -> dict:
+    first = None
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the replicator exited with {process.returncode}")
+        row = position(replica_url)
+        now = time.perf_counter()
+        if row and row[0] and first is None:
+            first = now
+        if row and row[1]:
+            break
+        time.sleep(0.1)
+    with psycopg.connect(replica_url) as conn:
+        copied = conn.execute("SELECT count(*) FROM dim_track").fetchone()[0]
+    assert copied == rows, f"snapshot copied {copied} of {rows} rows"
+    return {"rows": rows, "from_first_row_s": now - first, "from_start_s": now - started,
+            "first_row_after_s": first - started, "cpu_s": cpu_seconds(process.pid)}
+
+
+def measure_lag(main_url: str, replica_url: str, rate: int, seconds: float, first_id: int) -> dict:
+    per_tick = max(1, rate // 100)
+    commits: list[tuple[int, int, float]] = []  # first id, last id, commit time (epoch)
+    with psycopg.connect(main_url) as conn:
+        next_id, tick = first_id, time.perf_counter()
+        end = tick + seconds
+        while tick < end:
+            conn.execute("INSERT INTO analytics.bench_lag SELECT g, repeat('x', 100) "
+                         "FROM generate_series(%s::bigint, %s::bigint) g", (next_id, next_id + per_tick - 1))
+            conn.commit()
+            commits.append((next_id, next_id + per_tick - 1, time.time()))
+            next_id += per_tick
+            tick += 0.01
+            delay = tick - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        achieved = (next_id - first_id) / (time.perf_counter() - (end - seconds))
+    deadline = time.monotonic() + 120
+    with psycopg.connect(replica_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM analytics.bench_lag WHERE id >= %s AND id < %s",
+                           (first_id, next_id)).fetchone()[0] < next_id - first_id:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not catch up within 120 s")
+            time.sleep(0.2)
+        applied = dict(conn.execute(
+            "SELECT id, extract(epoch FROM applied_at)::float8 FROM analytics.bench_lag WHERE id >= %s AND id < %s",
+            (first_id, next_id)).fetchall())
+    lags = sorted(applied[i] - at for low, high, at in commits for i in range(low, high + 1))
+    return {"rate": rate, "achieved": achieved, "rows": len(lags), "next_id": next_id,
+            "p50": statistics.median(lags), "p99": lags[int(len(lags) * 0.99) - 1], "max": lags[-1]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rates", default="1000,5000")
+    parser.add_argument("--heap", default="256m")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="wrapped-bench-cdc-"))
+    root.chmod(0o755)
+    clusters = [Cluster(name, f"postgresql://wrapped:bench@127.0.0.1:{free_port()}/{name}",
+                        root / "pgdata", root / "logs") for name in ("main", "replica")]
+    main_c, replica_c = clusters
+    process = None
+    try:
+        for cluster in clusters:
+            cluster.start()
+            with psycopg.connect(cluster.url) as conn:
+                apply_migrations(conn, cluster.name)
+        with psycopg.connect(main_c.url) as conn:
+            conn.execute("CREATE TABLE analytics.bench_lag (id bigint PRIMARY KEY, payload text)")
+            conn.execute(
+                """INSERT INTO dim_track (track_id, name, album_id, primary_artist_id, artist_ids, duration_ms,
+                                          explicit, popularity, track_number, disc_number, is_surrogate)
+                   SELECT md5(g::text), 'Track name ' || g, 'al' || g %% 5000, 'ar' || g %% 2000,
+                          ARRAY['ar' || g %% 2000, 'ar' || g %% 7], 120000 + g %% 200000, g %% 3 = 0, g %% 101,
+                          g %% 14 + 1, 1, false
+                   FROM generate_series(1, %s) g""", (args.rows,))
+        with psycopg.connect(replica_c.url) as conn:
+            conn.execute("CREATE TABLE analytics.bench_lag (id bigint PRIMARY KEY, payload text,"
+                         " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())")
+        env = dict(os.environ, MAIN_DATABASE_URL=main_c.url, REPLICA_DATABASE_URL=replica_c.url,
+                   SOURCE_DATABASE_URL=main_c.url.replace("/main", "/postgres"),
+                   REPLICA_READER_URL=replica_c.url.replace("wrapped:bench", "dashboard:bench"),
+                   RUNTIME_DIR=str(root / "runtime"), ENV_FILE=str(root / "none.env"), DEBEZIUM_HEAP=args.heap)
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "cdc_connectors.cli", "run"], cwd=ROOT, env=env,
+                                   stdout=open(root / "replicator.log", "w"), stderr=subprocess.STDOUT)
+        snap = measure_snapshot(replica_c.url, process, args.rows, started)
+        print(f"snapshot: {snap['rows']:,} rows in {snap['from_first_row_s']:.1f} s from the first applied row "
+              f"= {snap['rows'] / snap['from_first_row_s']:,.0f} rows/s; {snap['from_start_s']:.1f} s from process "
+              f"start = {snap['rows'] / snap['from_start_s']:,.0f} rows/s (first row after "
+              f"{snap['first_row_after_s']:.1f} s); the replicator used {snap['cpu_s']:.1f} CPU s "
+              f"(start included) = {snap['rows'] / snap['cpu_s']:,.0f} rows per CPU second", flush=True)
+        next_id = 1
+        for rate in (int(r) for r in args.rates.split(",")):
+            lag = measure_lag(main_c.url, replica_c.url, rate, args.seconds, next_id)
+            next_id = lag["next_id"]
+            print(f"lag at {rate:,} rows/s (achieved {lag['achieved']:,.0f}/s, {lag['rows']:,} rows in "
+                  f"{args.seconds:.0f} s): p50 {lag['p50'] * 1000:.0f} ms, p99 {lag['p99'] * 1000:.0f} ms, "
+                  f"max {lag['max'] * 1000:.0f} ms", flush=True)
+        print(f"replicator peak RSS: {peak_rss_mb(process.pid):.0f} MB (JVM heap cap -Xmx{args.heap})")
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if process is not None:
+            with psycopg.connect(main_c.url, autocommit=True) as conn:
+                conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots")
+        for cluster in clusters:
+            cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Airflow DAG `spotify_analytics`: source -> main, then the Spark statistics.
+
+Triggered by `spotify_ingest` and `spotify_import`, and on ANALYTICS_SCHEDULE.
+Source gate, load main (incremental, idempotent), main gate, stage the
+statistics with spark-submit on SPARK_MASTER, analytics gate on the staged
+results, then publish them into analytics.* in one transaction. A failing gate
+stops the run before anything downstream, with one alert. Every step
+is idempotent, so a retry or a re-run for the same logical date changes nothing
+more. The logic lives in warehouse.load_main and spark_scripts; this file only
+orchestrates.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from warehouse.alerts import notify_failure
+from warehouse.dag_tasks import analytics_gate, main_gate, source_gate
+from warehouse.settings import get_settings
+
+
+@dag(
+    dag_id="spotify_analytics",
+    schedule=get_settings().analytics_schedule,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # stage and publish of one run never interleave with another's
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    on_failure_callback=notify_failure,
+    tags=["spotify", "analytics"],
+    doc_md=__doc__,
+)
+def spotify_analytics():
+    @task
+    def load_main() -> dict:
+        from warehouse.load_main import load_main
+
+        report = load_main()
+        return {"load_id": report.load_id, "plays_loaded": report.plays_loaded}
+
+    @task(execution_timeout=timedelta(hours=1))
+    def stage_statistics() -> str:
+        from spark_scripts.submit import submit
+
+        return submit(stage_only=True).stdout.strip().splitlines()[-1]
+
+    @task
+    def publish_statistics() -> dict:
+        from spark_scripts.job import NothingStaged, publish_staged
+
+        try:
+            report = publish_staged()
+        except NothingStaged:
+            return {"published": False}
+        return {"published": True, "scopes": report.scopes, "inserted": report.counts.inserted,
+                "updated": report.counts.updated, "deleted": report.counts.deleted}
+
+    (source_gate() >> load_main() >> main_gate() >> stage_statistics() >> analytics_gate()
+     >> publish_statistics())
+
+
+spotify_analytics()

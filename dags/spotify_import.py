@@ -1,0 +1,64 @@
+"""Airflow DAG `spotify_import`: import one listener's Spotify data export, then the analytics.
+
+Triggered by hand (or the API) with params, e.g.
+`airflow dags trigger spotify_import --conf '{"path": "/data/my_spotify_data.zip", "user_id": "alice"}'`:
+- `path`: an export file, a folder, or the zip Spotify sends (on this machine);
+- `user_id`: whose history it is; `create_user` (and `timezone`) to create that user.
+Tasks: `import_export` (all or nothing, `ingestion.import_export`), `resolve_names`
+(name-only tracks through Spotify search when the user is connected), then
+`spotify_analytics` is triggered. The logic lives in `ingestion/`; this file only orchestrates.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+
+from warehouse.alerts import notify_failure
+from warehouse.dag_tasks import source_gate
+
+
+@dag(
+    dag_id="spotify_import",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["spotify", "ingestion", "export"],
+    on_failure_callback=notify_failure,
+    params={
+        "path": Param(type="string", minLength=1, description="export file, folder or zip"),
+        "user_id": Param(type="string", minLength=1, description="Spotify user id"),
+        "create_user": Param(False, type="boolean", description="create the user if missing"),
+        "timezone": Param(None, type=["null", "string"], description="IANA zone of a created user"),
+    },
+    doc_md=__doc__,
+)
+def spotify_import():
+    @task
+    def import_export(params=None) -> dict:
+        from ingestion.import_export import import_export as run_import
+
+        report = run_import([params["path"]], params["user_id"], create_user=params["create_user"],
+                            timezone=params["timezone"])
+        print(report)  # the task log shows the whole report
+        return report.as_dict()
+
+    @task
+    def resolve_names(report: dict) -> str:
+        from ingestion.resolve_names import resolve_for_user
+
+        return str(resolve_for_user(report["user_id"]))
+
+    imported = import_export()
+    resolved = resolve_names(imported)
+    trigger_analytics = TriggerDagRunOperator(
+        task_id="trigger_spotify_analytics",
+        trigger_dag_id="spotify_analytics",
+        wait_for_completion=False,
+    )
+    resolved >> source_gate() >> trigger_analytics
+
+
+spotify_import()

@@ -1,0 +1,66 @@
+"""Airflow DAG `spotify_ingest`: every INGESTION_INTERVAL_MINUTES (default hourly).
+
+One mapped task per connected user (a user is a failure domain: one user's
+failure never stops another's ingestion), then the analytics DAG is triggered.
+The logic lives in `ingestion.recently_played`; this file only orchestrates.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from warehouse.alerts import notify_failure
+from warehouse.dag_tasks import source_gate
+from warehouse.settings import get_settings
+
+INTERVAL = timedelta(minutes=get_settings().ingestion_interval_minutes)
+
+
+@dag(
+    dag_id="spotify_ingest",
+    schedule=INTERVAL,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,  # Spotify keeps 50 plays: missed intervals cannot be caught up anyway
+    max_active_runs=1,
+    tags=["spotify", "ingestion"],
+    on_failure_callback=notify_failure,
+    doc_md=__doc__,
+)
+def spotify_ingest():
+    @task
+    def connected_users() -> list[str]:
+        from ingestion.recently_played import users_to_poll
+
+        return users_to_poll()
+
+    @task(max_active_tis_per_dagrun=4, retries=2, retry_delay=timedelta(minutes=2))
+    def ingest(user_id: str) -> dict:
+        from ingestion.recently_played import ingest_user
+
+        result = ingest_user(user_id)
+        if result.status == "needs_login":
+            raise AirflowSkipException(result.detail)
+        if result.status == "failed":
+            raise RuntimeError(str(result))  # retried by Airflow; the cursor did not move
+        return {"user_id": user_id, "status": result.status, "inserted": result.plays_inserted,
+                "gap_from": result.gap_from.isoformat() if result.gap_from else None}
+
+    ingested = ingest.expand(user_id=connected_users())
+
+    # The source gate runs even when some users failed or were skipped: they do not hold back
+    # the others. A failing gate stops the run before the analytics.
+    gate = source_gate.override(trigger_rule="all_done")()
+    trigger_analytics = TriggerDagRunOperator(
+        task_id="trigger_spotify_analytics",
+        trigger_dag_id="spotify_analytics",
+        wait_for_completion=False,
+    )
+    ingested >> gate >> trigger_analytics
+
+
+spotify_ingest()

@@ -1,0 +1,40 @@
+"""`python -m dashboard [serve|start|stop|status]`: run the web dashboard.
+
+serve   in the foreground (the default)
+start   in the background (idempotent), printing its URL
+stop    the background dashboard
+status  whether it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dashboard import service
+from warehouse import services
+from warehouse.settings import SettingsError, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", nargs="?", default="serve", choices=["serve", "start", "stop", "status"])
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+        if args.action == "serve":
+            service.serve(settings)
+        else:
+            print("dashboard " + getattr(service, args.action)(settings))
+            if args.action == "start" and not settings.dashboard_admin_password:
+                print("admin login disabled (DASHBOARD_ADMIN_PASSWORD is empty); open a user's pages "
+                      "with a share link: python -m dashboard.share create USER_ID")
+    except (SettingsError, services.ServiceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""`python -m fake_spotify [serve|start|stop] --port N`: the fake Spotify on 127.0.0.1.
+
+serve   in the foreground (the default)
+start   in the background (idempotent; pid and log in the runtime folder), waiting until it answers
+stop    the background one
+
+The client id, secret and redirect URI default to the SPOTIFY_* settings, so
+the login service and ingestion pointed at this server work without more setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import requests
+from werkzeug.serving import run_simple
+
+from fake_spotify.server import Client, FakeSpotify, create_app
+from warehouse import services
+from warehouse.settings import SettingsError, get_settings
+
+SERVICE = "fake-spotify"
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_admin/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(prog="python -m fake_spotify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", nargs="?", choices=["serve", "start", "stop"], default="serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--users", type=int, default=3)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--client-id", default=settings.spotify_client_id or "wrapped-local")
+    parser.add_argument("--client-secret", default=settings.spotify_client_secret or "wrapped-local-secret")
+    parser.add_argument("--redirect-uri", action="append",
+                        help=f"registered redirect URI (repeatable; default {settings.spotify_redirect_uri})")
+    parser.add_argument("--development-mode", action="store_true", help="batch endpoints answer 403")
+    args = parser.parse_args(argv)
+    url = f"http://{args.host}:{args.port}"
+    if args.action == "stop":
+        print(f"{SERVICE} {services.stop(settings, SERVICE)}")
+        return 0
+    if args.action == "start":
+        command = [sys.executable, "-m", "fake_spotify", "serve", *(argv if argv is not None else sys.argv[1:])]
+        command.remove("start")
+        try:
+            state = services.start(settings, SERVICE, command, ready=lambda: answers(url))
+        except services.ServiceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{SERVICE} {state} at {url}")
+        return 0
+    fake = FakeSpotify.generated(
+        args.seed, args.users, args.days,
+        clients=[Client(args.client_id, args.client_secret, args.redirect_uri or [settings.spotify_redirect_uri])],
+        development_mode=args.development_mode,
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    print(f"fake Spotify on {url}: users {', '.join(fake.users)}", flush=True)
+    run_simple(args.host, args.port, create_app(fake), threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Spotify login service (Flask): see flask_endpoint/app.py."""

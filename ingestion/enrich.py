@@ -1,0 +1,195 @@
+"""Spotify metadata in source: from recently-played items, then by enrichment.
+
+A recently-played item carries a full track object (stored as fetched) with a
+simplified album (every column `albums` holds) and simplified artists (id and
+name only). Artists, and any track or album known by id only, are enriched:
+batch endpoints when allowed (50 tracks, 20 albums, 50 artists per call),
+single-item calls when a batch answers 403 (Development Mode). What cannot be
+fetched now (a long rate limit, an unknown id) waits in `enrichment_queue`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psycopg
+import spotipy
+
+from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
+
+KINDS = ("track", "album", "artist")
+TABLES = {"track": ("tracks", "track_id"), "album": ("albums", "album_id"), "artist": ("artists", "artist_id")}
+BATCH = {"track": ("tracks", 50), "album": ("albums", 20), "artist": ("artists", 50)}
+SINGLE = {"track": "track", "album": "album", "artist": "artist"}
+QUEUE_TAKE = 200  # queued ids retried per run
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class EnrichReport:
+    fetched: Counter = field(default_factory=Counter)
+    queued: Counter = field(default_factory=Counter)
+    single_calls: int = 0
+    batch_calls: int = 0
+    batch_forbidden: bool = False
+    stopped: RateLimited | SpotifyUnavailable | None = None  # why enrichment stopped early
+
+
+def _image(obj: dict) -> str | None:
+    images = obj.get("images") or []
+    return images[0]["url"] if images else None
+
+
+def track_row(track: dict) -> tuple:
+    return (track["id"], track["name"], (track.get("album") or {}).get("id"),
+            [a["id"] for a in track.get("artists", []) if a.get("id")], track.get("duration_ms"),
+            track.get("explicit"), track.get("popularity"), track.get("track_number"),
+            track.get("disc_number"), (track.get("external_ids") or {}).get("isrc"), track.get("is_local"))
+
+
+def album_row(album: dict) -> tuple:
+    return (album["id"], album["name"], album.get("album_type"),
+            [a["id"] for a in album.get("artists", []) if a.get("id")], album.get("release_date"),
+            album.get("release_date_precision"), album.get("total_tracks"), _image(album))
+
+
+def artist_row(artist: dict) -> tuple:
+    return (artist["id"], artist["name"], artist.get("genres", []), artist.get("popularity"),
+            (artist.get("followers") or {}).get("total"), _image(artist))
+
+
+UPSERT = {
+    "track": """INSERT INTO tracks (track_id, name, album_id, artist_ids, duration_ms, explicit, popularity,
+                                    track_number, disc_number, isrc, is_local, fetched_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (track_id) DO UPDATE SET name = EXCLUDED.name, album_id = EXCLUDED.album_id,
+                    artist_ids = EXCLUDED.artist_ids, duration_ms = EXCLUDED.duration_ms,
+                    explicit = EXCLUDED.explicit,
+                    popularity = COALESCE(EXCLUDED.popularity, tracks.popularity),
+                    track_number = EXCLUDED.track_number, disc_number = EXCLUDED.disc_number,
+                    isrc = EXCLUDED.isrc, is_local = EXCLUDED.is_local, fetched_at = now(), updated_at = now()
+                WHERE (tracks.name, tracks.album_id, tracks.artist_ids, tracks.duration_ms, tracks.popularity)
+                      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.album_id, EXCLUDED.artist_ids,
+                                        EXCLUDED.duration_ms, COALESCE(EXCLUDED.popularity, tracks.popularity))
+                   OR tracks.fetched_at IS NULL""",
+    "album": """INSERT INTO albums (album_id, name, album_type, artist_ids, release_date, release_date_precision,
+                                    total_tracks, image_url, fetched_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (album_id) DO UPDATE SET name = EXCLUDED.name, album_type = EXCLUDED.album_type,
+                    artist_ids = EXCLUDED.artist_ids, release_date = EXCLUDED.release_date,
+                    release_date_precision = EXCLUDED.release_date_precision,
+                    total_tracks = EXCLUDED.total_tracks, image_url = EXCLUDED.image_url,
+                    fetched_at = now(), updated_at = now()
+                WHERE (albums.name, albums.album_type, albums.artist_ids, albums.release_date,
+                       albums.total_tracks, albums.image_url)
+                      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.album_type, EXCLUDED.artist_ids,
+                                        EXCLUDED.release_date, EXCLUDED.total_tracks, EXCLUDED.image_url)
+                   OR albums.fetched_at IS NULL""",
+    "artist": """INSERT INTO artists (artist_id, name, genres, popularity, followers, image_url, fetched_at)
+                 VALUES (%s, %s, %s, %s, %s, %s, now())
+                 ON CONFLICT (artist_id) DO UPDATE SET name = EXCLUDED.name, genres = EXCLUDED.genres,
+                     popularity = COALESCE(EXCLUDED.popularity, artists.popularity),
+                     followers = COALESCE(EXCLUDED.followers, artists.followers),
+                     image_url = EXCLUDED.image_url, fetched_at = now(), updated_at = now()""",
+}
+ROW = {"track": track_row, "album": album_row, "artist": artist_row}
+
+
+def store_items(conn: psycopg.Connection, items: list[dict]) -> dict[str, set[str]]:
+    """Upsert the metadata carried by recently-played items; return the ids seen, by kind."""
+    tracks = {i["track"]["id"]: i["track"] for i in items}
+    albums = {t["album"]["id"]: t["album"] for t in tracks.values() if t.get("album")}
+    artists = {a["id"]: a["name"] for obj in [*tracks.values(), *albums.values()]
+               for a in obj.get("artists", []) if a.get("id")}
+    with conn.cursor() as cur:
+        # Sorted ids: concurrent runs of other users lock rows in the same order (no deadlock).
+        cur.executemany("""INSERT INTO artists (artist_id, name) VALUES (%s, %s)
+                           ON CONFLICT (artist_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+                           WHERE artists.name IS DISTINCT FROM EXCLUDED.name""", sorted(artists.items()))
+        cur.executemany(UPSERT["album"], [album_row(albums[i]) for i in sorted(albums)])
+        cur.executemany(UPSERT["track"], [track_row(tracks[i]) for i in sorted(tracks)])
+    return {"track": set(tracks), "album": set(albums), "artist": set(artists)}
+
+
+def to_enrich(conn: psycopg.Connection, seen: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Ids among `seen` not fetched yet, plus queued ids still worth a try."""
+    wanted = {}
+    for kind in KINDS:
+        table, key = TABLES[kind]
+        rows = conn.execute(
+            f"""SELECT {key} FROM {table} WHERE {key} = ANY(%s) AND fetched_at IS NULL AND NOT is_surrogate
+                UNION
+                SELECT entity_id FROM (SELECT entity_id FROM enrichment_queue
+                                       WHERE entity_type = %s AND attempts < %s
+                                       ORDER BY queued_at LIMIT %s) q""",
+            (sorted(seen.get(kind, ())), kind, MAX_ATTEMPTS, QUEUE_TAKE)).fetchall()
+        wanted[kind] = sorted(r[0] for r in rows)
+    return wanted
+
+
+def _queue(conn: psycopg.Connection, kind: str, ids: list[str], error: str) -> None:
+    conn.cursor().executemany(
+        """INSERT INTO enrichment_queue (entity_type, entity_id, attempts, last_error) VALUES (%s, %s, 1, %s)
+           ON CONFLICT (entity_type, entity_id) DO UPDATE SET attempts = enrichment_queue.attempts + 1,
+               last_error = EXCLUDED.last_error""", [(kind, i, error) for i in ids])
+
+
+def _save(conn: psycopg.Connection, kind: str, objects: list[dict]) -> None:
+    conn.cursor().executemany(UPSERT[kind], [ROW[kind](o) for o in sorted(objects, key=lambda o: o["id"])])
+    conn.execute("DELETE FROM enrichment_queue WHERE entity_type = %s AND entity_id = ANY(%s)",
+                 (kind, [o["id"] for o in objects]))
+
+
+def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichReport) -> list[dict | None]:
+    method, _ = BATCH[kind]
+    if not report.batch_forbidden:
+        try:
+            report.batch_calls += 1
+            return api.call(method, ids)[method]
+        except spotipy.SpotifyException as exc:
+            if exc.http_status != 403:
+                raise
+            report.batch_forbidden = True  # Development Mode: single-item calls from now on
+    found = []
+    for object_id in ids:
+        report.single_calls += 1
+        try:
+            found.append(api.call(SINGLE[kind], object_id))
+        except spotipy.SpotifyException as exc:
+            if exc.http_status not in (400, 404):
+                raise
+            found.append(None)
+    return found
+
+
+def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str]]) -> EnrichReport:
+    """Fetch and store `wanted` metadata, committing chunk by chunk.
+
+    A long rate limit or an unavailable Spotify stops it: the ids left are
+    queued and the report says so.
+    """
+    report = EnrichReport()
+    for kind in KINDS:
+        ids = wanted.get(kind, [])
+        size = BATCH[kind][1]
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            try:
+                objects = _fetch_chunk(api, kind, chunk, report)
+            except (RateLimited, SpotifyUnavailable) as exc:
+                report.stopped = exc
+                for later in KINDS[KINDS.index(kind):]:
+                    rest = ids[start:] if later == kind else wanted.get(later, [])
+                    _queue(conn, later, rest, str(exc))
+                    report.queued[later] += len(rest)
+                conn.commit()
+                return report
+            found = [o for o in objects if o is not None]
+            missing = [i for i, o in zip(chunk, objects, strict=True) if o is None]
+            _save(conn, kind, found)
+            _queue(conn, kind, missing, "unknown id: Spotify answered null or 404")
+            conn.commit()
+            report.fetched[kind] += len(found)
+            report.queued[kind] += len(missing)
+    return report

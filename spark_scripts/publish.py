@@ -1,0 +1,74 @@
+"""Publication that replication can follow.
+
+The job writes each statistic into `analytics_staging.<name>` and the recomputed
+(user, period) pairs into `analytics_staging.scope`. `publish` then gives every
+published table exactly the staged content within that scope, in ONE
+transaction: rows that vanished are deleted, changed rows updated, new rows
+inserted, unchanged rows untouched (the freshness columns alone do not make a
+row changed). No table is ever dropped, renamed or swapped, so Debezium sees
+plain deletes, updates and inserts. Any failure rolls everything back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from warehouse.metrics import STATISTICS
+
+FRESHNESS = ("computed_at", "source_max_played_at")
+
+
+@dataclass(frozen=True)
+class PublishCounts:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def __add__(self, other: PublishCounts) -> PublishCounts:
+        return PublishCounts(self.inserted + other.inserted, self.updated + other.updated,
+                             self.deleted + other.deleted)
+
+
+def table_shape(conn: psycopg.Connection, table: str) -> tuple[list[str], list[str]]:
+    """(columns, primary-key columns) of analytics.<table>."""
+    columns = [c for (c,) in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' "
+        "AND table_name = %s ORDER BY ordinal_position", (table,))]
+    key = [c for (c,) in conn.execute(
+        """SELECT a.attname FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+           WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)""",
+        (f"analytics.{table}",))]
+    return columns, key
+
+
+def publish_table(conn: psycopg.Connection, table: str) -> PublishCounts:
+    columns, key = table_shape(conn, table)
+    data = [c for c in columns if c not in key and c not in FRESHNESS]
+    cols = ", ".join(columns)
+    same_key = " AND ".join(f"n.{k} = p.{k}" for k in key)
+    deleted = conn.execute(
+        f"""DELETE FROM analytics.{table} p USING analytics_staging.scope s
+            WHERE p.user_id = s.user_id AND p.period = s.period
+              AND NOT EXISTS (SELECT 1 FROM analytics_staging.{table} n WHERE {same_key})""").rowcount
+    inserted, updated = conn.execute(
+        f"""WITH changed AS (
+                INSERT INTO analytics.{table} AS p ({cols}) SELECT {cols} FROM analytics_staging.{table}
+                ON CONFLICT ({", ".join(key)}) DO UPDATE SET
+                    {", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)}
+                WHERE ({", ".join(f"p.{c}" for c in data)}) IS DISTINCT FROM
+                      ({", ".join(f"excluded.{c}" for c in data)})
+                RETURNING (xmax = 0) AS inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"""
+    ).fetchone()
+    return PublishCounts(inserted, updated, deleted)
+
+
+def publish(conn: psycopg.Connection, tables=STATISTICS) -> PublishCounts:
+    """Publish every staged table in the current transaction (the caller commits)."""
+    total = PublishCounts()
+    for table in tables:
+        total += publish_table(conn, table)
+    return total

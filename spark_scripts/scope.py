@@ -1,0 +1,58 @@
+"""Which (user, period) pairs a run recomputes.
+
+Full run: every user, every period. Incremental run (the default when main has
+been analysed before): only users with plays loaded since the last run, and for
+each of them the months from the earliest one a new play can change onward,
+their years, and 'all'. That earliest month is the one holding the start of
+the user's session in progress before the first new play (published
+`sessions`), because a new play can extend that session, change the gap after
+the stream before it, and make later first-ever streams (new_artists,
+new_tracks) no longer first. A load that changed existing dimension rows
+(metadata, a time zone) makes the run full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class RunScope:
+    mode: str                   # 'full' | 'incremental'
+    max_load_id: int            # loads <= this are reflected after the run
+    users: list[str] | None     # None = every user
+    since: dict[str, str]       # user -> first local month ('YYYY-MM') to recompute
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.mode == "incremental" and not self.users
+
+
+def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
+    (max_load_id,) = main.execute("SELECT coalesce(max(load_id), 0) FROM etl.load_runs").fetchone()
+    last = main.execute(
+        "SELECT max_load_id FROM etl.analytics_runs WHERE status = 'published' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    if full or last is None:
+        return RunScope("full", max_load_id, None, {})
+    (dims_updated,) = main.execute(
+        "SELECT coalesce(sum(dims_updated), 0) FROM etl.load_runs WHERE load_id > %s", last).fetchone()
+    if dims_updated:
+        return RunScope("full", max_load_id, None, {})
+    rows = main.execute(
+        """WITH fresh AS (
+               SELECT user_id, min(played_at) AS first_new FROM fact_play
+               WHERE load_id > %s GROUP BY user_id)
+           SELECT f.user_id,
+                  to_char(least(f.first_new, s.session_start) AT TIME ZONE u.timezone, 'YYYY-MM')
+           FROM fresh f
+           JOIN dim_user u USING (user_id)
+           LEFT JOIN LATERAL (
+               SELECT max(session_start) AS session_start FROM analytics.sessions
+               WHERE user_id = f.user_id AND session_start <= f.first_new) s ON true
+           ORDER BY 1""",
+        last,
+    ).fetchall()
+    return RunScope("incremental", max_load_id, [user for user, _ in rows], dict(rows))

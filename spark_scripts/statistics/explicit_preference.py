@@ -1,0 +1,15 @@
+"""explicit_preference: explicit true / false / unknown (docs/metrics.md, 12)."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_scripts.prepare import KEY, Tables, grid, share
+
+VALUES = ["true", "false", "unknown"]
+
+
+def explicit_preference(t: Tables) -> DataFrame:
+    value = F.when(F.col("explicit").isNull(), "unknown").otherwise(F.lower(F.col("explicit").cast("string")))
+    counts = t.by_period.groupBy(*KEY, value.alias("explicit")).agg(F.count("*").alias("streams"))
+    return (grid(t.periods, "explicit", VALUES).join(counts, [*KEY, "explicit"], "left")
+            .fillna(0, ["streams"]).select(*KEY, "explicit", "streams", share("streams").alias("share")))

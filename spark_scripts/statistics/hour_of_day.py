@@ -1,0 +1,14 @@
+"""hour_of_day: all 24 local hours, zeros included (docs/metrics.md, 3)."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_scripts.prepare import KEY, Tables, grid, share
+
+
+def hour_of_day(t: Tables) -> DataFrame:
+    counts = t.by_period.groupBy(*KEY, F.col("local_hour").alias("hour")).agg(
+        F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
+    return (grid(t.periods, "hour", list(range(24))).join(counts, [*KEY, "hour"], "left")
+            .fillna(0, ["streams", "listening_ms"])
+            .select(*KEY, "hour", "streams", "listening_ms", share("streams").alias("share")))

@@ -1,0 +1,15 @@
+"""listening_clock: all 168 (ISO day, local hour) cells, zeros included (docs/metrics.md, 5)."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_scripts.prepare import KEY, Tables, grid
+
+
+def listening_clock(t: Tables) -> DataFrame:
+    counts = t.by_period.groupBy(*KEY, F.col("local_dow").alias("day_of_week"),
+                                 F.col("local_hour").alias("hour")).agg(F.count("*").alias("streams"))
+    cells = grid(t.periods, "day_of_week", list(range(1, 8))).withColumn(
+        "hour", F.explode(F.sequence(F.lit(0), F.lit(23))))
+    return (cells.join(counts, [*KEY, "day_of_week", "hour"], "left").fillna(0, ["streams"])
+            .select(*KEY, "day_of_week", "hour", "streams"))

@@ -1,0 +1,16 @@
+"""session_summary: sessions per period of their local start (docs/metrics.md, 8)."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_scripts.prepare import KEY, Tables, millis, with_periods
+
+
+def session_summary(t: Tables) -> DataFrame:
+    spans = t.sessions.withColumn("length_ms", millis(F.col("session_end"), F.col("session_start")))
+    return (with_periods(spans.withColumnRenamed("period", "start_month"), "start_year", "start_month")
+            .groupBy(*KEY)
+            .agg(F.count("*").cast("int").alias("sessions"),
+                 F.avg("length_ms").alias("avg_session_ms"),
+                 F.max("length_ms").alias("longest_session_ms"),
+                 F.avg("streams").alias("avg_streams_per_session")))

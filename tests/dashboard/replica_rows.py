@@ -1,0 +1,195 @@
+"""Hand-written replica rows for the dashboard tests: dimensions and every statistic table.
+
+`fill_replica(settings)` writes them into the (empty, migrated) replica with the
+admin URL, and the users into source (share links are created for users of
+source). The tests read back whatever the replica holds, so a replica filled by
+the real pipeline can stand in for this helper.
+
+Two users with statistics (alice in Berlin, bob in New York) and one without
+(carol); names with markup and quotes check that pages escape them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from warehouse.db import connect
+from warehouse.settings import Settings
+
+COMPUTED_AT = datetime(2026, 2, 1, 3, 0, tzinfo=UTC)
+SOURCE_MAX_PLAYED_AT = datetime(2026, 1, 31, 22, 59, 58, tzinfo=UTC)
+IMAGE_HOST = "https://i.scdn.co"
+
+USERS = {
+    "alice": ("Alice", "Europe/Berlin", ("all", "2025", "2025-11", "2025-12", "2026", "2026-01")),
+    "bob": ('Bob <b>"the builder"</b>', "America/New_York", ("all", "2026", "2026-01")),
+    "carol": ("Carol", "UTC", ()),
+}
+ARTISTS = [  # artist_id, name, genres, popularity, image_url
+    ("ar1", "Nova Ridge", ["indie rock", "alternative rock"], 71, f"{IMAGE_HOST}/image/artist-1"),
+    ("ar2", "Kalo & the Echoes", ["jazz"], 44, f"{IMAGE_HOST}/image/artist-2"),
+    ("ar3", "Mira Tokio", ["j-pop", "pop"], 88, None),
+    ("ar4", "Surrogate Band", None, None, None),
+    ("ar5", "Quiet Harbour", [], 12, f"{IMAGE_HOST}/image/artist-5"),
+]
+ALBUMS = [  # album_id, name, primary_artist_id, release_date, release_year, total_tracks, image_url
+    ("al1", "Golden Echo", "ar1", "2019-05-03", 2019, 10, f"{IMAGE_HOST}/image/album-1"),
+    ("al2", "Blue Night Sessions", "ar2", "1965", 1965, 6, f"{IMAGE_HOST}/image/album-2"),
+    ("al3", "Neon City", "ar3", "2024-11", 2024, 12, None),
+    ("al4", "Untitled (export)", "ar4", None, None, None, None),
+]
+TRACKS = [  # track_id, name, album_id, primary_artist_id, duration_ms, explicit, popularity
+    ("tr1", "Paper River", "al1", "ar1", 215_000, False, 70),
+    ("tr2", "Ghost Light", "al1", "ar1", 305_000, True, 65),
+    ("tr3", "</script><script>alert('x')</script>", "al2", "ar2", 172_000, False, 40),
+    ("tr4", "Velvet Stone", "al3", "ar3", 198_000, None, 90),
+    ("tr5", "Open Ocean", "al3", "ar3", 241_000, False, None),
+    ("tr6", "Distant Fire", "al4", "ar4", None, None, None),
+    ("tr7", "Sugar & \"Glass\"", "al2", "ar2", 189_000, False, 38),
+    ("tr8", "Harbour Lights", None, "ar5", 260_000, False, 12),
+]
+
+
+def _size(user: str, period: str) -> int:
+    """Streams of the user in the period: differs for every user and period."""
+    base = {"all": 1200, 4: 700, 7: 150}[period if period == "all" else len(period)]
+    return base + 37 * sum(map(ord, user + period)) % 97
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
+    """The rows of every statistic table but sessions, for one user and period (keys excluded)."""
+    n = _size(user, period)
+    hours = [(h * 7 + n) % 23 + (12 if 18 <= h <= 22 else 0) for h in range(24)]
+    scale = n / sum(hours)
+    hours = [round(h * scale) for h in hours]
+    hours[21] += n - sum(hours)
+    days = [n // 7 + (d * 3 if d < 6 else 0) for d in range(1, 8)]
+    days[6] += n - sum(days)
+    clock = [(d, h, (hours[h] * (d + 2)) // 9) for d in range(1, 8) for h in range(24)]
+    top_tracks = [(rank, tid, n // (rank + 1), n // (rank + 1) * 201_000)
+                  for rank, (tid, *_rest) in enumerate(TRACKS, start=1)]
+    top_artists = [(rank, aid, n // (rank + 1), n // (rank + 1) * 199_500)
+                   for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)]
+    top_albums = [(rank, alid, n // (rank + 2), n // (rank + 2) * 190_000)
+                  for rank, (alid, *_rest) in enumerate(ALBUMS, start=1)]
+    popularity = [(str(b), n // 40 * (b % 4 + 1), 3 + b) for b in range(10)]
+    popularity.append(("unknown", n - sum(row[1] for row in popularity), 9))
+    durations = [("short", n // 3), ("medium", n // 2), ("long", n // 10)]
+    durations.append(("unknown", n - sum(row[1] for row in durations)))
+    explicit = [("true", n // 5), ("false", n // 2)]
+    explicit.append(("unknown", n - sum(row[1] for row in explicit)))
+    gaps = [("continuous", n * 7 // 10), ("short_break", n // 5)]
+    gaps.append(("long_break", n - 1 - sum(row[1] for row in gaps)))
+    genres = [(1, "indie rock", n // 3), (2, "jazz", n // 4), (3, "j-pop", n // 6)]
+    unknown_genre = n // 5
+    with_genre = n - unknown_genre
+    year = int(period[:4]) if period != "all" else 2025
+    first_day = date(year, int(period[5:]) if len(period) == 7 else 1, 1)
+    return {
+        "overview": [(n, n * 200_000 + 123, n // 3, n // 10, n // 8, min(28, n // 20),
+                      datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(hours=7, seconds=13),
+                      datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(days=20, hours=21),
+                      n / min(28, n // 20), None if user == "bob" and period == "2026-01" else 0.125 + n / 10_000,
+                      48.5 + n / 1000, n // 40, n // 9)],
+        "top_tracks": top_tracks,
+        "top_artists": top_artists,
+        "top_albums": top_albums,
+        "hour_of_day": [(h, s, s * 200_000, _share(s, n)) for h, s in enumerate(hours)],
+        "day_of_week": [(d, s, s // 2, s // 5, _share(s // 2, s), _share(s // 5, s))
+                        for d, s in enumerate(days, start=1)],
+        "listening_clock": clock,
+        "album_completion": [("al1", 10, 10, 1.0, "complete", n // 4, 1),
+                             ("al3", 12, 7, 7 / 12, "half", n // 5, 2),
+                             ("al2", 6, 2, 2 / 6, "partial", n // 6, 3)],
+        "artist_streaks": [(1, "ar1", 6 + n % 5, first_day + timedelta(days=2), first_day + timedelta(days=7 + n % 5)),
+                           (2, "ar3", 4, first_day + timedelta(days=10), first_day + timedelta(days=13)),
+                           (3, "ar1", 2, first_day + timedelta(days=20), first_day + timedelta(days=21))],
+        "session_summary": [(n // 6, 2_345_678.5, 9_876_543, 6.0 + n % 7 / 7)],
+        "play_gaps": [(c, g, _share(g, n - 1)) for c, g in gaps],
+        "popularity_distribution": [(b, s, t, _share(s, n)) for b, s, t in popularity],
+        "duration_preference": [(c, s, _share(s, n)) for c, s in durations],
+        "explicit_preference": [(c, s, _share(s, n)) for c, s in explicit],
+        "release_years": [(1965, n // 6, 1), (2019, n // 3, 1), (2024, n // 5, 2)],
+        "longest_days": [(rank, first_day + timedelta(days=rank * 3), 14_400_000 // rank + n, 60 // rank + 1)
+                         for rank in range(1, 4)],
+        "genre_distribution": [*((rank, g, s, _share(s, with_genre)) for rank, g, s in genres),
+                               (None, "unknown", unknown_genre, _share(unknown_genre, n))],
+    }
+
+
+COLUMNS = {  # the columns written, after user_id and period
+    "overview": "streams, listening_ms, distinct_tracks, distinct_artists, distinct_albums, active_days, "
+                "first_played_at, last_played_at, streams_per_active_day, skip_rate, mainstream_score, "
+                "new_artists, new_tracks",
+    "top_tracks": "rank, track_id, streams, listening_ms",
+    "top_artists": "rank, artist_id, streams, listening_ms",
+    "top_albums": "rank, album_id, streams, listening_ms",
+    "hour_of_day": "hour, streams, listening_ms, share",
+    "day_of_week": "day_of_week, streams, distinct_tracks, distinct_artists, track_variety, artist_variety",
+    "listening_clock": "day_of_week, hour, streams",
+    "album_completion": "album_id, total_tracks, tracks_played, completion, status, streams, rank",
+    "artist_streaks": "rank, artist_id, days, streak_start, streak_end",
+    "session_summary": "sessions, avg_session_ms, longest_session_ms, avg_streams_per_session",
+    "play_gaps": "gap_class, gaps, share",
+    "popularity_distribution": "bracket, streams, distinct_tracks, share",
+    "duration_preference": "duration_class, streams, share",
+    "explicit_preference": "explicit, streams, share",
+    "release_years": "release_year, streams, distinct_albums",
+    "longest_days": "rank, local_date, listening_ms, streams",
+    "genre_distribution": "rank, genre, streams, share",
+}
+
+
+def session_rows(user: str, month: str) -> list[tuple]:
+    """Three sessions starting in the month (local start = UTC start here, mid-day)."""
+    start = datetime(int(month[:4]), int(month[5:]), 1, 12, tzinfo=UTC) + timedelta(hours=len(user))
+    rows = []
+    for i, (minutes, streams) in enumerate([(25, 7), (75, 19), (250, 60)]):
+        begin = start + timedelta(days=3 * i + 1)
+        rows.append((int(begin.timestamp() * 1000), month, begin, begin + timedelta(minutes=minutes),
+                     streams, streams - 1, minutes * 60_000 - 1234))
+    return rows
+
+
+def fill_replica(settings: Settings) -> None:
+    """Write the dimensions and every statistic's rows into the replica; the users into source."""
+    with connect("source", settings) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO users (user_id, display_name, timezone) VALUES (%s, %s, %s)",
+            [(user, name, tz) for user, (name, tz, _) in USERS.items()])
+    with connect("replica", settings) as conn:
+        cur = conn.cursor()
+        cur.executemany("INSERT INTO dim_user (user_id, display_name, timezone) VALUES (%s, %s, %s)",
+                        [(user, name, tz) for user, (name, tz, _) in USERS.items()])
+        cur.executemany(
+            "INSERT INTO dim_artist (artist_id, name, genres, popularity, image_url, is_surrogate) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(*row, row[0] == "ar4") for row in ARTISTS])
+        cur.executemany(
+            "INSERT INTO dim_album (album_id, name, primary_artist_id, artist_ids, release_date, release_year, "
+            "total_tracks, image_url, is_surrogate) VALUES (%s, %s, %s, ARRAY[%s], %s, %s, %s, %s, %s)",
+            [(aid, name, artist, artist, rd, ry, tt, img, aid == "al4")
+             for aid, name, artist, rd, ry, tt, img in ALBUMS])
+        cur.executemany(
+            "INSERT INTO dim_track (track_id, name, album_id, primary_artist_id, artist_ids, duration_ms, "
+            "explicit, popularity, is_surrogate) VALUES (%s, %s, %s, %s, ARRAY[%s], %s, %s, %s, %s)",
+            [(tid, name, al, ar, ar, dur, ex, pop, tid == "tr6") for tid, name, al, ar, dur, ex, pop in TRACKS])
+        for user, (_, _, periods) in USERS.items():
+            for period in periods:
+                for table, rows in statistic_rows(user, period).items():
+                    columns = COLUMNS[table]
+                    marks = ", ".join(["%s"] * (len(columns.split(",")) + 4))
+                    cur.executemany(
+                        f"INSERT INTO analytics.{table} (user_id, period, {columns}, computed_at, "
+                        f"source_max_played_at) VALUES ({marks})",
+                        [(user, period, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in rows])
+                if len(period) == 7:
+                    cur.executemany(
+                        "INSERT INTO analytics.sessions (user_id, session_id, period, session_start, session_end, "
+                        "streams, distinct_tracks, listening_ms, computed_at, source_max_played_at) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        [(user, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in session_rows(user, period)])

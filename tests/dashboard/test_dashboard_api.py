@@ -1,0 +1,256 @@
+"""The JSON API against a filled replica: exact rows, clear 404s, who may see what."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import urllib.error
+import urllib.request
+from datetime import date, datetime
+
+import psycopg
+import pytest
+
+from dashboard.app import create_app
+from dashboard.share_links import create_share_link, list_share_links, revoke_share_link
+from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
+from warehouse.metrics import STATISTICS
+
+ADMIN = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()}
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict | str, dict]:
+    request = urllib.request.Request(url, headers=headers or {})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            status, body, head = response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, body, head = error.code, error.read().decode(), dict(error.headers)
+    if head.get("Content-Type", "").startswith("application/json"):
+        return status, json.loads(body), head
+    return status, body, head
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def primary_key(settings, table: str) -> list[str]:
+    rows = replica_rows(settings, """
+        SELECT a.attname AS name FROM pg_index i
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)""",
+                        (f"analytics.{table}",))
+    return [row["name"] for row in rows]
+
+
+def as_python(value, like):
+    """An API value (JSON) as the Python type of the replica's value `like`."""
+    if isinstance(like, datetime):
+        return datetime.fromisoformat(value)
+    if isinstance(like, date):
+        return date.fromisoformat(value)
+    return value
+
+
+def in_period(row_period: str, period: str) -> bool:
+    """docs/metrics.md: a session (keyed by its month) belongs to that month, its year and 'all'."""
+    return period == "all" or row_period == period or row_period.startswith(period + "-")
+
+
+def periods_of(settings, user: str) -> list[str]:
+    return [r["period"] for r in replica_rows(
+        settings, "SELECT period FROM analytics.overview WHERE user_id = %s", (user,))]
+
+
+def test_every_endpoint_returns_exactly_the_replica_rows(server, filled):
+    users = [r["user_id"] for r in replica_rows(filled, "SELECT DISTINCT user_id FROM analytics.overview")]
+    assert len(users) >= 2
+    checked = 0
+    for statistic in STATISTICS:
+        key = primary_key(filled, statistic)
+        for user in users:
+            everything = replica_rows(filled, f"SELECT * FROM analytics.{statistic} WHERE user_id = %s", (user,))
+            for period in periods_of(filled, user):
+                expected = {tuple(r[k] for k in key): r for r in everything if in_period(r["period"], period)} \
+                    if statistic == "sessions" else \
+                    {tuple(r[k] for k in key): r for r in everything if r["period"] == period}
+                status, body, head = get(f"{server.url}/api/users/{user}/{statistic}?period={period}", ADMIN)
+                assert status == 200, body
+                assert (body["user_id"], body["statistic"], body["period"]) == (user, statistic, period)
+                assert expected, f"the test data has no {statistic} rows for {user} {period}"
+                assert len(body["rows"]) == len(expected)
+                for row in body["rows"]:
+                    assert set(row) == set(next(iter(expected.values()))), statistic
+                    like = expected[tuple(as_python(row[k], next(iter(expected.values()))[k]) for k in key)]
+                    assert {c: as_python(v, like[c]) for c, v in row.items()} == like
+                checked += 1
+    assert checked == len(STATISTICS) * sum(len(periods_of(filled, u)) for u in users)
+
+
+def test_rows_come_in_rank_and_key_order(server):
+    _, body, _ = get(f"{server.url}/api/users/alice/top_tracks?period=2025", ADMIN)
+    assert [r["rank"] for r in body["rows"]] == sorted(r["rank"] for r in body["rows"])
+    _, body, _ = get(f"{server.url}/api/users/alice/hour_of_day?period=all", ADMIN)
+    assert [r["hour"] for r in body["rows"]] == list(range(24))
+    _, body, _ = get(f"{server.url}/api/users/alice/genre_distribution?period=all", ADMIN)
+    assert body["rows"][-1]["genre"] == "unknown" and body["rows"][-1]["rank"] is None
+    _, body, _ = get(f"{server.url}/api/users/alice/sessions?period=2025", ADMIN)
+    assert {r["period"] for r in body["rows"]} == {"2025-11", "2025-12"}
+    starts = [r["session_start"] for r in body["rows"]]
+    assert starts == sorted(starts) and len(starts) == 6
+
+
+def test_periods_and_users(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/alice/periods", ADMIN)
+    assert status == 200
+    assert body == {"user_id": "alice", "timezone": "Europe/Berlin",
+                    "periods": ["all", "2026", "2025", "2026-01", "2025-12", "2025-11"]}
+    status, body, _ = get(f"{server.url}/api/users", ADMIN)
+    assert status == 200
+    assert [u["user_id"] for u in body["users"]] == ["alice", "bob", "carol"]
+    alice = body["users"][0]
+    overview_all = replica_rows(filled, "SELECT streams FROM analytics.overview "
+                                        "WHERE user_id = 'alice' AND period = 'all'")[0]
+    assert (alice["streams"], alice["timezone"], alice["periods"]) == (overview_all["streams"], "Europe/Berlin", 6)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/api/users/nobody/overview", "unknown user 'nobody'"),
+    ("/api/users/nobody/periods", "unknown user 'nobody'"),
+    ("/api/users/alice/overview?period=2024-13", "bad period '2024-13'"),
+    ("/api/users/alice/overview?period=last-week", "bad period 'last-week'"),
+    ("/api/users/alice/top_tracks?period=2019", "no statistics for user 'alice' and period '2019'"),
+    ("/api/users/alice/sessions?period=2019-02", "no statistics for user 'alice' and period '2019-02'"),
+    ("/api/users/carol/overview", "no statistics for user 'carol' and period 'all'"),
+    ("/api/users/alice/top_genres", "unknown statistic 'top_genres'"),
+    ("/api/nothing/here", "not found"),
+])
+def test_bad_user_period_or_statistic_is_a_clear_404(server, path, message):
+    status, body, head = get(server.url + path, ADMIN)
+    assert status == 404
+    assert head["Content-Type"] == "application/json"
+    assert body["status"] == 404 and message.lower() in body["message"].lower()
+
+
+def test_nothing_opens_without_a_token_or_the_password(server):
+    wrong_password = {"Authorization": "Basic " + base64.b64encode(b"admin:guess").decode()}
+    for headers in ({}, wrong_password, bearer("not-a-token")):
+        for path in ("/api/users", "/api/users/alice/overview", "/api/users/alice/periods",
+                     "/users", "/users/alice", "/users/alice/wrapped/2025"):
+            status, body, _ = get(server.url + path, headers)
+            assert status == 404, (path, headers)
+            assert "alice" not in json.dumps(body).lower().replace("/api/users/alice", "")
+
+
+def test_a_share_link_opens_its_user_only(server, filled):
+    token = create_share_link(filled, "alice")
+    replicate_share_links(filled)
+    unknown_body = get(f"{server.url}/api/users/nobody/overview", bearer(token))[1]
+    for statistic in STATISTICS:
+        status, body, _ = get(f"{server.url}/api/users/alice/{statistic}?period=2025-12", bearer(token))
+        assert status == 200 and body["rows"], statistic
+        status, body, _ = get(f"{server.url}/api/users/bob/{statistic}?period=2026-01", bearer(token))
+        assert (status, body) == (404, unknown_body), statistic  # indistinguishable from a user who does not exist
+    assert get(f"{server.url}/api/users/bob/periods", bearer(token))[0] == 404
+    assert get(f"{server.url}/api/users", bearer(token))[0] == 404
+
+    # In a browser: the link sets a cookie and leads to the user's page; other users stay closed.
+    status, _, head = get(f"{server.url}/s/{token}")
+    assert status == 302 and head["Location"].endswith("/users/alice")
+    cookie = head["Set-Cookie"].split(";")[0]
+    assert "HttpOnly" in head["Set-Cookie"]
+    status, page, _ = get(f"{server.url}/users/alice?period=2026", {"Cookie": cookie})
+    assert status == 200 and "Alice" in page
+    assert "bob" not in page.lower() and "carol" not in page.lower()
+    assert get(f"{server.url}/users/bob", {"Cookie": cookie})[0] == 404
+    assert get(f"{server.url}/users/carol", {"Cookie": cookie})[0] == 404
+    assert get(f"{server.url}/users", {"Cookie": cookie})[0] == 404
+
+
+def test_a_revoked_link_stops_working_at_once(server, filled):
+    token = create_share_link(filled, "alice")
+    other = create_share_link(filled, "alice")
+    replicate_share_links(filled)
+    status, _, head = get(f"{server.url}/s/{token}")
+    cookie = head["Set-Cookie"].split(";")[0]
+    assert get(f"{server.url}/api/users/alice/overview", bearer(token))[0] == 200
+    assert get(f"{server.url}/users/alice", {"Cookie": cookie})[0] == 200
+
+    revoked = revoke_share_link(filled, token)
+    replicate_share_links(filled)
+    assert revoked.revoked_at is not None and revoked.user_id == "alice"
+    assert get(f"{server.url}/api/users/alice/overview", bearer(token))[0] == 404
+    assert get(f"{server.url}/users/alice", {"Cookie": cookie})[0] == 404
+    assert get(f"{server.url}/s/{token}")[0] == 404
+    assert get(f"{server.url}/api/users/alice/overview", bearer(other))[0] == 200  # the other link lives on
+
+
+def test_share_links_store_only_a_hash(filled):
+    token = create_share_link(filled, "bob")
+    with psycopg.connect(filled.main_database_url) as conn:
+        rows = conn.execute("SELECT token_hash, user_id, revoked_at FROM dashboard_share_links").fetchall()
+    assert rows == [(hashlib.sha256(token.encode()).hexdigest(), "bob", None)]
+    assert len(token) >= 43
+    link = list_share_links(filled, "bob")[0]
+    assert revoke_share_link(filled, link.id).token_hash == rows[0][0]  # by the id `list` shows
+    again = revoke_share_link(filled, token)  # revoking again changes nothing
+    assert again.revoked_at == list_share_links(filled, "bob")[0].revoked_at
+
+
+def test_share_link_errors_are_clear(filled):
+    with pytest.raises(ValueError, match="unknown user 'nobody'"):
+        create_share_link(filled, "nobody")
+    with pytest.raises(ValueError, match="no share link matches"):
+        revoke_share_link(filled, "not-a-token")
+
+
+def test_pages_read_through_the_read_only_role(server, filled):
+    assert get(f"{server.url}/api/users/alice/overview", ADMIN)[0] == 200
+    sessions = replica_rows(filled, "SELECT usename FROM pg_stat_activity WHERE application_name = 'dashboard'")
+    assert sessions and {s["usename"] for s in sessions} == {"dashboard"}
+
+
+def test_a_replica_that_does_not_answer_is_a_503_not_a_500(reader):
+    down = reader.model_copy(update={"replica_reader_url": "postgresql://dashboard:x@127.0.0.1:1/replica"})
+    client = create_app(down).test_client()
+    response = client.get("/api/users/alice/overview", headers=ADMIN)
+    assert response.status_code == 503
+    assert "replica" in response.get_json()["message"]
+    assert client.get("/", headers=ADMIN).status_code == 503
+
+
+def test_a_share_link_made_before_any_data_shows_the_empty_state(server, filled):
+    with psycopg.connect(filled.source_database_url) as conn:
+        conn.execute("INSERT INTO users (user_id, timezone) VALUES ('dave', 'UTC')")
+    token = create_share_link(filled, "dave")
+    replicate_share_links(filled)
+    status, page, _ = get(f"{server.url}/users/dave", {"Cookie": f"wrapped_share={token}"})
+    assert status == 200 and "No statistics yet for dave" in page
+    status, body, _ = get(f"{server.url}/api/users/dave/overview", bearer(token))
+    assert status == 404 and "no statistics for user 'dave' and period 'all'" in body["message"]
+    assert get(f"{server.url}/api/users/dave/periods", bearer(token))[1]["periods"] == []
+    assert "unknown user 'dave'" in get(f"{server.url}/api/users/dave/overview", ADMIN)[1]["message"]
+
+
+def test_pages_show_the_replica_lag_when_the_replication_keeps_its_position(server, filled):
+    from cdc_connectors.apply import BOOKKEEPING_DDL
+
+    status, page, _ = get(f"{server.url}/users/alice", ADMIN)
+    assert status == 200 and "Replica lag" not in page  # no bookkeeping table: computed_at only
+    with psycopg.connect(filled.replica_database_url, autocommit=True) as conn:
+        conn.execute(BOOKKEEPING_DDL)
+        conn.execute("INSERT INTO cdc.applied_position (slot_name, lsn, committed_at, applied_at, changes, "
+                     "snapshot_done) VALUES ('wrapped', '0/16B3748', now() - interval '90 seconds', now(), 12, true)")
+        conn.execute("GRANT USAGE ON SCHEMA cdc TO dashboard; GRANT SELECT ON cdc.applied_position TO dashboard")
+    status, page, _ = get(f"{server.url}/users/alice", ADMIN)
+    lag = re.search(r"Replica lag: ([\d.,]+) s", page)
+    assert status == 200 and lag and 90 <= float(lag.group(1).replace(",", "")) < 150

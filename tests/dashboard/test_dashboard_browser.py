@@ -1,0 +1,242 @@
+"""The dashboard in a real headless Chromium (Debian's, through Playwright's Python API).
+
+Every request that leaves the test server is caught: album art and artist photos
+(external URLs) get a small local PNG, or fail as when offline; anything else
+would be a CDN or a leak and fails the test. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from dashboard.share_links import create_share_link
+from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
+                       "WjR9awAAAABJRU5ErkJggg==")
+IMAGE_HOST = "i.scdn.co"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (make system-deps)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A page of a fresh browser context that records console errors and outside requests."""
+
+    def __init__(self, browser, server, offline_images: bool = False):
+        self.base = server.url
+        self.context = browser.new_context(viewport={"width": 1366, "height": 900})
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.image_requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.context.route("**/*", lambda route: self._route(route, offline_images))
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def _route(self, route, offline_images):
+        url = route.request.url
+        if url.startswith(self.base + "/"):
+            route.continue_()
+        elif urlsplit(url).hostname == IMAGE_HOST:
+            self.image_requests.append(url)
+            if offline_images:
+                route.abort("internetdisconnected")
+            else:
+                route.fulfill(status=200, content_type="image/png", body=PNG)
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        source = message.location.get("url", "") if message.location else ""
+        self.errors.append(f"{message.text} ({source})")
+
+    def goto(self, path: str):
+        response = self.page.goto(self.base + path, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        return response
+
+    def login_as_admin(self):
+        self.goto("/admin/login")
+        self.page.fill("#password", ADMIN_PASSWORD)
+        self.page.click("form.login button[type=submit]")
+        self.page.wait_for_url(re.compile(r"/users$"))
+
+    def wait_for_charts(self) -> int:
+        """Wait until every chart of the page is drawn; return how many there are."""
+        charts = self.page.locator("div.chart")
+        count = charts.count()
+        for i in range(count):
+            charts.nth(i).locator(".main-svg").first.wait_for(state="attached", timeout=20_000)
+        return count
+
+    def card(self, container: str, label: str) -> str:
+        card = self.page.locator(f"#{container} .card", has=self.page.locator(".label", has_text=label))
+        return card.locator(".value").first.inner_text()
+
+    def screenshot(self, name: str):
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+    def close(self):
+        self.context.close()
+
+    def assert_clean(self):
+        assert self.errors == [], self.errors
+        assert self.outside == [], f"requests left the machine: {self.outside}"
+        assert self.dialogs == [], f"a script from the data ran: {self.dialogs}"
+
+
+@pytest.fixture
+def page_factory(browser):
+    opened = []
+
+    def open_page(server, **kwargs) -> Page:
+        opened.append(Page(browser, server, **kwargs))
+        return opened[-1]
+
+    yield open_page
+    for page in opened:
+        page.close()
+
+
+def test_overview_page_draws_every_panel_with_the_replica_data(server, filled, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice?period=all")
+    charts = p.wait_for_charts()
+    assert charts >= 18
+    assert p.page.locator("div.chart .main-svg").count() >= charts
+    overview = replica_rows(filled, "SELECT * FROM analytics.overview WHERE user_id = 'alice' AND period = 'all'")[0]
+    assert p.card("cards-overview", "Streams") == f"{overview['streams']:,}"
+    assert p.card("cards-overview", "Listening time") == f"{overview['listening_ms'] / 3_600_000:,.1f} h"
+    assert p.card("cards-overview", "Skip rate") == f"{overview['skip_rate'] * 100:.1f} %"
+    # Data in the charts: 24 hour bars, 7 weekday bars, the 7x24 heatmap, 11 popularity brackets.
+    assert p.page.locator("#chart-hour_of_day .point").count() == 24
+    assert p.page.locator("#chart-day_of_week .bars .point").count() == 7
+    assert p.page.locator("#chart-listening_clock .hm image").count() == 1
+    assert p.page.locator("#chart-popularity_distribution .point").count() == 11
+    assert p.page.locator("#chart-months .bars .point").count() == 3  # 2025-11, 2025-12, 2026-01
+    assert p.page.locator("#chart-duration_preference .slice").count() == 4
+    # Names from the dimensions, escaped; album art as <img> with alt text.
+    tracks = p.page.locator("#table-top_tracks")
+    assert tracks.get_by_text("</script><script>alert('x')</script>").count() >= 1
+    assert tracks.locator("img[alt='Cover of Golden Echo']").count() >= 1
+    assert "Europe/Berlin" in p.page.locator("#timezone").inner_text()
+    assert "Computed" in p.page.locator("#freshness").inner_text()
+    assert p.image_requests, "album art was shown"
+    p.screenshot("overview-alice-all")
+    p.assert_clean()
+
+
+def test_pickers_change_what_is_shown(server, filled, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice?period=all")
+    p.wait_for_charts()
+    month = replica_rows(filled, "SELECT streams FROM analytics.overview "
+                                 "WHERE user_id = 'alice' AND period = '2025-12'")[0]["streams"]
+    assert p.card("cards-overview", "Streams") != f"{month:,}"
+
+    p.page.select_option("#period-picker", "2025-12")
+    p.page.wait_for_url(re.compile(r"/users/alice\?period=2025-12$"))
+    p.page.wait_for_load_state("networkidle")
+    p.wait_for_charts()
+    assert p.card("cards-overview", "Streams") == f"{month:,}"
+    assert "December 2025" in p.page.locator("h1").inner_text()
+    assert p.page.locator("#chart-months").count() == 0  # a month has no month-by-month chart
+    p.screenshot("overview-alice-2025-12")
+
+    p.page.select_option("#user-picker", "bob")
+    p.page.wait_for_url(re.compile(r"/users/bob$"))
+    p.page.wait_for_load_state("networkidle")
+    p.wait_for_charts()
+    assert 'Bob <b>"the builder"</b>' in p.page.locator("h1").inner_text()
+    assert p.page.locator("#timezone").inner_text() == "America/New_York"
+    bob = replica_rows(filled, "SELECT streams FROM analytics.overview WHERE user_id = 'bob' AND period = 'all'")
+    assert p.card("cards-overview", "Streams") == f"{bob[0]['streams']:,}"
+    p.screenshot("overview-bob-all")
+    p.assert_clean()
+
+
+def test_wrapped_page_through_a_share_link(server, filled, page_factory):
+    token = create_share_link(filled, "alice")
+    replicate_share_links(filled)
+    p = page_factory(server)
+    p.goto(f"/s/{token}")
+    assert p.page.url.endswith("/users/alice")
+    p.page.click("nav.tabs >> text=Wrapped")
+    p.page.wait_for_url(re.compile(r"/users/alice/wrapped/2026$"))
+    p.page.wait_for_load_state("networkidle")
+    assert p.wait_for_charts() >= 4
+    for year in ("2026", "2025"):
+        if year == "2025":
+            p.page.select_option("#year-picker", "2025")
+            p.page.wait_for_url(re.compile(r"/users/alice/wrapped/2025$"))
+            p.page.wait_for_load_state("networkidle")
+            p.wait_for_charts()
+        ms = replica_rows(filled, "SELECT listening_ms FROM analytics.overview "
+                                  "WHERE user_id = 'alice' AND period = %s", (year,))[0]["listening_ms"]
+        assert f"{round(ms / 60000):,} minutes" in p.page.locator("#wrapped-minutes").inner_text()
+        assert "Nova Ridge" in p.page.locator("#top-artist").inner_text()
+        p.screenshot(f"wrapped-alice-{year}")
+    assert p.page.locator("#user-picker").count() == 0  # a share link shows no other user
+    p.goto("/users/bob/wrapped/2026")
+    assert "404" in p.page.locator("h1").inner_text()
+    p.errors = [e for e in p.errors if "404" not in e]  # the refused page itself
+    p.assert_clean()
+
+
+def test_pages_work_offline_without_the_images(server, page_factory):
+    p = page_factory(server, offline_images=True)
+    p.login_as_admin()
+    p.goto("/users/alice?period=2026")
+    p.wait_for_charts()
+    p.page.wait_for_function("document.querySelectorAll('#table-top_tracks img').length === 0")
+    assert p.page.locator("#table-top_tracks .thumb.placeholder").count() >= 8
+    p.errors = [e for e in p.errors if IMAGE_HOST not in e]  # the failed image loads themselves
+    p.screenshot("overview-offline-images")
+    p.assert_clean()
+
+
+def test_api_page_and_user_list(server, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    assert p.page.locator("table.data tbody tr").count() == 3
+    p.goto("/api")
+    assert p.page.locator("#api-listening_clock").inner_text().count("hour") >= 1
+    p.screenshot("api")
+    p.assert_clean()
+
+
+def test_empty_replica_shows_how_to_get_data_in(empty_server, page_factory):
+    p = page_factory(empty_server)
+    p.goto("/")
+    state = p.page.locator("#empty-state")
+    assert "No listening statistics yet" in state.inner_text()
+    assert "make demo" in state.inner_text()
+    p.screenshot("empty")
+    p.assert_clean()

@@ -1,0 +1,108 @@
+"""`python -m dashboard start|status|stop` and `python -m dashboard.share` as real processes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from dashboard.share_links import create_share_link
+from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replicate_share_links
+from warehouse.clusters import free_port, port_is_free
+from warehouse.settings import PROJECT_ROOT
+
+
+def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True if the process runs (a zombie left to an init that does not reap is not running)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_start_is_idempotent_listens_on_loopback_and_stops(filled, tmp_path):
+    port = free_port()
+    env = dict(os.environ, DASHBOARD_PORT=str(port), DASHBOARD_ADMIN_PASSWORD=ADMIN_PASSWORD,
+               RUNTIME_DIR=str(tmp_path))
+    started = run(["dashboard", "start"], env)
+    try:
+        assert started.returncode == 0, started.stderr
+        match = re.search(rf"started \(pid (\d+)\) at http://127\.0\.0\.1:{port}", started.stdout)
+        assert match, started.stdout
+        pid = int(match.group(1))
+        assert (tmp_path / "pids" / "dashboard.pid").read_text().strip() == str(pid)
+        assert listening_addresses(port) == {"127.0.0.1"}
+
+        again = run(["dashboard", "start"], env)
+        assert again.returncode == 0 and f"already running (pid {pid})" in again.stdout
+        assert f"running (pid {pid})" in run(["dashboard", "status"], env).stdout
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/users",
+            headers={"Authorization": "Basic " + base64.b64encode(f"a:{ADMIN_PASSWORD}".encode()).decode()})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert [u["user_id"] for u in json.load(response)["users"]] == ["alice", "bob", "carol"]
+        token = create_share_link(filled, "bob")
+        replicate_share_links(filled)
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(f"http://127.0.0.1:{port}/s/{token}", timeout=10) as response:
+            assert response.url.endswith("/users/bob") and "Bob" in response.read().decode()
+        log = (tmp_path / "logs" / "dashboard.log").read_text()
+        assert "GET /api/users" in log and "GET /s/<token>" in log
+        assert token not in log  # share tokens never reach the log
+    finally:
+        stopped = run(["dashboard", "stop"], env)
+    assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout
+    assert not alive(pid)
+    assert not (tmp_path / "pids" / "dashboard.pid").exists()
+    assert port_is_free(port)
+    assert run(["dashboard", "status"], env).stdout.strip() == "dashboard not running"
+
+
+def test_start_on_a_taken_port_says_so(reader, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, DASHBOARD_PORT=str(port), RUNTIME_DIR=str(tmp_path))
+        result = run(["dashboard", "start"], env)
+    assert result.returncode == 1
+    assert f"port {port} is taken" in result.stderr and "DASHBOARD_PORT" in result.stderr
+
+
+def test_share_command_creates_lists_and_revokes(filled, tmp_path):
+    env = dict(os.environ, DASHBOARD_PORT="8123")
+    created = run(["dashboard.share", "create", "alice"], env)
+    assert created.returncode == 0, created.stderr
+    token = re.search(r"http://127\.0\.0\.1:8123/s/([A-Za-z0-9_-]{43})", created.stdout).group(1)
+    listed = run(["dashboard.share", "list", "alice"], env).stdout
+    link_id = re.match(r"([0-9a-f]{12})  created .* live", listed).group(1)
+    assert token not in listed
+    revoked = run(["dashboard.share", "revoke", link_id], env)
+    assert revoked.returncode == 0 and f"revoked share link {link_id} of alice" in revoked.stdout
+    assert "revoked 20" in run(["dashboard.share", "list", "alice"], env).stdout
+    unknown = run(["dashboard.share", "create", "nobody"], env)
+    assert unknown.returncode == 1 and "unknown user 'nobody'" in unknown.stderr

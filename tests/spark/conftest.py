@@ -1,0 +1,67 @@
+"""Hand-written inputs for the statistics, as main holds them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from spark_scripts.prepare import Tables, prepare
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+PLAY_SCHEMA = ("play_id long, user_id string, track_id string, played_at timestamp, started_at timestamp, "
+               "ms_played int, is_stream boolean, skipped boolean, local_date date, local_hour smallint, "
+               "local_dow smallint, local_year string, local_month string")
+
+
+def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_min_tracks=5,
+           session_gap_minutes=30) -> Tables:
+    """Inputs as main holds them, from short hand-written rows.
+
+    plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
+    tracks: {track_id: (album_id, primary_artist_id, duration_ms, explicit, popularity)}
+    users:  {user_id: timezone}, default UTC for every user seen
+    albums: {album_id: (total_tracks, release_year)}
+    artists: {artist_id: genres list or None}
+    """
+    users = users or {}
+    rows = []
+    for number, play in enumerate(plays, start=1):
+        user_id, track_id, played_at, ms_played, *rest = play
+        source = rest[0] if rest else "api"
+        skipped = rest[1] if len(rest) > 1 else None
+        end = at(played_at)
+        local = end.astimezone(ZoneInfo(users.setdefault(user_id, "UTC")))
+        rows.append((number, user_id, track_id, end, end - timedelta(milliseconds=ms_played), ms_played,
+                     source == "api" or ms_played >= 30_000, skipped, local.date(), local.hour,
+                     local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))
+    albums = albums or {}
+    artists = artists or {}
+    for album_id, artist_id, *_ in tracks.values():
+        albums.setdefault(album_id, (10, 2001))
+        artists.setdefault(artist_id, ["pop"])
+    return prepare(
+        spark.createDataFrame(rows, PLAY_SCHEMA),
+        spark.createDataFrame([(k, *v) for k, v in tracks.items()],
+                              "track_id string, album_id string, primary_artist_id string, duration_ms int, "
+                              "explicit boolean, popularity smallint"),
+        spark.createDataFrame([(k, *v) for k, v in albums.items()],
+                              "album_id string, total_tracks int, release_year smallint"),
+        spark.createDataFrame(list(artists.items()), "artist_id string, genres array<string>"),
+        spark.createDataFrame(list(users.items()), "user_id string, timezone string"),
+        album_min_tracks, session_gap_minutes,
+    )
+
+
+def rows(frame, *order) -> list[dict]:
+    """Collected rows as dicts, sorted by `order` columns."""
+    found = [r.asDict() for r in frame.collect()]
+    return sorted(found, key=lambda r: tuple((r[c] is None, r[c]) for c in order))
+
+
+def utc(text: str) -> datetime:
+    """A UTC instant as Spark returns it (naive, in the session's UTC zone)."""
+    return at(text).astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,348 @@
+"""An independent computation of every statistic of docs/metrics.md, in plain SQL.
+
+Written from the document alone (not from the Spark code), to check the Spark
+job against. Each query reads main's star schema (fact_play and the dimensions)
+and returns exactly the columns of `analytics.<name>` except `computed_at` and
+`source_max_played_at`, in the table's column order, for every user and period.
+Parameters: `album_min_tracks` (ALBUM_MIN_TRACKS) and `session_gap_minutes`
+(SESSION_GAP_MINUTES).
+
+Readings of the document where it leaves room:
+- periods are the (user, 'all' | local year | local month) that hold a stream;
+  session_summary also has the periods of its sessions' local starts;
+- text ids and genre names are ordered by code point (COLLATE "C");
+- rows without an album (or primary artist) count in every total but get no
+  album (artist) row: top_albums, album_completion, release_years skip them;
+- play_gaps of a period without any gap: 3 rows of 0 gaps, share 0;
+- genre_distribution always has its 'unknown' row (0 streams when none).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+
+from warehouse.settings import Settings
+
+# Every play with its track's facts; every stream once in each of its periods.
+BASE = """
+WITH plays AS (
+    SELECT f.play_id, f.user_id, f.track_id, f.played_at, f.started_at, f.ms_played,
+           f.is_stream, f.skipped, f.local_date, f.local_hour, f.local_dow, f.local_year,
+           f.local_month, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms,
+           t.explicit, t.popularity
+    FROM fact_play f LEFT JOIN dim_track t ON t.track_id = f.track_id
+),
+streams AS (SELECT * FROM plays WHERE is_stream),
+period_streams AS (
+    SELECT s.*, p.period
+    FROM streams s CROSS JOIN LATERAL (VALUES ('all'), (s.local_year), (s.local_month)) AS p (period)
+),
+periods AS (
+    SELECT user_id, period, count(*) AS total FROM period_streams GROUP BY user_id, period
+),
+-- A user's streams in the document's order: played_at, then started_at, then track id.
+ordered AS (
+    SELECT s.*,
+           row_number() OVER w AS pos,
+           lag(s.played_at) OVER w AS prev_played_at,
+           lead(s.started_at) OVER w AS next_started_at
+    FROM streams s
+    WINDOW w AS (PARTITION BY s.user_id ORDER BY s.played_at, s.started_at, s.track_id COLLATE "C")
+)
+"""
+
+SESSIONS = """,
+marked AS (
+    SELECT o.*,
+           sum(CASE WHEN o.prev_played_at IS NULL
+                     OR o.started_at - o.prev_played_at > make_interval(mins => %(session_gap_minutes)s)
+                    THEN 1 ELSE 0 END) OVER (PARTITION BY o.user_id ORDER BY o.pos) AS session_no
+    FROM ordered o
+),
+session_rows AS (
+    SELECT user_id, session_no,
+           (array_agg(started_at ORDER BY pos))[1] AS session_start,
+           (array_agg(played_at ORDER BY pos DESC))[1] AS session_end,
+           count(*)::int AS streams,
+           count(DISTINCT track_id)::int AS distinct_tracks,
+           sum(ms_played)::bigint AS listening_ms
+    FROM marked GROUP BY user_id, session_no
+),
+session_list AS (
+    SELECT r.*,
+           to_char(r.session_start AT TIME ZONE u.timezone, 'YYYY-MM') AS month,
+           floor(extract(epoch FROM r.session_start) * 1000)::bigint AS session_id,
+           extract(epoch FROM r.session_end - r.session_start) * 1000 AS length_ms
+    FROM session_rows r JOIN dim_user u ON u.user_id = r.user_id
+)
+"""
+
+
+def _top(id_column: str) -> str:
+    return f""",
+counted AS (
+    SELECT user_id, period, {id_column} AS item, count(*) AS streams, sum(ms_played)::bigint AS listening_ms
+    FROM period_streams WHERE {id_column} IS NOT NULL
+    GROUP BY user_id, period, {id_column}
+),
+ranked AS (
+    SELECT c.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY streams DESC, listening_ms DESC, item COLLATE "C") AS rank
+    FROM counted c
+)
+SELECT user_id, period, rank::int AS rank, item AS {id_column}, streams, listening_ms
+FROM ranked WHERE rank <= 50
+"""
+
+
+def _classes(expression: str, classes: list[str], extra_columns: str = "") -> str:
+    """Fixed rows per period: streams (and extras) per class of `expression`, share of streams."""
+    values = ", ".join(f"('{c}')" for c in classes)
+    extra_agg = ", count(DISTINCT track_id)::int AS distinct_tracks" if extra_columns else ""
+    extra_out = ", coalesce(n.distinct_tracks, 0) AS distinct_tracks" if extra_columns else ""
+    return f""",
+counted AS (
+    SELECT user_id, period, {expression} AS class, count(*) AS streams{extra_agg}
+    FROM period_streams GROUP BY 1, 2, 3
+)
+SELECT p.user_id, p.period, c.class AS {{column}}, coalesce(n.streams, 0) AS streams{extra_out},
+       coalesce(n.streams, 0)::float8 / p.total AS share
+FROM periods p CROSS JOIN (VALUES {values}) AS c (class)
+LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.class = c.class
+"""
+
+
+QUERIES: dict[str, str] = {
+    "overview": BASE + """,
+period_plays AS (  -- every play, streams or not, for the skip rate
+    SELECT f.*, p.period
+    FROM plays f CROSS JOIN LATERAL (VALUES ('all'), (f.local_year), (f.local_month)) AS p (period)
+),
+skips AS (
+    SELECT user_id, period, count(*) FILTER (WHERE skipped) AS skipped,
+           count(*) FILTER (WHERE skipped IS NOT NULL) AS known
+    FROM period_plays GROUP BY user_id, period
+),
+first_artist AS (
+    SELECT DISTINCT ON (user_id, artist_id) user_id, local_year, local_month
+    FROM ordered WHERE artist_id IS NOT NULL ORDER BY user_id, artist_id, pos
+),
+first_track AS (
+    SELECT DISTINCT ON (user_id, track_id) user_id, local_year, local_month
+    FROM ordered ORDER BY user_id, track_id, pos
+),
+new_artists AS (
+    SELECT user_id, p.period, count(*) AS n
+    FROM first_artist CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    GROUP BY 1, 2
+),
+new_tracks AS (
+    SELECT user_id, p.period, count(*) AS n
+    FROM first_track CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    GROUP BY 1, 2
+),
+totals AS (
+    SELECT user_id, period, count(*) AS streams, sum(ms_played)::bigint AS listening_ms,
+           count(DISTINCT track_id)::int AS distinct_tracks,
+           count(DISTINCT artist_id)::int AS distinct_artists,
+           count(DISTINCT album_id)::int AS distinct_albums,
+           count(DISTINCT local_date)::int AS active_days,
+           min(played_at) AS first_played_at, max(played_at) AS last_played_at,
+           avg(popularity)::float8 AS mainstream_score
+    FROM period_streams GROUP BY user_id, period
+)
+SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists,
+       t.distinct_albums, t.active_days, t.first_played_at, t.last_played_at,
+       t.streams::float8 / t.active_days AS streams_per_active_day,
+       k.skipped::float8 / nullif(k.known, 0) AS skip_rate,
+       t.mainstream_score,
+       coalesce(na.n, 0)::int AS new_artists, coalesce(nt.n, 0)::int AS new_tracks
+FROM totals t
+JOIN skips k ON k.user_id = t.user_id AND k.period = t.period
+LEFT JOIN new_artists na ON na.user_id = t.user_id AND na.period = t.period
+LEFT JOIN new_tracks nt ON nt.user_id = t.user_id AND nt.period = t.period
+""",
+    "top_tracks": BASE + _top("track_id"),
+    "top_artists": BASE + _top("artist_id"),
+    "top_albums": BASE + _top("album_id"),
+    "hour_of_day": BASE + """,
+counted AS (
+    SELECT user_id, period, local_hour AS hour, count(*) AS streams, sum(ms_played)::bigint AS listening_ms
+    FROM period_streams GROUP BY 1, 2, 3
+)
+SELECT p.user_id, p.period, h.hour::smallint AS hour, coalesce(n.streams, 0) AS streams,
+       coalesce(n.listening_ms, 0) AS listening_ms, coalesce(n.streams, 0)::float8 / p.total AS share
+FROM periods p CROSS JOIN generate_series(0, 23) AS h (hour)
+LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.hour = h.hour
+""",
+    "day_of_week": BASE + """,
+counted AS (
+    SELECT user_id, period, local_dow AS day_of_week, count(*) AS streams,
+           count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
+    FROM period_streams GROUP BY 1, 2, 3
+)
+SELECT p.user_id, p.period, d.day::smallint AS day_of_week, coalesce(n.streams, 0) AS streams,
+       coalesce(n.distinct_tracks, 0)::int AS distinct_tracks,
+       coalesce(n.distinct_artists, 0)::int AS distinct_artists,
+       coalesce(n.distinct_tracks::float8 / n.streams, 0) AS track_variety,
+       coalesce(n.distinct_artists::float8 / n.streams, 0) AS artist_variety
+FROM periods p CROSS JOIN generate_series(1, 7) AS d (day)
+LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.day_of_week = d.day
+""",
+    "listening_clock": BASE + """,
+counted AS (
+    SELECT user_id, period, local_dow, local_hour, count(*) AS streams
+    FROM period_streams GROUP BY 1, 2, 3, 4
+)
+SELECT p.user_id, p.period, d.day::smallint AS day_of_week, h.hour::smallint AS hour,
+       coalesce(n.streams, 0) AS streams
+FROM periods p CROSS JOIN generate_series(1, 7) AS d (day) CROSS JOIN generate_series(0, 23) AS h (hour)
+LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period
+                   AND n.local_dow = d.day AND n.local_hour = h.hour
+""",
+    "album_completion": BASE + """,
+counted AS (
+    SELECT s.user_id, s.period, s.album_id, a.total_tracks,
+           count(DISTINCT s.track_id)::int AS tracks_played, count(*) AS streams
+    FROM period_streams s JOIN dim_album a ON a.album_id = s.album_id
+    WHERE a.total_tracks >= %(album_min_tracks)s
+    GROUP BY 1, 2, 3, 4
+),
+scored AS (
+    SELECT c.*, least(1::float8, c.tracks_played::float8 / c.total_tracks) AS completion FROM counted c
+)
+SELECT user_id, period, album_id, total_tracks, tracks_played, completion,
+       CASE WHEN completion = 1 THEN 'complete' WHEN completion >= 0.75 THEN 'most'
+            WHEN completion >= 0.5 THEN 'half' ELSE 'partial' END AS status,
+       streams,
+       row_number() OVER (PARTITION BY user_id, period ORDER BY completion DESC, tracks_played DESC,
+                          streams DESC, album_id COLLATE "C")::int AS rank
+FROM scored
+""",
+    "artist_streaks": BASE + """,
+artist_days AS (
+    SELECT DISTINCT user_id, period, artist_id, local_date
+    FROM period_streams WHERE artist_id IS NOT NULL
+),
+islands AS (  -- consecutive dates share date - (their position among the artist's dates)
+    SELECT a.*, a.local_date - (row_number() OVER (PARTITION BY user_id, period, artist_id
+                                                   ORDER BY local_date))::int AS island
+    FROM artist_days a
+),
+streaks AS (
+    SELECT user_id, period, artist_id, count(*)::int AS days,
+           min(local_date) AS streak_start, max(local_date) AS streak_end
+    FROM islands GROUP BY user_id, period, artist_id, island HAVING count(*) >= 2
+),
+ranked AS (
+    SELECT s.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY days DESC, streak_end DESC, artist_id COLLATE "C") AS rank
+    FROM streaks s
+)
+SELECT user_id, period, rank::int AS rank, artist_id, days, streak_start, streak_end
+FROM ranked WHERE rank <= 10
+""",
+    "sessions": BASE + SESSIONS + """
+SELECT user_id, session_id, month AS period, session_start, session_end, streams, distinct_tracks,
+       listening_ms
+FROM session_list
+""",
+    "session_summary": BASE + SESSIONS + """
+SELECT s.user_id, p.period, count(*)::int AS sessions, avg(s.length_ms)::float8 AS avg_session_ms,
+       round(max(s.length_ms))::bigint AS longest_session_ms,
+       avg(s.streams)::float8 AS avg_streams_per_session
+FROM session_list s CROSS JOIN LATERAL (VALUES ('all'), (left(s.month, 4)), (s.month)) AS p (period)
+GROUP BY s.user_id, p.period
+""",
+    "play_gaps": BASE + """,
+gaps AS (
+    SELECT user_id, local_year, local_month,
+           greatest(next_started_at - played_at, interval '0') AS gap
+    FROM ordered WHERE next_started_at IS NOT NULL
+),
+counted AS (
+    SELECT user_id, p.period,
+           CASE WHEN gap < interval '5 minutes' THEN 'continuous'
+                WHEN gap < interval '60 minutes' THEN 'short_break' ELSE 'long_break' END AS gap_class,
+           count(*) AS gaps
+    FROM gaps CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    GROUP BY 1, 2, 3
+),
+totals AS (SELECT user_id, period, sum(gaps) AS total FROM counted GROUP BY 1, 2)
+SELECT p.user_id, p.period, c.gap_class, coalesce(n.gaps, 0) AS gaps,
+       coalesce(n.gaps::float8 / t.total, 0) AS share
+FROM periods p CROSS JOIN (VALUES ('continuous'), ('short_break'), ('long_break')) AS c (gap_class)
+LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.gap_class = c.gap_class
+LEFT JOIN totals t ON t.user_id = p.user_id AND t.period = p.period
+""",
+    "popularity_distribution": BASE + _classes(
+        "CASE WHEN popularity IS NULL THEN 'unknown' ELSE least(popularity / 10, 9)::text END",
+        [str(b) for b in range(10)] + ["unknown"], extra_columns="distinct_tracks",
+    ).format(column="bracket"),
+    "duration_preference": BASE + _classes(
+        "CASE WHEN duration_ms IS NULL THEN 'unknown' WHEN duration_ms < 180000 THEN 'short' "
+        "WHEN duration_ms < 300000 THEN 'medium' ELSE 'long' END",
+        ["short", "medium", "long", "unknown"],
+    ).format(column="duration_class"),
+    "explicit_preference": BASE + _classes(
+        "coalesce(explicit::text, 'unknown')", ["true", "false", "unknown"],
+    ).format(column="explicit"),
+    "release_years": BASE + """,
+dated AS (
+    SELECT s.user_id, s.period, s.album_id,
+           substring(a.release_date FROM '^[0-9]{4}')::smallint AS release_year
+    FROM period_streams s JOIN dim_album a ON a.album_id = s.album_id
+)
+SELECT user_id, period, release_year, count(*) AS streams, count(DISTINCT album_id)::int AS distinct_albums
+FROM dated WHERE release_year IS NOT NULL GROUP BY 1, 2, 3
+""",
+    "longest_days": BASE + """,
+days AS (
+    SELECT user_id, period, local_date, sum(ms_played)::bigint AS listening_ms, count(*) AS streams
+    FROM period_streams GROUP BY 1, 2, 3
+),
+ranked AS (
+    SELECT d.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY listening_ms DESC, local_date DESC) AS rank
+    FROM days d
+)
+SELECT user_id, period, rank::int AS rank, local_date, listening_ms, streams FROM ranked WHERE rank <= 10
+""",
+    "genre_distribution": BASE + """,
+stream_genres AS (  -- each genre of the stream's primary artist, once
+    SELECT s.user_id, s.period, s.play_id, g.genre
+    FROM period_streams s JOIN dim_artist a ON a.artist_id = s.artist_id
+    CROSS JOIN LATERAL (SELECT DISTINCT u.genre FROM unnest(a.genres) AS u (genre)
+                        WHERE u.genre IS NOT NULL) AS g
+),
+known AS (SELECT user_id, period, count(DISTINCT play_id) AS n FROM stream_genres GROUP BY 1, 2),
+ranked AS (
+    SELECT user_id, period, genre, count(*) AS streams,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY count(*) DESC, genre COLLATE "C") AS rank
+    FROM stream_genres GROUP BY 1, 2, 3
+)
+SELECT r.user_id, r.period, r.genre, r.rank::int AS rank, r.streams, r.streams::float8 / k.n AS share
+FROM ranked r JOIN known k ON k.user_id = r.user_id AND k.period = r.period
+WHERE r.rank <= 30
+UNION ALL
+SELECT p.user_id, p.period, 'unknown', NULL::int, p.total - coalesce(k.n, 0),
+       (p.total - coalesce(k.n, 0))::float8 / p.total
+FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.period
+""",
+}
+
+
+def reference_rows(conn: psycopg.Connection, name: str, settings: Settings) -> tuple[list[str], list[tuple]]:
+    """(column names, rows) of statistic `name` computed by its reference query on main."""
+    cursor = conn.execute(QUERIES[name], {"album_min_tracks": settings.album_min_tracks,
+                                          "session_gap_minutes": settings.session_gap_minutes})
+    return [c.name for c in cursor.description], [tuple(map(_plain, row)) for row in cursor.fetchall()]
+
+
+def _plain(value):
+    """Decimals from numeric arithmetic as int (integral) or float, like the tables' columns."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -1,0 +1,196 @@
+"""Web API ingestion against the fake Spotify over HTTP, into real Postgres: no play lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingestion.recently_played import ingest_all, ingest_user, parse_played_at, to_ms
+from warehouse.db import connect
+from warehouse.plays import api_play_key
+
+
+@pytest.fixture
+def user(fake_spotify, connect_user) -> str:
+    user_id = fake_spotify.fake.listening.users[0].user_id
+    connect_user(user_id)
+    return user_id
+
+
+class Sleeps(list):
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+def stored(settings, user_id) -> list[str]:
+    """played_at of the user's API plays in source, as Spotify wrote them, oldest first."""
+    with connect("source", settings) as conn:
+        rows = conn.execute("SELECT play_key FROM plays WHERE user_id = %s AND source = 'api' ORDER BY played_at",
+                            (user_id,)).fetchall()
+    return [key.removeprefix("api:") for (key,) in rows]
+
+
+def cursor(settings, user_id) -> int | None:
+    with connect("source", settings) as conn:
+        row = conn.execute("SELECT after_ms FROM ingestion_cursors WHERE user_id = %s", (user_id,)).fetchone()
+    return row[0] if row else None
+
+
+def test_twice_no_duplicates_and_the_cursor_follows(spotify_settings, fake_spotify, user):
+    first = ingest_user(user, spotify_settings)
+    window = fake_spotify.window(user)
+    assert (first.status, first.plays_inserted, first.gap_from) == ("ok", 50, None)
+    assert stored(spotify_settings, user) == window
+    assert cursor(spotify_settings, user) == to_ms(parse_played_at(window[-1]))
+    second = ingest_user(user, spotify_settings)
+    assert (second.status, second.plays_fetched, second.plays_inserted) == ("ok", 0, 0)
+    assert stored(spotify_settings, user) == window
+    added = fake_spotify.admin("POST", f"/users/{user}/plays", count=7)["played_at"]
+    third = ingest_user(user, spotify_settings)
+    assert (third.plays_inserted, third.gap_from) == (7, None)
+    assert stored(spotify_settings, user) == window + added
+    assert cursor(spotify_settings, user) == to_ms(parse_played_at(added[-1]))
+    with connect("source", spotify_settings) as conn:
+        row = conn.execute(
+            """SELECT p.ms_played, t.duration_ms, p.track_name, p.context_type, p.source FROM plays p
+               JOIN tracks t USING (track_id) WHERE p.play_key = %s""",
+            (api_play_key(parse_played_at(added[-1])),)).fetchone()
+        assert row[0] == row[1] and row[2] and row[3] == "album" and row[4] == "api"
+        runs = conn.execute("SELECT status, plays_inserted FROM ingestion_runs ORDER BY run_id").fetchall()
+    assert runs == [("ok", 50), ("ok", 0), ("ok", 7)]
+
+
+def test_more_than_50_plays_between_runs_loads_the_50_and_reports_the_gap(spotify_settings, fake_spotify, user):
+    ingest_user(user, spotify_settings)
+    before = cursor(spotify_settings, user)
+    added = fake_spotify.admin("POST", f"/users/{user}/plays", count=63)["played_at"]
+    result = ingest_user(user, spotify_settings)
+    assert result.plays_inserted == 50
+    assert stored(spotify_settings, user)[-50:] == added[-50:] == fake_spotify.window(user)
+    assert to_ms(result.gap_from) == before
+    assert result.gap_to == parse_played_at(added[-50])
+    with connect("source", spotify_settings) as conn:
+        gap = conn.execute("SELECT gap_from, gap_to FROM ingestion_runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    assert gap == (result.gap_from, result.gap_to)
+    # Exactly 50 new plays: a full page cannot tell whether a 51st was lost, so it is reported;
+    # 49 fit in the window with room to spare: no gap.
+    fake_spotify.admin("POST", f"/users/{user}/plays", count=50)
+    assert ingest_user(user, spotify_settings).gap_from is not None
+    fake_spotify.admin("POST", f"/users/{user}/plays", count=49)
+    assert ingest_user(user, spotify_settings).gap_from is None
+
+
+def test_short_retry_after_is_waited(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/me/player/recently-played", status=429, retry_after=2, times=2)
+    sleeps = Sleeps()
+    result = ingest_user(user, spotify_settings, sleep=sleeps)
+    assert result.status == "ok" and result.plays_inserted == 50
+    assert sleeps == [2, 2]
+    assert stored(spotify_settings, user) == fake_spotify.window(user)
+
+
+def test_long_retry_after_ends_the_run_cleanly_and_the_next_resumes(spotify_settings, fake_spotify, user):
+    ingest_user(user, spotify_settings)
+    before = cursor(spotify_settings, user)
+    added = fake_spotify.admin("POST", f"/users/{user}/plays", count=12)["played_at"]
+    fake_spotify.fault(path="/v1/me/player/recently-played", status=429, retry_after=3600)
+    sleeps = Sleeps()
+    stopped = ingest_user(user, spotify_settings, sleep=sleeps)
+    assert stopped.status == "rate_limited" and "3600" in stopped.detail and sleeps == []
+    assert cursor(spotify_settings, user) == before
+    resumed = ingest_user(user, spotify_settings)
+    assert resumed.status == "ok" and resumed.plays_inserted == 12
+    assert stored(spotify_settings, user)[-12:] == added
+
+
+def test_quota_exceeded_stops_without_waiting(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/me/player", status=429, retry_after=1, reason="QUOTA_EXCEEDED")
+    sleeps = Sleeps()
+    result = ingest_user(user, spotify_settings, sleep=sleeps)
+    assert result.status == "rate_limited" and "quota" in result.detail and sleeps == []
+    assert stored(spotify_settings, user) == []
+
+
+def test_server_errors_are_retried_then_fail_without_moving_the_cursor(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/me/player", status=502, times=2)
+    sleeps = Sleeps()
+    assert ingest_user(user, spotify_settings, sleep=sleeps).plays_inserted == 50
+    assert len(sleeps) == 2
+    before = cursor(spotify_settings, user)
+    added = fake_spotify.admin("POST", f"/users/{user}/plays", count=5)["played_at"]
+    fake_spotify.fault(path="/v1/me/player", status=503, times=-1)
+    failed = ingest_user(user, spotify_settings, sleep=Sleeps())
+    assert failed.status == "failed" and "503" in failed.detail
+    assert cursor(spotify_settings, user) == before
+    fake_spotify.admin("DELETE", "/faults")
+    assert ingest_user(user, spotify_settings).plays_inserted == 5
+    assert stored(spotify_settings, user)[-5:] == added
+
+
+def test_slow_answer_times_out_and_is_retried(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/me/player", status=None, delay=2.5)
+    result = ingest_user(user, spotify_settings, sleep=Sleeps(), timeout=1)
+    assert result.status == "ok" and result.plays_inserted == 50
+
+
+def test_expired_access_token_is_refreshed_once(spotify_settings, fake_spotify, user):
+    fake_spotify.admin("POST", f"/users/{user}/expire-access-tokens")
+    result = ingest_user(user, spotify_settings)
+    assert result.status == "ok" and result.plays_inserted == 50
+    assert fake_spotify.refreshes(user) == 1
+
+
+def artists_state(settings):
+    with connect("source", settings) as conn:
+        return conn.execute(
+            """SELECT count(*), count(fetched_at), count(popularity), count(genres),
+                      (SELECT count(*) FROM tracks WHERE fetched_at IS NULL),
+                      (SELECT count(*) FROM enrichment_queue)
+               FROM artists""").fetchone()
+
+
+def test_extended_quota_enriches_in_batches(spotify_settings, fake_spotify, user):
+    result = ingest_user(user, spotify_settings)
+    artists, fetched, popular, with_genres, unfetched_tracks, queued = artists_state(spotify_settings)
+    assert artists > 0 and fetched == artists == popular == with_genres and unfetched_tracks == queued == 0
+    assert result.enrichment.batch_calls >= 1 and result.enrichment.single_calls == 0
+    assert fake_spotify.requests("batch_artists") == result.enrichment.batch_calls
+
+
+def test_development_mode_falls_back_to_single_items(spotify_settings, fake_spotify, user):
+    fake_spotify.admin("POST", "/mode", development=True)
+    result = ingest_user(user, spotify_settings)
+    artists, fetched, popular, with_genres, unfetched_tracks, queued = artists_state(spotify_settings)
+    assert result.status == "ok" and result.plays_inserted == 50
+    assert artists == fetched == with_genres and popular == 0 and queued == 0  # popularity unknown, not 0
+    assert result.enrichment.batch_forbidden and result.enrichment.single_calls == artists
+    assert fake_spotify.requests("single_artists") == artists
+    with connect("source", spotify_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM tracks WHERE popularity IS NOT NULL").fetchone()[0] == 0
+
+
+def test_rate_limit_during_enrichment_keeps_the_plays_and_queues_the_rest(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/artists", status=429, retry_after=7200)
+    result = ingest_user(user, spotify_settings, sleep=Sleeps())
+    assert result.status == "rate_limited" and result.plays_inserted == 50
+    assert stored(spotify_settings, user) == fake_spotify.window(user)
+    artists, fetched, *_, queued = artists_state(spotify_settings)
+    assert fetched == 0 and queued == artists
+    # The next run fetches what was queued.
+    again = ingest_user(user, spotify_settings)
+    assert again.status == "ok" and again.plays_inserted == 0
+    artists, fetched, *_, queued = artists_state(spotify_settings)
+    assert fetched == artists and queued == 0
+
+
+def test_ingest_all_runs_every_connected_user(spotify_settings, fake_spotify, connect_user):
+    users = [u.user_id for u in fake_spotify.fake.listening.users]
+    for user_id in users:
+        connect_user(user_id)
+    fake_spotify.admin("POST", f"/users/{users[1]}/revoke")
+    with connect("source", spotify_settings) as conn:
+        conn.execute("UPDATE spotify_accounts SET token_expires_at = now() WHERE user_id = %s", (users[1],))
+    results = {r.user_id: r for r in ingest_all(spotify_settings)}
+    assert [results[u].status for u in users] == ["ok", "needs_login", "ok"]
+    for user_id in (users[0], users[2]):
+        assert stored(spotify_settings, user_id) == fake_spotify.window(user_id)
+    assert stored(spotify_settings, users[1]) == []

@@ -1,0 +1,1 @@
+../main/0005_dashboard_share_links.sql
