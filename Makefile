@@ -13,6 +13,9 @@ APT_PACKAGES := openjdk-17-jre-headless postgresql-15 chromium
 USERS ?= 3
 DAYS  ?= 365
 SEED  ?= 42
+# The fake Spotify of `make fake-spotify` and `make demo`.
+FAKE_SPOTIFY_PORT ?= 8900
+FAKE_SPOTIFY_DAYS ?= 30
 
 .PHONY: help setup system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
 .PHONY: secrets fake-spotify fake-spotify-stop flask flask-stop ingest
@@ -77,7 +80,8 @@ etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 re
 	$(PY) -m spark_scripts.submit $(if $(FULL),--full,)
 
 # The demo's listeners live in the fake Spotify: the login service and the ingestion talk to it.
-DEMO_SPOTIFY := SPOTIFY_API_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)/v1 SPOTIFY_ACCOUNTS_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)
+DEMO_SPOTIFY := SPOTIFY_API_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)/v1 \
+                SPOTIFY_ACCOUNTS_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT) SPOTIFY_CLIENT_ID=wrapped-local
 DEMO_EXPORT  := .runtime/demo-export
 
 demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, export import, analytics, replica, dashboard
@@ -88,6 +92,8 @@ demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, ex
 	@echo "-- the older history comes from each listener's Spotify data export:"
 	$(PY) -m warehouse.cli generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
 	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion.import_cli "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
+	@echo "-- the imported tracks' metadata, from the (fake) Spotify:"
+	$(DEMO_SPOTIFY) $(PY) -m ingestion.recently_played --until-enriched
 	$(MAKE) --no-print-directory etl
 	$(MAKE) --no-print-directory debezium replication-wait
 	$(PY) -m warehouse.cli summary
@@ -101,8 +107,6 @@ dashboard-stop: setup ## stop the web dashboard
 
 # Spotify login service, fake Spotify, ingestion. Background services: pid file in
 # <runtime_dir>/pids, log in <runtime_dir>/logs; starting a running one changes nothing.
-FAKE_SPOTIFY_PORT ?= 8900
-FAKE_SPOTIFY_DAYS ?= 30
 
 secrets: setup ## write generated values for empty secret settings (TOKEN_ENCRYPTION_KEY...) to .env
 	$(PY) -m flask_endpoint secrets

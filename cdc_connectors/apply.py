@@ -32,17 +32,6 @@ from cdc_connectors.capture import HEARTBEAT_TABLE, is_replicated
 
 log = logging.getLogger(__name__)
 
-BOOKKEEPING_DDL = """
-CREATE SCHEMA IF NOT EXISTS cdc;
-CREATE TABLE IF NOT EXISTS cdc.applied_position (
-    slot_name       text PRIMARY KEY,
-    lsn             pg_lsn NOT NULL,        -- highest main WAL position applied
-    committed_at    timestamptz NOT NULL,   -- main commit time of the latest change applied
-    applied_at      timestamptz NOT NULL,   -- when the latest batch was committed here
-    changes         bigint NOT NULL,        -- change records applied since the snapshot began
-    snapshot_done   boolean NOT NULL        -- the initial snapshot was applied whole
-);
-"""
 
 
 class ReplicationError(RuntimeError):
@@ -207,9 +196,7 @@ class Applier:
     # -- connection ----------------------------------------------------------
     def connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.replica_url)
-            with self._conn.transaction():
-                self._conn.execute(BOOKKEEPING_DDL)
+            self._conn = psycopg.connect(self.replica_url)  # cdc.applied_position: replica migration 0005
             self._catalog = load_catalog(self._conn)
             self._conn.commit()
         return self._conn

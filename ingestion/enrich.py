@@ -136,7 +136,16 @@ def _queue(conn: psycopg.Connection, kind: str, ids: list[str], error: str) -> N
 
 
 def _save(conn: psycopg.Connection, kind: str, objects: list[dict]) -> None:
-    conn.cursor().executemany(UPSERT[kind], [ROW[kind](o) for o in sorted(objects, key=lambda o: o["id"])])
+    if kind == "track":
+        # A track names its album and artists: store them with it (never a dangling id), and
+        # queue the artists, known by name only, for their own enrichment.
+        seen = store_items(conn, [{"track": track} for track in objects])
+        conn.execute("""INSERT INTO enrichment_queue (entity_type, entity_id)
+                        SELECT 'artist', artist_id FROM artists
+                        WHERE artist_id = ANY(%s) AND fetched_at IS NULL
+                        ON CONFLICT (entity_type, entity_id) DO NOTHING""", (sorted(seen["artist"]),))
+    else:
+        conn.cursor().executemany(UPSERT[kind], [ROW[kind](o) for o in sorted(objects, key=lambda o: o["id"])])
     conn.execute("DELETE FROM enrichment_queue WHERE entity_type = %s AND entity_id = ANY(%s)",
                  (kind, [o["id"] for o in objects]))
 

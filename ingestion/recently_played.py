@@ -88,6 +88,10 @@ def fetch_after(api: SpotifyApi, after_ms: int | None) -> tuple[list[dict], bool
     return items, full
 
 
+PLAY_FIELDS = ("user_id", "play_key", "played_at", "ms_played", "track_id", "track_name", "artist_name",
+               "album_name", "context_type", "context_uri")
+
+
 def play_rows(user_id: str, items: list[dict]) -> list[tuple]:
     rows = []
     for item in items:
@@ -165,15 +169,24 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
                             user_id, result.gap_from.isoformat(), oldest.isoformat())
         else:
             result.cursor_after = cursor
+        window = timedelta(seconds=settings.export_api_match_seconds)
         with conn.transaction():
             seen = store_items(conn, items)
             with conn.cursor() as cur:
+                # A play already imported from an export (same track within EXPORT_API_MATCH_SECONDS,
+                # the importer's matching rule) is the same play: it is not stored twice.
                 cur.executemany(
                     """INSERT INTO plays (user_id, play_key, source, content_type, played_at, ms_played, track_id,
                                           track_name, artist_name, album_name, context_type, context_uri)
-                       VALUES (%s, %s, 'api', 'track', %s, %s, %s, %s, %s, %s, %s, %s)
+                       SELECT %(user_id)s, %(play_key)s, 'api', 'track', %(played_at)s, %(ms_played)s,
+                              %(track_id)s, %(track_name)s, %(artist_name)s, %(album_name)s, %(context_type)s,
+                              %(context_uri)s
+                       WHERE NOT EXISTS (
+                           SELECT 1 FROM plays e
+                           WHERE e.user_id = %(user_id)s AND e.track_id = %(track_id)s AND e.source <> 'api'
+                             AND e.played_at BETWEEN %(played_at)s - %(window)s AND %(played_at)s + %(window)s)
                        ON CONFLICT (user_id, play_key) DO NOTHING""",
-                    play_rows(user_id, items))
+                    [dict(zip(PLAY_FIELDS, row, strict=True), window=window) for row in play_rows(user_id, items)])
                 result.plays_inserted = max(cur.rowcount, 0)  # executemany: the sum over the rows
             run_id = _record(conn, result)
         # The plays and the cursor are committed: enrichment can fail without losing any.
@@ -197,15 +210,39 @@ def ingest_all(settings: Settings | None = None) -> list[RunResult]:
     return [ingest_user(user_id, settings) for user_id in users_to_poll(settings)]
 
 
-def main() -> int:
-    """`python -m ingestion.recently_played` (`make ingest`): one run for every connected user, now."""
+def queued_for_enrichment(settings: Settings | None = None) -> int:
+    """Ids still waiting in the enrichment queue that a run would try again."""
+    from ingestion.enrich import MAX_ATTEMPTS
+
+    with connect("source", settings) as conn:
+        return conn.execute("SELECT count(*) FROM enrichment_queue WHERE attempts < %s",
+                            (MAX_ATTEMPTS,)).fetchone()[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ingestion.recently_played` (`make ingest`): one run for every connected user, now.
+
+    --until-enriched repeats the runs while the enrichment queue shrinks (each run takes a
+    slice of it): after a large import, the metadata is then complete before the analytics.
+    """
+    import argparse
     import sys
 
     from warehouse.settings import SettingsError
 
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--until-enriched", action="store_true")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         results = ingest_all()
+        waiting = queued_for_enrichment()
+        while args.until_enriched and results and 0 < waiting:
+            results = ingest_all()
+            waiting, before = queued_for_enrichment(), waiting
+            print(f"enrichment queue: {waiting} ids left")
+            if waiting >= before:
+                break
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

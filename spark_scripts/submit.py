@@ -31,4 +31,4 @@ def submit(settings: Settings | None = None, full: bool = False, stage_only: boo
 
 if __name__ == "__main__":
     result = submit(full="--full" in sys.argv)
-    print(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "done")
+    print("\n".join(line for line in result.stdout.splitlines() if line and not line.startswith("INFO ")))

@@ -8,13 +8,16 @@ databases, cloned from templates in a few milliseconds.
 
 from __future__ import annotations
 
+import email
 import os
 import shutil
 import tempfile
+from email.message import Message
 from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from psycopg import sql
 
 from tests.airflow_support import airflow_home  # noqa: F401 (one Airflow set-up for the whole session)
@@ -139,3 +142,24 @@ def spark():
                .getOrCreate())
     yield session
     session.stop()
+
+
+class Inbox:
+    """What the SMTP server received: (envelope recipients, parsed message) in order."""
+
+    def __init__(self):
+        self.received: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A local SMTP server on a free port: (controller, inbox)."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()

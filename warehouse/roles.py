@@ -9,11 +9,11 @@ from psycopg import sql
 from warehouse.db import connect
 from warehouse.settings import Settings, SettingsError
 
-READ_SCHEMAS = ("public", "analytics")
+READ_SCHEMAS = ("public", "analytics", "cdc")  # cdc: the replication position, for the lag
 
 
 def ensure_replica_reader(settings: Settings) -> str:
-    """Create or update the reader role: LOGIN with the URL's password, SELECT on public and analytics.
+    """Create or update the reader role: LOGIN with the URL's password, SELECT on READ_SCHEMAS.
 
     Idempotent. Grants CONNECT on the replica database, USAGE on the two
     schemas, SELECT on their tables, and SELECT on tables the replica's owner

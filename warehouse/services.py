@@ -61,10 +61,14 @@ def start(settings: Settings, name: str, command: list[str], ready: Callable[[],
 
 
 def stop(settings: Settings, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> str:
-    """Stop the component's whole process group; SIGKILL what outlives `timeout`."""
+    """Stop the component's whole process group; SIGKILL what outlives `timeout`.
+
+    Descendants that moved to a process group of their own (e.g. a task Airflow ran,
+    and the spark-submit it started) get SIGTERM, then SIGKILL, once the group is gone."""
     pid = running_pid(settings, name)
     if pid is None:
         return "not running"
+    family = [process for process in map(_identity, _descendants(pid)) if process]
     try:
         os.killpg(pid, sig)
         deadline = time.monotonic() + timeout
@@ -74,6 +78,17 @@ def stop(settings: Settings, name: str, sig: int = signal.SIGTERM, timeout: floa
             os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for stop_signal, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        left = [process for process in family if _identity(process[0]) == process]
+        for process in left:
+            try:
+                os.kill(process[0], stop_signal)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [process for process in left if _identity(process[0]) == process]
     pid_file(settings, name).unlink(missing_ok=True)
     return "stopped"
 
@@ -88,6 +103,35 @@ def _alive(pid: int) -> bool:
             return not stat.read().split(") ", 1)[1].startswith("Z")
     except FileNotFoundError:
         return False
+
+
+def _identity(pid: int) -> tuple[int, int] | None:
+    """(pid, start time) of a live process, None when gone or a zombie: a reused pid never matches."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None if fields[0] == "Z" else (pid, int(fields[19]))
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (children, their children...)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    parent = int(stat.read().rsplit(") ", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
 
 
 def _group_alive(pgid: int) -> bool:

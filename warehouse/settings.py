@@ -73,13 +73,13 @@ class Settings(BaseSettings):
     # Spotify login service and ingestion (flask_endpoint/, ingestion/). Secrets
     # default to "" and are checked where used (require_secret).
     spotify_client_id: str = ""
-    spotify_client_secret: str = ""
+    spotify_client_secret: str = Field(default="", repr=False)
     spotify_redirect_uri: str = "http://127.0.0.1:5000/callback"
     spotify_api_url: str = "https://api.spotify.com/v1"
     spotify_accounts_url: str = "https://accounts.spotify.com"
-    token_encryption_key: str = ""
-    pipeline_api_key: str = ""
-    flask_secret_key: str = ""
+    token_encryption_key: str = Field(default="", repr=False)
+    pipeline_api_key: str = Field(default="", repr=False)
+    flask_secret_key: str = Field(default="", repr=False)
     flask_host: str = "127.0.0.1"
     flask_port: int = Field(default=5000, ge=1, le=65535)
     ingestion_interval_minutes: int = Field(default=60, ge=10)

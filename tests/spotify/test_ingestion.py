@@ -194,3 +194,57 @@ def test_ingest_all_runs_every_connected_user(spotify_settings, fake_spotify, co
     for user_id in (users[0], users[2]):
         assert stored(spotify_settings, user_id) == fake_spotify.window(user_id)
     assert stored(spotify_settings, users[1]) == []
+
+
+def test_an_enriched_track_brings_its_album_and_artists(spotify_settings, fake_spotify, user):
+    """An imported track (surrogate album and artist, queued) re-pointed by enrichment to the
+    real album and artists: those are stored too, so no id dangles (the main gate checks it)."""
+    window = set(fake_spotify.window(user))
+    listened = {p.track_id for p in fake_spotify.fake.listening.plays if p.user_id == user}
+    imported = next(t for t in fake_spotify.fake.listening.tracks
+                    if t.track_id not in window and t.track_id not in listened)
+    with connect("source", spotify_settings) as conn:
+        conn.execute("INSERT INTO artists (artist_id, name, is_surrogate) VALUES ('sur:artist:x', 'X', true)")
+        conn.execute("INSERT INTO albums (album_id, name, artist_ids, is_surrogate) "
+                     "VALUES ('sur:album:x', 'X', '{sur:artist:x}', true)")
+        conn.execute("INSERT INTO tracks (track_id, name, album_id, artist_ids) "
+                     "VALUES (%s, 'Imported', 'sur:album:x', '{sur:artist:x}')", (imported.track_id,))
+        conn.execute("INSERT INTO enrichment_queue (entity_type, entity_id) VALUES ('track', %s)",
+                     (imported.track_id,))
+    assert ingest_user(user, spotify_settings).status == "ok"
+    with connect("source", spotify_settings) as conn:
+        album_id, artist_ids = conn.execute("SELECT album_id, artist_ids FROM tracks WHERE track_id = %s",
+                                            (imported.track_id,)).fetchone()
+        assert (album_id, artist_ids) == (imported.album_id, imported.artist_ids)
+        dangling = conn.execute(
+            """SELECT count(*) FROM tracks t
+               WHERE NOT EXISTS (SELECT 1 FROM albums a WHERE a.album_id = t.album_id)
+                  OR EXISTS (SELECT 1 FROM unnest(t.artist_ids) id
+                             WHERE NOT EXISTS (SELECT 1 FROM artists r WHERE r.artist_id = id))""").fetchone()[0]
+        assert dangling == 0
+        unfetched = conn.execute("SELECT count(*) FROM artists WHERE fetched_at IS NULL AND NOT is_surrogate "
+                                 "AND artist_id NOT IN (SELECT entity_id FROM enrichment_queue)").fetchone()[0]
+        assert unfetched == 0
+
+
+def test_a_play_imported_from_an_export_first_is_not_stored_twice(spotify_settings, fake_spotify, user):
+    """Import, then connect: the first poll sees plays the export already holds (same track,
+    `ts` within EXPORT_API_MATCH_SECONDS of the API's played_at): they are not added again."""
+    from datetime import UTC, datetime, timedelta
+
+    from warehouse.plays import export_play_key
+
+    plays = fake_spotify.fake.history[user][-3:]  # the newest three, in the 50-play window
+    with connect("source", spotify_settings) as conn:
+        for play in plays:
+            ts = datetime.fromtimestamp(play.played_at_ms // 1000, UTC) + timedelta(seconds=1)
+            conn.execute("INSERT INTO tracks (track_id, name) VALUES (%s, 'x') ON CONFLICT DO NOTHING",
+                         (play.track_id,))
+            conn.execute(
+                "INSERT INTO plays (user_id, play_key, source, played_at, ms_played, track_id) "
+                "VALUES (%s, %s, 'extended_export', %s, 200000, %s)",
+                (user, export_play_key(ts, f"spotify:track:{play.track_id}", 200000), ts, play.track_id))
+    result = ingest_user(user, spotify_settings)
+    assert result.status == "ok" and result.plays_inserted == 50 - len(plays)
+    with connect("source", spotify_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM plays WHERE user_id = %s", (user,)).fetchone()[0] == 50
