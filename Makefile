@@ -138,6 +138,10 @@ recap: setup ## render one monthly recap e-mail to files, without sending: USER=
 test: setup ## run the test suite (starts its own servers on free ports)
 	$(PY) -m pytest
 
+.PHONY: bench
+bench: setup ## measure every stage at several sizes (SIZE=10k,100k,1M; REPEAT=3): bench/results/latest.md
+	$(PY) -m bench.run $(if $(SIZE),--sizes $(SIZE)) $(if $(REPEAT),--repeat $(REPEAT)) $(BENCH_ARGS)
+
 # Debezium replication main -> replica (cdc_connectors/): pid <runtime_dir>/pids/debezium.pid,
 # log <runtime_dir>/logs/debezium.log (Debezium's own log: debezium-engine.log).
 debezium: setup ## start the Debezium replicator main -> replica in the background (idempotent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger("spark_scripts.job")
 RUN_LOCK = "SELECT pg_advisory_lock(hashtext('spotify_analytics'))"
+WRITERS = 3  # statistics staged at once
 
 
 @dataclass(frozen=True)
@@ -83,17 +85,21 @@ def scope_pairs(t: Tables, scope: RunScope) -> DataFrame:
     pairs = t.periods.unionByName(session_periods).distinct()
     if scope.mode == "full":
         return pairs
-    since = t.periods.sparkSession.createDataFrame(list(scope.since.items()), "user_id string, since string")
+    # user -> first month to recompute, as a literal map (no Python data for Spark to ship around)
+    since = F.try_element_at(F.create_map(*[F.lit(v) for item in sorted(scope.since.items()) for v in item]),
+                         F.col("user_id"))
     period = F.col("period")
-    return pairs.join(since, "user_id").where(
+    return pairs.withColumn("since", since).where(F.col("since").isNotNull() & (
         (period == "all")
         | ((F.length(period) == 7) & (period >= F.col("since")))
-        | ((F.length(period) == 4) & (period >= F.substring("since", 1, 4)))
+        | ((F.length(period) == 4) & (period >= F.substring("since", 1, 4))))
     ).select(*KEY)
 
 
-def transform(t: Tables, pairs: DataFrame) -> dict[str, DataFrame]:
-    """Every statistic, limited to the recomputed (user, period) pairs."""
+def transform(t: Tables, pairs: DataFrame | None) -> dict[str, DataFrame]:
+    """Every statistic, limited to the recomputed (user, period) pairs (None: a full run, all of them)."""
+    if pairs is None:
+        return {name: compute(t) for name, compute in COMPUTE.items()}
     return {name: compute(t).join(pairs, KEY, "left_semi") for name, compute in COMPUTE.items()}
 
 
@@ -104,10 +110,17 @@ def write_staging(results: dict[str, DataFrame], pairs: DataFrame, settings: Set
     with connect("main", settings) as main:
         shapes = {name: table_shape(main, name)[0] for name in results}
     write_table(pairs, url, "analytics_staging.scope")
-    for name, frame in results.items():
-        frame = (frame.withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
+
+    def write(name: str) -> None:
+        frame = (results[name].withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
                  .withColumn("source_max_played_at", F.lit(source_max_played_at).cast("timestamp")))
         write_table(frame.select(*shapes[name]), url, f"analytics_staging.{name}")
+
+    # Spark runs jobs from several threads at once: one statistic's JDBC writes and planning
+    # overlap another's computing.
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for finished in [pool.submit(write, name) for name in results]:
+            finished.result()
 
 
 class NothingStaged(RuntimeError):
@@ -130,9 +143,11 @@ def stage(settings: Settings | None = None, full: bool = False, spark: SparkSess
         sources = extract(spark, settings, scope)
         tables = prepare(**sources, album_min_tracks=settings.album_min_tracks,
                          session_gap_minutes=settings.session_gap_minutes)
-        cached = [frame.persist() for frame in (tables.plays, tables.by_period, tables.sessions)]
+        cached = [frame.persist() for frame in (tables.plays, tables.tracks, tables.days, tables.clock,
+                                                tables.periods, tables.sessions)]
         pairs = scope_pairs(tables, scope).persist()
-        write_staging(transform(tables, pairs), pairs, settings, started, source_max_played_at)
+        write_staging(transform(tables, None if scope.mode == "full" else pairs), pairs, settings, started,
+                      source_max_played_at)
         for frame in (*cached, pairs):
             frame.unpersist()
         with connect("main", settings) as main:

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 from spark_scripts import job
-from spark_scripts.session import postgres_jdbc_jar
+from spark_scripts.session import JVM_OPTIONS, postgres_jdbc_jar
 from warehouse.settings import Settings, get_settings
 
 
 def submit_command(settings: Settings, full: bool = False, stage_only: bool = False) -> list[str]:
     spark_submit = Path(sys.executable).parent / "spark-submit"
     return [str(spark_submit), "--master", settings.spark_master, "--driver-memory", settings.spark_driver_memory,
+            "--driver-java-options", JVM_OPTIONS, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTIONS}",
             "--jars", postgres_jdbc_jar(), "--conf", "spark.ui.showConsoleProgress=false",
             job.__file__, *(["--full"] if full else []), *(["--stage-only"] if stage_only else [])]
 

@@ -9,8 +9,8 @@ TOP = 50
 
 
 def top(t: Tables, id_column: str, output_id: str) -> DataFrame:
-    counts = t.by_period.where(F.col(id_column).isNotNull()).groupBy(*KEY, id_column).agg(
-        F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
+    counts = t.tracks.where(F.col(id_column).isNotNull()).groupBy(*KEY, id_column).agg(
+        F.sum("streams").alias("streams"), F.sum("listening_ms").alias("listening_ms"))
     order = Window.partitionBy(*KEY).orderBy(F.desc("streams"), F.desc("listening_ms"), F.asc(id_column))
     return (counts.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= TOP)
             .select(*KEY, "rank", F.col(id_column).alias(output_id), "streams", "listening_ms"))

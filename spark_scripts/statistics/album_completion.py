@@ -7,9 +7,10 @@ from spark_scripts.prepare import KEY, Tables
 
 
 def album_completion(t: Tables) -> DataFrame:
-    counts = (t.by_period.where(F.col("total_tracks") >= t.album_min_tracks)
+    counts = (t.tracks.where(F.col("total_tracks") >= t.album_min_tracks)
               .groupBy(*KEY, "album_id", "total_tracks")
-              .agg(F.countDistinct("track_id").cast("int").alias("tracks_played"), F.count("*").alias("streams")))
+              .agg(F.count("*").cast("int").alias("tracks_played"),  # one row per track streamed
+                   F.sum("streams").alias("streams")))
     completion = F.least(F.lit(1.0), F.col("tracks_played") / F.col("total_tracks"))
     order = Window.partitionBy(*KEY).orderBy(F.desc("completion"), F.desc("tracks_played"), F.desc("streams"),
                                              F.asc("album_id"))

@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables, grid
+from spark_scripts.prepare import KEY, MONTH, Tables, grid, with_periods
 
 
 def _variety(distinct: str):
@@ -11,11 +11,15 @@ def _variety(distinct: str):
 
 
 def day_of_week(t: Tables) -> DataFrame:
-    counts = t.by_period.groupBy(*KEY, F.col("local_dow").alias("day_of_week")).agg(
-        F.count("*").alias("streams"),
-        F.countDistinct("track_id").cast("int").alias("distinct_tracks"),
-        F.countDistinct("primary_artist_id").cast("int").alias("distinct_artists"))
-    return (grid(t.periods, "day_of_week", list(range(1, 8))).join(counts, [*KEY, "day_of_week"], "left")
+    streams = t.clock.groupBy(*KEY, F.col("local_dow").alias("day_of_week")).agg(F.sum("streams").alias("streams"))
+    # the tracks and artists of each month's weekday, then their union over each period
+    months = t.streams.groupBy(*MONTH, F.col("local_dow").alias("day_of_week")).agg(
+        F.collect_set("track_id").alias("tracks"), F.collect_set("primary_artist_id").alias("artists"))
+    distinct = with_periods(months).groupBy(*KEY, "day_of_week").agg(
+        *[F.size(F.array_distinct(F.flatten(F.collect_list(items)))).cast("int").alias(f"distinct_{items}")
+          for items in ("tracks", "artists")])
+    return (grid(t.periods, "day_of_week", list(range(1, 8)))
+            .join(streams, [*KEY, "day_of_week"], "left").join(distinct, [*KEY, "day_of_week"], "left")
             .fillna(0, ["streams", "distinct_tracks", "distinct_artists"])
             .select(*KEY, "day_of_week", "streams", "distinct_tracks", "distinct_artists",
                     _variety("distinct_tracks").alias("track_variety"),

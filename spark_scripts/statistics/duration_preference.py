@@ -12,6 +12,6 @@ def duration_preference(t: Tables) -> DataFrame:
     duration_class = (F.when(F.col("duration_ms").isNull(), "unknown")
                       .when(F.col("duration_ms") < 180_000, "short")
                       .when(F.col("duration_ms") < 300_000, "medium").otherwise("long"))
-    counts = t.by_period.groupBy(*KEY, duration_class.alias("duration_class")).agg(F.count("*").alias("streams"))
+    counts = t.tracks.groupBy(*KEY, duration_class.alias("duration_class")).agg(F.sum("streams").alias("streams"))
     return (grid(t.periods, "duration_class", CLASSES).join(counts, [*KEY, "duration_class"], "left")
             .fillna(0, ["streams"]).select(*KEY, "duration_class", "streams", share("streams").alias("share")))

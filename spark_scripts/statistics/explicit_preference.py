@@ -10,6 +10,6 @@ VALUES = ["true", "false", "unknown"]
 
 def explicit_preference(t: Tables) -> DataFrame:
     value = F.when(F.col("explicit").isNull(), "unknown").otherwise(F.lower(F.col("explicit").cast("string")))
-    counts = t.by_period.groupBy(*KEY, value.alias("explicit")).agg(F.count("*").alias("streams"))
+    counts = t.tracks.groupBy(*KEY, value.alias("explicit")).agg(F.sum("streams").alias("streams"))
     return (grid(t.periods, "explicit", VALUES).join(counts, [*KEY, "explicit"], "left")
             .fillna(0, ["streams"]).select(*KEY, "explicit", "streams", share("streams").alias("share")))

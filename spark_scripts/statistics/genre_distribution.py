@@ -11,10 +11,11 @@ TOP = 30
 def genre_distribution(t: Tables) -> DataFrame:
     genres = F.array_compact(F.array_distinct("genres"))  # each genre once, no null elements
     known = F.col("genres").isNotNull() & (F.size(genres) > 0)
-    totals = t.by_period.groupBy(*KEY).agg(
-        F.count("*").alias("all_streams"), F.count(F.when(known, 1)).alias("known_streams"))
-    credits = (t.by_period.where(known).select(*KEY, F.explode(genres).alias("genre"))
-               .groupBy(*KEY, "genre").agg(F.count("*").alias("streams")))
+    totals = t.tracks.groupBy(*KEY).agg(
+        F.sum("streams").alias("all_streams"), F.sum(F.when(known, F.col("streams")).otherwise(0))
+        .alias("known_streams"))
+    credits = (t.tracks.where(known).select(*KEY, F.explode(genres).alias("genre"), "streams")
+               .groupBy(*KEY, "genre").agg(F.sum("streams").alias("streams")))
     order = Window.partitionBy(*KEY).orderBy(F.desc("streams"), F.asc("genre"))
     top = (credits.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= TOP)
            .join(totals, KEY)

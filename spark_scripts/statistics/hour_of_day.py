@@ -7,8 +7,8 @@ from spark_scripts.prepare import KEY, Tables, grid, share
 
 
 def hour_of_day(t: Tables) -> DataFrame:
-    counts = t.by_period.groupBy(*KEY, F.col("local_hour").alias("hour")).agg(
-        F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
+    counts = t.clock.groupBy(*KEY, F.col("local_hour").alias("hour")).agg(
+        F.sum("streams").alias("streams"), F.sum("listening_ms").alias("listening_ms"))
     return (grid(t.periods, "hour", list(range(24))).join(counts, [*KEY, "hour"], "left")
             .fillna(0, ["streams", "listening_ms"])
             .select(*KEY, "hour", "streams", "listening_ms", share("streams").alias("share")))

@@ -7,8 +7,8 @@ from spark_scripts.prepare import KEY, Tables, grid
 
 
 def listening_clock(t: Tables) -> DataFrame:
-    counts = t.by_period.groupBy(*KEY, F.col("local_dow").alias("day_of_week"),
-                                 F.col("local_hour").alias("hour")).agg(F.count("*").alias("streams"))
+    counts = t.clock.select(*KEY, F.col("local_dow").alias("day_of_week"), F.col("local_hour").alias("hour"),
+                            "streams")
     cells = grid(t.periods, "day_of_week", list(range(1, 8))).withColumn(
         "hour", F.explode(F.sequence(F.lit(0), F.lit(23))))
     return (cells.join(counts, [*KEY, "day_of_week", "hour"], "left").fillna(0, ["streams"])

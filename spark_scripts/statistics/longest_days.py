@@ -9,8 +9,6 @@ TOP = 10
 
 
 def longest_days(t: Tables) -> DataFrame:
-    days = t.by_period.groupBy(*KEY, "local_date").agg(
-        F.sum("ms_played").alias("listening_ms"), F.count("*").alias("streams"))
     order = Window.partitionBy(*KEY).orderBy(F.desc("listening_ms"), F.desc("local_date"))
-    return (days.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= TOP)
+    return (t.days.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= TOP)
             .select(*KEY, "rank", "local_date", "listening_ms", "streams"))

@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables, grid, share, with_periods
+from spark_scripts.prepare import KEY, MONTH, Tables, by_period, grid, share
 
 CLASSES = ["continuous", "short_break", "long_break"]
 
@@ -11,7 +11,7 @@ CLASSES = ["continuous", "short_break", "long_break"]
 def play_gaps(t: Tables) -> DataFrame:
     gap_class = (F.when(F.col("gap_ms") < 5 * 60_000, "continuous")
                  .when(F.col("gap_ms") < 60 * 60_000, "short_break").otherwise("long_break"))
-    counts = (with_periods(t.gaps).groupBy(*KEY, gap_class.alias("gap_class"))
-              .agg(F.count("*").alias("gaps")))
+    counts = by_period(t.gaps.groupBy(*MONTH, gap_class.alias("gap_class")).agg(F.count("*").alias("gaps")),
+                       ["gap_class"], "gaps")
     return (grid(t.periods, "gap_class", CLASSES).join(counts, [*KEY, "gap_class"], "left")
             .fillna(0, ["gaps"]).select(*KEY, "gap_class", "gaps", share("gaps").alias("share")))

@@ -11,8 +11,8 @@ BRACKETS = [str(b) for b in range(10)] + ["unknown"]
 def popularity_distribution(t: Tables) -> DataFrame:
     bracket = (F.when(F.col("popularity").isNull(), "unknown")
                .otherwise(F.least(F.floor(F.col("popularity") / 10), F.lit(9)).cast("string")))
-    counts = t.by_period.groupBy(*KEY, bracket.alias("bracket")).agg(
-        F.count("*").alias("streams"), F.countDistinct("track_id").cast("int").alias("distinct_tracks"))
+    counts = t.tracks.groupBy(*KEY, bracket.alias("bracket")).agg(
+        F.sum("streams").alias("streams"), F.count("*").cast("int").alias("distinct_tracks"))
     return (grid(t.periods, "bracket", BRACKETS).join(counts, [*KEY, "bracket"], "left")
             .fillna(0, ["streams", "distinct_tracks"])
             .select(*KEY, "bracket", "streams", "distinct_tracks", share("streams").alias("share")))

@@ -7,6 +7,7 @@ from spark_scripts.prepare import KEY, Tables
 
 
 def release_years(t: Tables) -> DataFrame:
-    return (t.by_period.where(F.col("release_year").isNotNull())
+    return (t.tracks.where(F.col("release_year").isNotNull())
             .groupBy(*KEY, "release_year")
-            .agg(F.count("*").alias("streams"), F.countDistinct("album_id").cast("int").alias("distinct_albums")))
+            .agg(F.sum("streams").alias("streams"),
+                 F.size(F.collect_set("album_id")).cast("int").alias("distinct_albums")))

@@ -227,3 +227,18 @@ def test_statistic_agrees_with_reference(analysed, name):
     found = differences(columns, keys, expected, actual)
     assert not found, (f"{name}: {len(found)} differences ({len(expected)} reference rows, "
                        f"{len(actual)} Spark rows), first ones:\n" + "\n".join(found[:15]))
+
+
+def test_the_benchmark_duckdb_reference_agrees(analysed):
+    """bench/duckdb_reference.py, which `make bench` times beside Spark, computes the same statistics."""
+    import duckdb
+
+    from bench import duckdb_reference
+
+    with connect("main", analysed[1]) as main:
+        duck = duckdb.connect()
+        duckdb_reference.load(duck, main)
+        counts = duckdb_reference.compute(duck, analysed[1].album_min_tracks, analysed[1].session_gap_minutes)
+        differ = duckdb_reference.differences(duck, main)
+    assert sum(counts.values()) > 0
+    assert {name: n for name, n in differ.items() if n} == {}

@@ -1,0 +1,327 @@
+"""The statistics of docs/metrics.md computed by DuckDB, for the benchmark only.
+
+Not the product: a small, fast single-node implementation that `bench/run.py`
+times beside the Spark job on the same data, so Spark's cost can be read as a
+ratio, and compares with what the Spark job published (a reference that
+computed something else would make the ratio meaningless).
+
+    load(duck, main)      copies main's star schema into DuckDB (COPY ... CSV)
+    compute(duck, ...)    creates one table ref_<statistic> per statistic
+    differences(duck, main) -> {statistic: rows that differ from analytics.<statistic>}
+
+DuckDB's own string order is by code point, as the metrics document's ties want.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import duckdb
+import psycopg
+
+from warehouse.metrics import STATISTICS
+
+# PostgreSQL types -> DuckDB types, for the columns this project uses (arrays travel as JSON text).
+_TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
+          "double precision": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
+          "timestamp with time zone": "TIMESTAMPTZ"}
+
+STAR = {  # what the reference reads of main
+    "fact_play": "SELECT play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
+                 "local_date, local_hour, local_dow, local_year, local_month FROM fact_play",
+    "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
+    "dim_album": "SELECT album_id, total_tracks, release_year FROM dim_album",
+    "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
+    "dim_user": "SELECT user_id, timezone FROM dim_user",
+}
+
+
+def copy_into(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection, table: str, query: str) -> int:
+    """Copy the rows of a PostgreSQL query into a new DuckDB table (CSV through a temporary file)."""
+    cursor = main.execute(f"SELECT * FROM ({query}) q LIMIT 0")
+    names = dict(main.execute("SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
+                              ([c.type_code for c in cursor.description],)).fetchall())
+    spec = ", ".join(f"'{c.name}': '{_TYPES[names[c.type_code]]}'" for c in cursor.description)
+    with tempfile.NamedTemporaryFile(suffix=".csv") as file:
+        with main.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                file.write(block)
+        file.flush()
+        duck.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv('{file.name}', header = false, "
+                     f"columns = {{{spec}}}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                     "allow_quoted_nulls = false)")
+    return duck.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def load(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection) -> int:
+    """Main's star schema into DuckDB; returns the number of plays."""
+    main.execute("SET TimeZone = 'UTC'")
+    duck.execute("SET TimeZone = 'UTC'")
+    for name, query in STAR.items():
+        copy_into(duck, main, name, query)
+    duck.execute("CREATE OR REPLACE TABLE dim_artist AS "
+                 "SELECT artist_id, genres::JSON::VARCHAR[] AS genres FROM dim_artist")
+    return duck.execute("SELECT count(*) FROM fact_play").fetchall()[0][0]
+
+
+# The prepared inputs: every play with its track's facts, each stream once per period
+# it belongs to, the (user, period) pairs, the streams in order, the sessions.
+PREPARE = """
+CREATE OR REPLACE TEMP TABLE plays AS
+SELECT f.*, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms, t.explicit, t.popularity,
+       a.total_tracks, a.release_year, r.genres
+FROM fact_play f
+LEFT JOIN dim_track t USING (track_id)
+LEFT JOIN dim_album a ON a.album_id = t.album_id
+LEFT JOIN dim_artist r ON r.artist_id = t.primary_artist_id;
+
+CREATE OR REPLACE TEMP TABLE ps AS
+SELECT *, unnest(['all', local_year, local_month]) AS period FROM plays WHERE is_stream;
+
+CREATE OR REPLACE TEMP TABLE periods AS
+SELECT user_id, period, count(*) AS total FROM ps GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE ordered AS
+SELECT user_id, play_id, track_id, artist_id, played_at, started_at, ms_played, local_year, local_month,
+       row_number() OVER w AS pos,
+       (epoch_us(started_at) - epoch_us(lag(played_at) OVER w)) // 1000 AS gap_before_ms,  -- NULL: first
+       (epoch_us(lead(started_at) OVER w) - epoch_us(played_at)) // 1000 AS gap_after_ms   -- NULL: last
+FROM plays WHERE is_stream
+WINDOW w AS (PARTITION BY user_id ORDER BY played_at, started_at, track_id, play_id);
+
+CREATE OR REPLACE TEMP TABLE session_list AS
+WITH marked AS (
+    SELECT *, sum(CASE WHEN gap_before_ms IS NULL OR gap_before_ms > $gap_ms THEN 1 ELSE 0 END)
+              OVER (PARTITION BY user_id ORDER BY pos) AS session_no
+    FROM ordered
+), grouped AS (
+    SELECT user_id, session_no, arg_min(started_at, pos) AS session_start, arg_max(played_at, pos) AS session_end,
+           count(*) AS streams, count(DISTINCT track_id) AS distinct_tracks, sum(ms_played) AS listening_ms
+    FROM marked GROUP BY ALL
+)
+SELECT g.*, epoch_ms(g.session_start) AS session_id,
+       strftime(timezone(u.timezone, g.session_start), '%Y-%m') AS month,
+       (epoch_us(g.session_end) - epoch_us(g.session_start)) // 1000 AS length_ms
+FROM grouped g JOIN dim_user u USING (user_id);
+"""
+
+
+def _top(column: str) -> str:
+    return f"""
+SELECT user_id, period, rank, item AS {column}, streams, listening_ms FROM (
+    SELECT user_id, period, {column} AS item, count(*) AS streams, sum(ms_played) AS listening_ms,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY count(*) DESC, sum(ms_played) DESC,
+                              {column}) AS rank
+    FROM ps WHERE {column} IS NOT NULL GROUP BY user_id, period, {column})
+WHERE rank <= 50"""
+
+
+def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
+    values = ", ".join(f"'{c}'" for c in classes)
+    extra = ", count(DISTINCT track_id) AS distinct_tracks" if distinct_tracks else ""
+    extra_out = ", coalesce(n.distinct_tracks, 0) AS distinct_tracks" if distinct_tracks else ""
+    return f"""
+WITH counted AS (SELECT user_id, period, {expression} AS class, count(*) AS streams{extra} FROM ps GROUP BY ALL)
+SELECT p.user_id, p.period, c.class AS {column}, coalesce(n.streams, 0) AS streams{extra_out},
+       coalesce(n.streams, 0) / p.total AS share
+FROM periods p CROSS JOIN (SELECT unnest([{values}]) AS class) c
+LEFT JOIN counted n USING (user_id, period, class)"""
+
+
+def _per_period(source: str, year: str = "local_year", month: str = "local_month") -> str:
+    return f"(SELECT *, unnest(['all', {year}, {month}]) AS period FROM {source})"
+
+
+QUERIES = {
+    "overview": f"""
+WITH totals AS (
+    SELECT user_id, period, count(*) AS streams, sum(ms_played) AS listening_ms,
+           count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists,
+           count(DISTINCT album_id) AS distinct_albums, count(DISTINCT local_date) AS active_days,
+           min(played_at) AS first_played_at, max(played_at) AS last_played_at, avg(popularity) AS mainstream_score
+    FROM ps GROUP BY ALL
+), skips AS (
+    SELECT user_id, period, avg(skipped::INT) AS skip_rate
+    FROM {_per_period("plays")} WHERE skipped IS NOT NULL GROUP BY ALL
+), firsts AS (
+    SELECT kind, user_id, period, count(*) AS n FROM {_per_period('''(
+        SELECT 'artist' AS kind, user_id, arg_min(local_year, pos) AS local_year,
+               arg_min(local_month, pos) AS local_month
+        FROM ordered WHERE artist_id IS NOT NULL GROUP BY user_id, artist_id
+        UNION ALL
+        SELECT 'track', user_id, arg_min(local_year, pos), arg_min(local_month, pos)
+        FROM ordered GROUP BY user_id, track_id)''')} GROUP BY ALL
+)
+SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists, t.distinct_albums,
+       t.active_days, t.first_played_at, t.last_played_at, t.streams / t.active_days AS streams_per_active_day,
+       k.skip_rate, t.mainstream_score, coalesce(a.n, 0) AS new_artists, coalesce(r.n, 0) AS new_tracks
+FROM totals t
+LEFT JOIN skips k USING (user_id, period)
+LEFT JOIN firsts a ON a.kind = 'artist' AND a.user_id = t.user_id AND a.period = t.period
+LEFT JOIN firsts r ON r.kind = 'track' AND r.user_id = t.user_id AND r.period = t.period""",
+    "top_tracks": _top("track_id"),
+    "top_artists": _top("artist_id"),
+    "top_albums": _top("album_id"),
+    "hour_of_day": """
+WITH counted AS (SELECT user_id, period, local_hour AS hour, count(*) AS streams, sum(ms_played) AS listening_ms
+                 FROM ps GROUP BY ALL)
+SELECT p.user_id, p.period, h.hour, coalesce(n.streams, 0) AS streams, coalesce(n.listening_ms, 0) AS listening_ms,
+       coalesce(n.streams, 0) / p.total AS share
+FROM periods p CROSS JOIN (SELECT range::SMALLINT AS hour FROM range(24)) h
+LEFT JOIN counted n USING (user_id, period, hour)""",
+    "day_of_week": """
+WITH counted AS (SELECT user_id, period, local_dow AS day_of_week, count(*) AS streams,
+                        count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
+                 FROM ps GROUP BY ALL)
+SELECT p.user_id, p.period, d.day_of_week, coalesce(n.streams, 0) AS streams,
+       coalesce(n.distinct_tracks, 0) AS distinct_tracks, coalesce(n.distinct_artists, 0) AS distinct_artists,
+       coalesce(n.distinct_tracks / n.streams, 0) AS track_variety,
+       coalesce(n.distinct_artists / n.streams, 0) AS artist_variety
+FROM periods p CROSS JOIN (SELECT range::SMALLINT AS day_of_week FROM range(1, 8)) d
+LEFT JOIN counted n USING (user_id, period, day_of_week)""",
+    "listening_clock": """
+WITH counted AS (SELECT user_id, period, local_dow AS day_of_week, local_hour AS hour, count(*) AS streams
+                 FROM ps GROUP BY ALL)
+SELECT p.user_id, p.period, d.day_of_week, h.hour, coalesce(n.streams, 0) AS streams
+FROM periods p CROSS JOIN (SELECT range::SMALLINT AS day_of_week FROM range(1, 8)) d
+CROSS JOIN (SELECT range::SMALLINT AS hour FROM range(24)) h
+LEFT JOIN counted n USING (user_id, period, day_of_week, hour)""",
+    "album_completion": """
+WITH counted AS (
+    SELECT user_id, period, album_id, total_tracks, count(DISTINCT track_id) AS tracks_played, count(*) AS streams,
+           least(1.0, count(DISTINCT track_id) / total_tracks) AS completion
+    FROM ps WHERE total_tracks >= $album_min_tracks GROUP BY user_id, period, album_id, total_tracks
+)
+SELECT user_id, period, album_id, total_tracks, tracks_played, completion,
+       CASE WHEN completion >= 1 THEN 'complete' WHEN completion >= 0.75 THEN 'most'
+            WHEN completion >= 0.5 THEN 'half' ELSE 'partial' END AS status,
+       streams,
+       row_number() OVER (PARTITION BY user_id, period
+                          ORDER BY completion DESC, tracks_played DESC, streams DESC, album_id) AS rank
+FROM counted""",
+    "artist_streaks": """
+WITH days AS (SELECT DISTINCT user_id, period, artist_id, local_date FROM ps WHERE artist_id IS NOT NULL),
+runs AS (
+    SELECT user_id, period, artist_id, count(*) AS days, min(local_date) AS streak_start,
+           max(local_date) AS streak_end
+    FROM (SELECT *, local_date - row_number() OVER (PARTITION BY user_id, period, artist_id
+                                                    ORDER BY local_date)::INT AS anchor FROM days)
+    GROUP BY user_id, period, artist_id, anchor HAVING count(*) >= 2
+)
+SELECT user_id, period, rank, artist_id, days, streak_start, streak_end FROM (
+    SELECT *, row_number() OVER (PARTITION BY user_id, period
+                                 ORDER BY days DESC, streak_end DESC, artist_id) AS rank FROM runs)
+WHERE rank <= 10""",
+    "sessions": """
+SELECT user_id, session_id, month AS period, session_start, session_end, streams, distinct_tracks, listening_ms
+FROM session_list""",
+    "session_summary": """
+SELECT user_id, period, count(*) AS sessions, avg(length_ms) AS avg_session_ms,
+       max(length_ms) AS longest_session_ms, avg(streams) AS avg_streams_per_session
+FROM (SELECT *, unnest(['all', month[:4], month]) AS period FROM session_list) GROUP BY ALL""",
+    "play_gaps": """
+WITH counted AS (
+    SELECT user_id, period, CASE WHEN gap_after_ms < 300000 THEN 'continuous'
+                                 WHEN gap_after_ms < 3600000 THEN 'short_break' ELSE 'long_break' END AS gap_class,
+           count(*) AS gaps
+    FROM (SELECT *, unnest(['all', local_year, local_month]) AS period FROM ordered WHERE gap_after_ms IS NOT NULL)
+    GROUP BY ALL
+)
+SELECT p.user_id, p.period, c.gap_class, coalesce(n.gaps, 0) AS gaps,
+       coalesce(coalesce(n.gaps, 0) / sum(n.gaps) OVER (PARTITION BY p.user_id, p.period), 0) AS share
+FROM periods p CROSS JOIN (SELECT unnest(['continuous', 'short_break', 'long_break']) AS gap_class) c
+LEFT JOIN counted n USING (user_id, period, gap_class)""",
+    "popularity_distribution": _classes(
+        "CASE WHEN popularity IS NULL THEN 'unknown' ELSE least(popularity // 10, 9)::VARCHAR END",
+        [*map(str, range(10)), "unknown"], "bracket", distinct_tracks=True),
+    "duration_preference": _classes(
+        "CASE WHEN duration_ms IS NULL THEN 'unknown' WHEN duration_ms < 180000 THEN 'short' "
+        "WHEN duration_ms < 300000 THEN 'medium' ELSE 'long' END",
+        ["short", "medium", "long", "unknown"], "duration_class"),
+    "explicit_preference": _classes(
+        "coalesce(explicit::VARCHAR, 'unknown')", ["true", "false", "unknown"], "explicit"),
+    "release_years": """
+SELECT user_id, period, release_year, count(*) AS streams, count(DISTINCT album_id) AS distinct_albums
+FROM ps WHERE release_year IS NOT NULL GROUP BY ALL""",
+    "longest_days": """
+SELECT user_id, period, rank, local_date, listening_ms, streams FROM (
+    SELECT user_id, period, local_date, sum(ms_played) AS listening_ms, count(*) AS streams,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY sum(ms_played) DESC, local_date DESC) AS rank
+    FROM ps GROUP BY user_id, period, local_date)
+WHERE rank <= 10""",
+    "genre_distribution": """
+WITH credits AS (
+    SELECT user_id, period, unnest(list_distinct(list_filter(genres, lambda g: g IS NOT NULL))) AS genre
+    FROM ps WHERE len(list_filter(genres, lambda g: g IS NOT NULL)) > 0
+), known AS (
+    SELECT user_id, period, count(*) AS n FROM ps
+    WHERE len(list_filter(genres, lambda g: g IS NOT NULL)) > 0 GROUP BY user_id, period
+)
+SELECT user_id, period, genre, rank, streams, streams / n AS share FROM (
+    SELECT user_id, period, genre, count(*) AS streams,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY count(*) DESC, genre) AS rank
+    FROM credits GROUP BY user_id, period, genre) JOIN known USING (user_id, period)
+WHERE rank <= 30
+UNION ALL
+SELECT p.user_id, p.period, 'unknown', NULL, p.total - coalesce(k.n, 0), (p.total - coalesce(k.n, 0)) / p.total
+FROM periods p LEFT JOIN known k USING (user_id, period)""",
+}
+assert set(QUERIES) == set(STATISTICS)
+
+
+def compute(duck: duckdb.DuckDBPyConnection, album_min_tracks: int, session_gap_minutes: int) -> dict[str, int]:
+    """Every statistic into DuckDB tables ref_<name>; returns their row counts."""
+    params = {"gap_ms": session_gap_minutes * 60_000, "album_min_tracks": album_min_tracks}
+    for statement in PREPARE.split(";"):
+        if statement.strip():
+            duck.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
+    counts = {}
+    for name, query in QUERIES.items():
+        used = {k: v for k, v in params.items() if f"${k}" in query}
+        duck.execute(f"CREATE OR REPLACE TEMP TABLE ref_{name} AS {query}", used)
+        counts[name] = duck.execute(f"SELECT count(*) FROM ref_{name}").fetchall()[0][0]
+    return counts
+
+
+def differences(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection) -> dict[str, int]:
+    """Rows that differ between each ref_<name> and main's analytics.<name> (doubles to 1e-9)."""
+    found = {}
+    for name in STATISTICS:
+        columns = [c for (c,) in main.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' "
+            "AND table_name = %s AND column_name NOT IN ('computed_at', 'source_max_played_at') "
+            "ORDER BY ordinal_position", (name,))]
+        copy_into(duck, main, f"analytics_{name}", f"SELECT {', '.join(columns)} FROM analytics.{name}")
+        types = dict(duck.execute(f"SELECT column_name, data_type FROM information_schema.columns "
+                                  f"WHERE table_name = 'analytics_{name}'").fetchall())
+        select = ", ".join(f"round({c}::DOUBLE, 9)" if types[c] == "DOUBLE" else f"{c}::{types[c]}"
+                           for c in columns)
+        found[name] = duck.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT {select} FROM ref_{name} EXCEPT ALL "
+            f"SELECT {select} FROM analytics_{name})) + (SELECT count(*) FROM (SELECT {select} "
+            f"FROM analytics_{name} EXCEPT ALL SELECT {select} FROM ref_{name}))").fetchall()[0][0]
+    return found
+
+
+def main_args(argv: list[str] | None = None) -> int:
+    """`python bench/duckdb_reference.py MAIN_URL`: compute and compare, for checking by hand."""
+    import sys
+    import time
+
+    url = (argv or sys.argv[1:])[0]
+    with psycopg.connect(url) as main:
+        duck = duckdb.connect()
+        started = time.perf_counter()
+        plays = load(duck, main)
+        loaded = time.perf_counter()
+        counts = compute(duck, 5, 30)
+        done = time.perf_counter()
+        print(f"{plays:,} plays: load {loaded - started:.1f} s, compute {done - loaded:.1f} s, "
+              f"{sum(counts.values()):,} rows")
+        for name, rows in differences(duck, main).items():
+            print(f"{name:26} {counts[name]:>9,} rows  {'agrees' if not rows else f'{rows} rows differ'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main_args())
