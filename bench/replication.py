@@ -57,7 +57,8 @@ def position(replica_url: str):
         return conn.execute("SELECT changes, snapshot_done FROM cdc.applied_position").fetchone()
 
 
-def measure_snapshot(replica_url: str, process: subprocess.Popen, rows: int, started: float) -> dict:
+def wait_for_snapshot(replica_url: str, process: subprocess.Popen) -> tuple[float | None, float]:
+    """Wait until the replicator applied its whole initial snapshot: (first applied row, end) perf_counter times."""
     first = None
     while True:
         if process.poll() is not None:
@@ -67,8 +68,12 @@ def measure_snapshot(replica_url: str, process: subprocess.Popen, rows: int, sta
         if row and row[0] and first is None:
             first = now
         if row and row[1]:
-            break
-        time.sleep(0.1)
+            return first, now
+        time.sleep(0.05)
+
+
+def measure_snapshot(replica_url: str, process: subprocess.Popen, rows: int, started: float) -> dict:
+    first, now = wait_for_snapshot(replica_url, process)
     with psycopg.connect(replica_url) as conn:
         copied = conn.execute("SELECT count(*) FROM dim_track").fetchone()[0]
     assert copied == rows, f"snapshot copied {copied} of {rows} rows"

@@ -56,8 +56,8 @@ SEED = 7
 PLAYS_PER_USER = 10_000
 PLAYS_PER_DAY_RATIO = 0.76   # the generator keeps about this share of `plays_per_day` x days
 NEW_PLAYS = 1_000            # per incremental run
-LAG_RATE, LAG_SECONDS = 1_000, 10
-CLIENTS, DASHBOARD_REQUESTS = 20, 400
+LAG_RATE, LAG_SECONDS = 1_000, 6
+CLIENTS, DASHBOARD_REQUESTS = 20, 300
 DATABASES = ("source", "main", "replica")
 TARGETS = [  # (issue, what, stage key, size, comparison, limit, unit)
     (3, "Spark full run on 1M plays", "spark full run", "1M", "<", 60, "s"),
@@ -79,6 +79,7 @@ class Size:
     plays: int
 
     repeat: int = 3  # incremental runs: NEW_PLAYS each, generated beyond `plays` and held back
+    ratio: float = PLAYS_PER_DAY_RATIO  # plays generated / (plays_per_day x days x users), see calibrated()
 
     @property
     def users(self) -> int:
@@ -86,7 +87,25 @@ class Size:
 
     @property
     def plays_per_day(self) -> float:
-        return (self.plays + NEW_PLAYS * self.repeat) / self.users / DAYS / PLAYS_PER_DAY_RATIO
+        return (self.plays + NEW_PLAYS * self.repeat) / self.users / DAYS / self.ratio
+
+
+def count_generated(size: Size) -> int:
+    from warehouse.generate import generate
+
+    return len(generate(SEED, size.users, DAYS, plays_per_day=size.plays_per_day).plays)
+
+
+def calibrated(size: Size) -> Size:
+    """The size with the generator's ratio measured for its users, so that it generates about `plays`."""
+    wanted = size.plays + NEW_PLAYS * size.repeat
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        for _ in range(3):
+            generated = pool.apply(count_generated, (size,))
+            if abs(generated / wanted - 1) < 0.02:
+                break
+            size = dataclasses.replace(size, ratio=size.ratio * generated / wanted)
+    return size
 
 
 def parse_size(text: str) -> Size:
@@ -380,25 +399,19 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 def snapshot_once(settings, root: Path, rows: int, sampler: PeakSampler) -> tuple[subprocess.Popen, dict]:
     """A fresh start of the replicator: Debezium's initial snapshot of main into the emptied replica."""
-    from bench.replication import position
+    from bench.replication import wait_for_snapshot
     from cdc_connectors.embedded import reset
 
     reset(settings)
+    with psycopg.connect(settings.replica_database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM cdc.applied_position")  # the previous run's position says "done"
     started = time.perf_counter()
     process = start_replicator(root)
     sampler.watch("debezium replicator", process.pid)
-    first = None
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the replicator exited with {process.returncode}; see {root / 'logs'}")
-        row = position(settings.replica_database_url)
-        now = time.perf_counter()
-        if row and row[0] and first is None:
-            first = now
-        if row and row[1]:
-            break
-        time.sleep(0.05)
-    return process, {"debezium snapshot": now - started, "debezium snapshot rows/s": rows / (now - (first or started))}
+    first, done = wait_for_snapshot(settings.replica_database_url, process)
+    # rows/s from the first applied row; a snapshot too small to tell (one batch) counts from the start
+    copying = done - first if first is not None and done - first >= 0.2 else done - started
+    return process, {"debezium snapshot": done - started, "debezium snapshot rows/s": rows / copying}
 
 
 def share_links(settings, users: list[str]) -> dict[str, str]:
@@ -507,10 +520,13 @@ def bench_size(size: Size, settings, root: Path, clusters: list, repeat: int) ->
     cluster_pids = {f"postgres {c.name}": int((c.datadir / "postmaster.pid").read_text().split()[0])
                     for c in clusters}
     fresh_databases(settings, clusters)
-    say = lambda text: print(f"[{size.label}] {text}", flush=True)  # noqa: E731
+    began = time.perf_counter()
+    say = lambda text: print(f"[{size.label} +{time.perf_counter() - began:4.0f} s] {text}", flush=True)  # noqa: E731
 
     def stage(name, function, *args):
+        began = time.perf_counter()
         result = in_process(name, function, *args, clusters=cluster_pids, recorder=recorder)
+        result["wall"] = f"{time.perf_counter() - began:.0f} s"
         for key, value in result.items():
             if isinstance(value, float):
                 recorder.add(key, value)
@@ -749,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         for cluster in clusters:
             cluster.start()
         for size in sizes:
-            results["sizes"][size.label] = bench_size(size, settings, root, clusters, args.repeat)
+            results["sizes"][size.label] = bench_size(calibrated(size), settings, root, clusters, args.repeat)
         if args.import_records:
             fresh_databases(settings, clusters)
             results["import"] = bench_import(settings, root, clusters, args.import_records, args.repeat)

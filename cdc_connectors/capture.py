@@ -103,7 +103,7 @@ def engine_properties(settings: Settings) -> dict[str, str]:
         # Offsets (and the slot's confirmed LSN) follow applied batches within a second.
         "offset.flush.interval.ms": "1000",
         "poll.interval.ms": "50",
-        "max.batch.size": "4096",
-        "max.queue.size": "16384",
+        "max.batch.size": "8192",
+        "max.queue.size": "24576",
         "snapshot.fetch.size": "10240",
     }

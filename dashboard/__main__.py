@@ -27,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
             service.serve(settings)
         else:
             print("dashboard " + getattr(service, args.action)(settings))
-            if args.action == "start" and not settings.dashboard_admin_password:
-                print("admin login disabled (DASHBOARD_ADMIN_PASSWORD is empty); open a user's pages "
+            if args.action == "start":
+                print("log in as admin with the password DASHBOARD_ADMIN_PASSWORD (in .env), or open a "
+                      "user's pages with a share link: python -m dashboard.share create USER_ID"
+                      if settings.dashboard_admin_password else
+                      "admin login disabled (DASHBOARD_ADMIN_PASSWORD is empty); open a user's pages "
                       "with a share link: python -m dashboard.share create USER_ID")
     except (SettingsError, services.ServiceError) as exc:
         print(f"error: {exc}", file=sys.stderr)

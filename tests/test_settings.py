@@ -44,3 +44,29 @@ def test_the_command_line_stops_at_start_on_a_bad_setting(monkeypatch, capsys):
     monkeypatch.setenv("DEFAULT_TIMEZONE", "Nowhere/Land")
     assert cli_main(["summary"]) == 2
     assert "DEFAULT_TIMEZONE" in capsys.readouterr().err
+
+
+def test_every_setting_is_documented_in_env_example():
+    import re
+
+    from warehouse.settings import Settings
+
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
+    assert {name.upper() for name in Settings.model_fields} - documented == set()
+
+
+def test_secrets_are_generated_once_and_an_empty_admin_password_stays_empty(env_file, monkeypatch):
+    from flask_endpoint.__main__ import write_missing_secrets
+    from warehouse.settings import get_settings
+
+    get_settings.cache_clear()
+    assert write_missing_secrets() == ["TOKEN_ENCRYPTION_KEY", "PIPELINE_API_KEY", "FLASK_SECRET_KEY",
+                                       "DASHBOARD_ADMIN_PASSWORD"]
+    written = env_file.read_text()
+    get_settings.cache_clear()
+    assert write_missing_secrets() == [] and env_file.read_text() == written  # never changed once set
+    env_file.write_text("DASHBOARD_ADMIN_PASSWORD=\n")  # the admin login turned off on purpose
+    get_settings.cache_clear()
+    assert "DASHBOARD_ADMIN_PASSWORD" not in write_missing_secrets()
+    get_settings.cache_clear()
+    assert load_settings().dashboard_admin_password == ""

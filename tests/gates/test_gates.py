@@ -157,3 +157,14 @@ def test_bad_statistics_are_rejected_before_publication(pipeline, spark, monkeyp
         status, rejection = conn.execute(
             "SELECT status, rejection FROM etl.analytics_runs ORDER BY run_id DESC LIMIT 1").fetchone()
     assert status == "rejected" and check in rejection
+
+
+def test_a_gate_first_analyzes_the_tables_a_load_changed_much(dbs):
+    with connect("source", dbs) as conn:
+        write_to_source(conn, generate(seed=5, users=1, days=20))
+    assert "public.plays" in gates.refresh_statistics("source", dbs)
+    with connect("source", dbs) as conn:
+        analysed = conn.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                                "WHERE relname = 'plays'").fetchone()[0]
+    assert analysed
+    assert gates.refresh_statistics("source", dbs) == []  # nothing changed since
