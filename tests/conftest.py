@@ -120,9 +120,10 @@ def _no_developer_env(monkeypatch, tmp_path_factory):
     empty = tmp_path_factory.getbasetemp() / "empty.env"
     empty.touch()
     monkeypatch.setenv("ENV_FILE", str(empty))
-    for name in list(os.environ):
-        if name.endswith("_DATABASE_URL") or name in ("REPLICA_READER_URL", "DEFAULT_TIMEZONE", "RUNTIME_DIR"):
-            monkeypatch.delenv(name)
+    from warehouse.settings import Settings
+
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -86,8 +86,13 @@ def refresh_statistics(stage: str, settings: Settings) -> list[str]:
 def run_gate(stage: str, settings: Settings | None = None, variables: dict[str, str] | None = None
              ) -> list[CheckResult]:
     """Run the stage's checks; raise GateFailed if any fails, GateError if they cannot run."""
+    from soda.common import env_helper
     from soda.scan import Scan
 
+    # Soda's first Scan() runs load_dotenv(override=True): it would find this project's .env (walking up
+    # from site-packages) and overwrite the process environment, so `.env` would beat exported settings
+    # for everything that runs after a gate in the same process. Our settings are passed explicitly.
+    env_helper.load_dotenv = lambda *args, **kwargs: False
     settings = settings or get_settings()
     refresh_statistics(stage, settings)
     scan = Scan()

@@ -3,6 +3,7 @@ published, and a failed DAG run sends exactly one alert."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -168,3 +169,20 @@ def test_a_gate_first_analyzes_the_tables_a_load_changed_much(dbs):
                                 "WHERE relname = 'plays'").fetchone()[0]
     assert analysed
     assert gates.refresh_statistics("source", dbs) == []  # nothing changed since
+
+
+def test_a_gate_leaves_the_process_environment_alone(dbs, tmp_path, monkeypatch):
+    """Soda loads a `.env` it finds with override=True; a gate must not let it replace exported settings."""
+    import dotenv.main
+    from soda.common.env_helper import EnvHelper
+
+    found = tmp_path / ".env"
+    found.write_text("DEFAULT_TIMEZONE=Pacific/Chatham\nWRAPPED_LEAK_PROBE=leaked\n")
+    monkeypatch.setattr(dotenv.main, "find_dotenv", lambda *args, **kwargs: str(found))
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "Europe/Lisbon")
+    EnvHelper.reset()  # a fresh Soda environment, as in a new worker process
+    with connect("source", dbs) as conn:
+        write_to_source(conn, generate(seed=6, users=1, days=5))
+    assert gates.source_gate(dbs)
+    assert os.environ["DEFAULT_TIMEZONE"] == "Europe/Lisbon"
+    assert "WRAPPED_LEAK_PROBE" not in os.environ
