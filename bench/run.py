@@ -13,7 +13,7 @@ median, min and max:
   incremental run after 1,000 new plays, the same statistics in DuckDB
   (bench/duckdb_reference.py, checked equal to what Spark published), the
   Debezium snapshot of main's published tables into the replica and the
-  streaming lag at a steady 1,000 changed rows/s, and the dashboard's
+  streaming lag at a steady 1,000 and 5,000 changed rows/s, and the dashboard's
   latency at 20 concurrent clients on the replica that holds them;
 
 then, once, the import of a generated Extended export of `--import-records`
@@ -56,14 +56,14 @@ SEED = 7
 PLAYS_PER_USER = 10_000
 PLAYS_PER_DAY_RATIO = 0.76   # the generator keeps about this share of `plays_per_day` x days
 NEW_PLAYS = 1_000            # per incremental run
-LAG_RATE, LAG_SECONDS = 1_000, 6
+LAG_RATES, LAG_SECONDS = (1_000, 5_000), 6
 CLIENTS, DASHBOARD_REQUESTS = 20, 300
 DATABASES = ("source", "main", "replica")
 TARGETS = [  # (issue, what, stage key, size, comparison, limit, unit)
     (3, "Spark full run on 1M plays", "spark full run", "1M", "<", 60, "s"),
     (3, "Spark incremental run after 1,000 new plays on 1M", "spark incremental run", "1M", "<", 20, "s"),
     (5, "Debezium snapshot of 1M rows", "debezium snapshot rows/s", "1M", ">=", 30_000, "rows/s"),
-    (5, "replication lag p99 at 1,000 rows/s", "replication lag p99", "1M", "<", 1_000, "ms"),
+    (5, "replication lag p99 at 1,000 rows/s", "replication lag p99 at 1,000 rows/s", "1M", "<", 1_000, "ms"),
     (5, "replicator peak memory", "debezium snapshot", "1M", "<", 600, "MB"),
     (6, "dashboard overview page p95, 20 clients, 1M plays", "dashboard page p95", "1M", "<", 100, "ms"),
     (6, "dashboard API p95, 20 clients, 1M plays", "dashboard API p95", "1M", "<", 100, "ms"),
@@ -493,7 +493,7 @@ def _answers(port: int) -> bool:
 
 
 def replication(settings, root: Path, clusters: dict[str, int], recorder: Recorder, repeat: int) -> None:
-    """Debezium: `repeat` initial snapshots, then the lag at a steady 1,000 changed rows/s."""
+    """Debezium: `repeat` initial snapshots, then the lag at each steady rate of changed rows."""
     from bench.replication import measure_lag
     from warehouse.db import connect
 
@@ -512,12 +512,13 @@ def replication(settings, root: Path, clusters: dict[str, int], recorder: Record
             if run < repeat - 1:
                 stop_process(process)
         next_id = 1
-        for _ in range(repeat):
-            lag = measure_lag(settings.main_database_url, settings.replica_database_url, LAG_RATE, LAG_SECONDS,
-                              next_id)
-            next_id = lag["next_id"]
-            recorder.add("replication lag p50", lag["p50"] * 1000, "ms")
-            recorder.add("replication lag p99", lag["p99"] * 1000, "ms")
+        for rate in LAG_RATES:
+            for _ in range(repeat):
+                lag = measure_lag(settings.main_database_url, settings.replica_database_url, rate, LAG_SECONDS,
+                                  next_id)
+                next_id = lag["next_id"]
+                for quantile in ("p50", "p99"):
+                    recorder.add(f"replication lag {quantile} at {rate:,} rows/s", lag[quantile] * 1000, "ms")
         stop_process(process)
     recorder.peak("debezium snapshot", sampler.peaks["debezium replicator"])
     recorder.peak("postgres (3 clusters)", sum(sampler.peaks[c] for c in clusters))
