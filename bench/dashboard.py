@@ -228,6 +228,8 @@ def serve(env: dict, port: int, pool_size: int, log: Path) -> subprocess.Popen:
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
             raise SystemExit(f"the dashboard did not start; see {log}")
         time.sleep(0.2)
 

@@ -50,6 +50,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a child (SIGTERM, then SIGKILL after 60 s) and reap it."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def position(replica_url: str):
     with psycopg.connect(replica_url, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('cdc.applied_position')").fetchone()[0] is None:
@@ -167,13 +178,8 @@ def main() -> int:
         print(f"replicator peak RSS: {peak_rss_mb(process.pid):.0f} MB (JVM heap cap -Xmx{args.heap})")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
         if process is not None:
+            stop_process(process)
             with psycopg.connect(main_c.url, autocommit=True) as conn:
                 conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots")
         for cluster in clusters:

@@ -35,7 +35,6 @@ import os
 import platform
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,8 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from bench.replication import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 DAYS = 365
 SEED = 7
@@ -58,6 +59,7 @@ PLAYS_PER_DAY_RATIO = 0.76   # the generator keeps about this share of `plays_pe
 NEW_PLAYS = 1_000            # per incremental run
 LAG_RATES, LAG_SECONDS = (1_000, 5_000), 6
 CLIENTS, DASHBOARD_REQUESTS = 20, 300
+DASHBOARD_POOL = 8           # replica connections, as `make dashboard` serves it
 DATABASES = ("source", "main", "replica")
 TARGETS = [  # (issue, what, stage key, size, comparison, limit, unit)
     (3, "Spark full run on 1M plays", "spark full run", "1M", "<", 60, "s"),
@@ -118,24 +120,28 @@ def parse_size(text: str) -> Size:
 
 
 # -- measuring ---------------------------------------------------------------------
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB; (0, 0) when it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return rss, pss
+
+
 def pss_mb(root_pid: int) -> float:
     """Proportional set size of a process and its descendants, in MB (0 when gone)."""
-    total = 0
     try:
         processes = [psutil.Process(root_pid)]
         processes += processes[0].children(recursive=True)
     except psutil.NoSuchProcess:
         return 0.0
-    for process in processes:
-        try:
-            with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
-                for line in rollup:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        break
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total / 1024
+    return sum(memory_kb(process.pid)[1] for process in processes) / 1024
 
 
 class PeakSampler(threading.Thread):
@@ -398,16 +404,6 @@ def start_replicator(root: Path) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def snapshot_once(settings, root: Path, rows: int, sampler: PeakSampler) -> tuple[subprocess.Popen, dict]:
     """A fresh start of the replicator: Debezium's initial snapshot of main into the emptied replica."""
     from bench.replication import wait_for_snapshot
@@ -438,7 +434,7 @@ def share_links(settings, users: list[str]) -> dict[str, str]:
 
 
 def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Recorder, repeat: int) -> None:
-    from bench.dashboard import Scenario, percentile
+    from bench.dashboard import Scenario, percentile, serve
     from bench.dashboard import run as run_clients
     from warehouse.clusters import free_port
     from warehouse.db import connect
@@ -448,8 +444,7 @@ def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Re
         periods = conn.execute("SELECT user_id, period FROM analytics.overview").fetchall()
     port = free_port()
     env = dict(os.environ, DASHBOARD_PORT=str(port), DASHBOARD_HOST="127.0.0.1")
-    process = subprocess.Popen([sys.executable, "-m", "dashboard", "serve"], cwd=ROOT, env=env,
-                               stdout=(root / "logs" / "dashboard.log").open("ab"), stderr=subprocess.STDOUT)
+    process = serve(env, port, DASHBOARD_POOL, root / "logs" / "dashboard.log")
     rng = random.Random(SEED)
 
     def requests(kind: str, n: int) -> list[tuple[str, dict]]:
@@ -460,11 +455,6 @@ def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Re
                 for u, p in picks]
 
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not start; see {root / 'logs' / 'dashboard.log'}")
-            time.sleep(0.2)
         with PeakSampler({"dashboard": process.pid}) as sampler:
             run_clients(port, Scenario("warm-up", requests("page", 50) + requests("api", 50)), CLIENTS)
             for _ in range(repeat):
@@ -479,17 +469,6 @@ def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Re
         recorder.peak("dashboard", sampler.peaks["dashboard"])
     finally:
         stop_process(process)
-
-
-def _answers(port: int) -> bool:
-    import http.client
-
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
 
 
 def replication(settings, root: Path, clusters: dict[str, int], recorder: Recorder, repeat: int) -> None:
