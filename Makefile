@@ -47,36 +47,36 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 setup: system-deps $(STAMP) ## create .venv (Python 3.11) with every dependency, pinned by constraints.txt; generate local secrets in .env
-	@$(PY) -m flask_endpoint secrets | grep -v 'already set' || true
+	@$(PY) -m operations secrets | grep -v 'already set' || true
 
 postgres: setup ## start the source, main and replica clusters (idempotent) and migrate them
-	$(PY) -m warehouse.cli postgres start
+	$(PY) -m operations postgres start
 
 postgres-stop: setup ## stop this project's clusters (data kept)
-	$(PY) -m warehouse.cli postgres stop
+	$(PY) -m operations postgres stop
 
 postgres-status: setup ## show whether each cluster runs
-	$(PY) -m warehouse.cli postgres status
+	$(PY) -m operations postgres status
 
 migrate: setup ## apply pending schema migrations
-	$(PY) -m warehouse.cli migrate
+	$(PY) -m warehouse migrate
 
 generate: setup ## generate listening into source (USERS, DAYS, SEED)
-	$(PY) -m warehouse.cli generate --users $(USERS) --days $(DAYS) --seed $(SEED)
+	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED)
 
 load: setup ## load source into main's star schema (incremental, idempotent)
-	$(PY) -m warehouse.cli load-main
+	$(PY) -m star_schema load
 
 spark: setup ## start a local standalone Spark master and worker (UIs on 8081, 8082)
-	$(PY) -m spark_scripts.cluster start
+	$(PY) -m operations.spark_cluster start
 
 spark-stop: setup ## stop the standalone Spark master and worker
-	$(PY) -m spark_scripts.cluster stop
+	$(PY) -m operations.spark_cluster stop
 
 etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 rebuilds everything)
-	$(PY) -m warehouse.cli gate source
-	$(PY) -m warehouse.cli load-main
-	$(PY) -m warehouse.cli gate main
+	$(PY) -m pipeline gate source
+	$(PY) -m star_schema load
+	$(PY) -m pipeline gate main
 	$(PY) -m spark_scripts.submit $(if $(FULL),--full,)
 
 # The demo's listeners live in the fake Spotify: the login service and the ingestion talk to it.
@@ -87,16 +87,16 @@ DEMO_EXPORT  := .runtime/demo-export
 demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, export import, analytics, replica, dashboard
 	$(MAKE) --no-print-directory fake-spotify FAKE_SPOTIFY_DAYS=$(DAYS)
 	$(DEMO_SPOTIFY) $(MAKE) --no-print-directory flask
-	$(DEMO_SPOTIFY) $(PY) -m fake_spotify.login
-	$(DEMO_SPOTIFY) $(PY) -m ingestion.recently_played
+	$(DEMO_SPOTIFY) $(PY) -m fake_spotify login
+	$(DEMO_SPOTIFY) $(PY) -m ingestion poll
 	@echo "-- the older history comes from each listener's Spotify data export:"
-	$(PY) -m warehouse.cli generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
-	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion.import_cli "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
+	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
+	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion import "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
 	@echo "-- the imported tracks' metadata, from the (fake) Spotify:"
-	$(DEMO_SPOTIFY) $(PY) -m ingestion.recently_played --until-enriched
+	$(DEMO_SPOTIFY) $(PY) -m ingestion poll --until-enriched
 	$(MAKE) --no-print-directory etl
 	$(MAKE) --no-print-directory debezium replication-wait
-	$(PY) -m warehouse.cli summary
+	$(PY) -m operations summary
 	$(MAKE) --no-print-directory dashboard
 
 dashboard: setup ## start the web dashboard in the background (idempotent) and print its URL
@@ -109,7 +109,7 @@ dashboard-stop: setup ## stop the web dashboard
 # <runtime_dir>/pids, log in <runtime_dir>/logs; starting a running one changes nothing.
 
 secrets: setup ## write generated values for empty secret settings (TOKEN_ENCRYPTION_KEY...) to .env
-	$(PY) -m flask_endpoint secrets
+	$(PY) -m operations secrets
 
 fake-spotify: setup ## start the fake Spotify in the background (FAKE_SPOTIFY_PORT, USERS, SEED)
 	$(PY) -m fake_spotify start --port $(FAKE_SPOTIFY_PORT) --users $(USERS) --seed $(SEED) --days $(FAKE_SPOTIFY_DAYS)
@@ -124,11 +124,11 @@ flask-stop: setup ## stop the Spotify login service
 	$(PY) -m flask_endpoint stop
 
 ingest: setup ## one Web API ingestion run for every connected user, now
-	$(PY) -m ingestion.recently_played
+	$(PY) -m ingestion poll
 
 import: setup ## import a Spotify data export: FILE=zip|folder|json USER=id [CREATE_USER=1 TZ=Europe/Berlin]
 	@test -n "$(FILE)" -a "$(origin USER)" = "command line" || { echo "usage: make import FILE=path USER=spotify_user_id [CREATE_USER=1 TZ=zone]" >&2; exit 2; }
-	$(PY) -m ingestion.import_cli "$(FILE)" --user "$(USER)" $(if $(CREATE_USER),--create-user) $(if $(TZ),--timezone "$(TZ)")
+	$(PY) -m ingestion import "$(FILE)" --user "$(USER)" $(if $(CREATE_USER),--create-user) $(if $(TZ),--timezone "$(TZ)")
 
 .PHONY: recap
 recap: setup ## render one monthly recap e-mail to files, without sending: USER=id MONTH=YYYY-MM [OUT=folder]
@@ -145,37 +145,37 @@ bench: setup ## measure every stage at several sizes (SIZE=10k,100k,1M; REPEAT=3
 # Debezium replication main -> replica (cdc_connectors/): pid <runtime_dir>/pids/debezium.pid,
 # log <runtime_dir>/logs/debezium.log (Debezium's own log: debezium-engine.log).
 debezium: setup ## start the Debezium replicator main -> replica in the background (idempotent)
-	$(PY) -m cdc_connectors.cli start
+	$(PY) -m cdc_connectors start
 
 debezium-stop: setup ## stop the Debezium replicator (offsets kept: the next start resumes)
-	$(PY) -m cdc_connectors.cli stop
+	$(PY) -m cdc_connectors stop
 
 replication-status: setup ## replication slot, retained WAL, applied position and lag
-	$(PY) -m cdc_connectors.cli status
+	$(PY) -m cdc_connectors status
 
 replication-wait: setup ## wait until the replica has applied everything main committed (TIMEOUT=120)
-	$(PY) -m cdc_connectors.cli wait --timeout $(or $(TIMEOUT),120)
+	$(PY) -m cdc_connectors wait --timeout $(or $(TIMEOUT),120)
 
-# Airflow and the whole stack (warehouse/airflow_service.py, warehouse/stack.py): pid files in
+# Airflow and the whole stack (operations/airflow_service.py, operations/stack.py): pid files in
 # <runtime_dir>/pids, logs in <runtime_dir>/logs; `up` starts in dependency order, `down` stops by pid.
 .PHONY: airflow airflow-stop up down status logs clean
 airflow: setup ## start Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
-	$(PY) -m warehouse.airflow_service start
+	$(PY) -m operations.airflow_service start
 
 airflow-stop: setup ## stop Airflow's four processes (SIGINT)
-	$(PY) -m warehouse.airflow_service stop
+	$(PY) -m operations.airflow_service stop
 
 up: setup ## start the whole stack in dependency order, each healthy before the next
-	$(PY) -m warehouse.stack up
+	$(PY) -m operations.stack up
 
 down: setup ## stop every component this project started (by pid), in reverse order
-	$(PY) -m warehouse.stack down
+	$(PY) -m operations.stack down
 
 status: setup ## each component: running or not, health, URL (and Airflow's password file)
-	@$(PY) -m warehouse.stack status
+	@$(PY) -m operations.stack status
 
 logs: setup ## the last lines of every component's log (LINES=20)
-	@$(PY) -m warehouse.stack logs --lines $(or $(LINES),20)
+	@$(PY) -m operations.stack logs --lines $(or $(LINES),20)
 
 clean: setup ## remove this project's runtime folder (data, logs, pids) after listing it (YES=1: no question)
-	@$(PY) -m warehouse.stack clean $(if $(YES),--yes)
+	@$(PY) -m operations.stack clean $(if $(YES),--yes)

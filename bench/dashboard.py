@@ -40,9 +40,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dashboard.replica_rows import COLUMNS  # noqa: E402 (one list of the statistics' columns)
-from warehouse.clusters import Cluster, free_port  # noqa: E402
-from warehouse.metrics import STATISTICS  # noqa: E402
+from operations.postgres import Cluster, free_port  # noqa: E402
+from testkit.replica_rows import COLUMNS  # noqa: E402 (one list of the statistics' columns)
+from warehouse.catalog import STATISTICS  # noqa: E402
 from warehouse.migrate import apply_migrations  # noqa: E402
 from warehouse.roles import ensure_replica_reader  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402

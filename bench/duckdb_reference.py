@@ -19,7 +19,7 @@ import tempfile
 import duckdb
 import psycopg
 
-from warehouse.metrics import STATISTICS
+from warehouse.catalog import STATISTICS
 
 # PostgreSQL types -> DuckDB types, for the columns this project uses (arrays travel as JSON text).
 _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",

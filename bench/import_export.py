@@ -5,7 +5,7 @@
 Starts its own PostgreSQL cluster on a free port in a temporary folder (never
 the developer clusters), writes a generated Extended export of about
 `--records` records for one listener (several generated listeners' histories
-concatenated into one user's files), runs `python -m ingestion.import_cli` on
+concatenated into one user's files), runs `python -m ingestion` on
 it in a child process and prints wall time and the child's peak RSS. Then it
 imports the same files again (must change nothing) and stops the cluster.
 """
@@ -27,8 +27,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from warehouse.clusters import Cluster, free_port  # noqa: E402
-from warehouse.generate import generate, write_extended_export  # noqa: E402
+from fake_spotify.generate import generate, write_extended_export  # noqa: E402
+from operations.postgres import Cluster, free_port  # noqa: E402
 from warehouse.migrate import apply_migrations  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def run_import(env: dict, folder: Path) -> tuple[float, float, float, str]:
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
-        [sys.executable, "-m", "ingestion.import_cli", str(folder), "--user", "bench-user",
+        [sys.executable, "-m", "ingestion", str(folder), "--user", "bench-user",
          "--create-user", "--timezone", "Europe/Berlin", "--no-progress"],
         cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started

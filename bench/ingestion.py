@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from ingestion.recently_played import ingest_user  # noqa: E402
 from ingestion.tokens import store_login  # noqa: E402
-from warehouse.clusters import Cluster, free_port  # noqa: E402
+from operations.postgres import Cluster, free_port  # noqa: E402
 from warehouse.migrate import apply_migrations  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 

@@ -4,7 +4,7 @@
 
 Starts its own main and replica clusters on free ports in a temporary folder
 (never the developer clusters) and the replicator as a child process
-(`python -m cdc_connectors.cli run`, embedded Debezium), then prints:
+(`python -m cdc_connectors run`, embedded Debezium), then prints:
 - snapshot throughput: `--rows` rows of dim_track copied by the initial snapshot
   (rows/s from the first applied row to the snapshot's end, and from process start);
 - end-to-end lag at steady rates: a writer commits `rate/100` rows into
@@ -33,7 +33,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from warehouse.clusters import Cluster, free_port  # noqa: E402
+from operations.postgres import Cluster, free_port  # noqa: E402
 from warehouse.migrate import apply_migrations  # noqa: E402
 
 
@@ -160,7 +160,7 @@ def main() -> int:
                    REPLICA_READER_URL=replica_c.url.replace("wrapped:bench", "dashboard:bench"),
                    RUNTIME_DIR=str(root / "runtime"), ENV_FILE=str(root / "none.env"), DEBEZIUM_HEAP=args.heap)
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "cdc_connectors.cli", "run"], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "cdc_connectors", "run"], cwd=ROOT, env=env,
                                    stdout=open(root / "replicator.log", "w"), stderr=subprocess.STDOUT)
         snap = measure_snapshot(replica_c.url, process, args.rows, started)
         print(f"snapshot: {snap['rows']:,} rows in {snap['from_first_row_s']:.1f} s from the first applied row "

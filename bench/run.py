@@ -93,7 +93,7 @@ class Size:
 
 
 def count_generated(size: Size) -> int:
-    from warehouse.generate import generate
+    from fake_spotify.generate import generate
 
     return len(generate(SEED, size.users, DAYS, plays_per_day=size.plays_per_day).plays)
 
@@ -247,8 +247,8 @@ def split_newest(listening, size: Size):
 
 
 def stage_generate(size: Size) -> dict:
+    from fake_spotify.generate import generate, write_to_source
     from warehouse.db import connect
-    from warehouse.generate import generate, write_to_source
     from warehouse.settings import load_settings
 
     settings = load_settings()
@@ -263,7 +263,7 @@ def stage_generate(size: Size) -> dict:
 
 
 def stage_load_main() -> dict:
-    from warehouse.load_main import load_main
+    from star_schema.load import load_main
     from warehouse.settings import load_settings
 
     settings = load_settings()
@@ -273,7 +273,7 @@ def stage_load_main() -> dict:
 
 
 def stage_gates() -> dict:
-    from warehouse import gates
+    from pipeline import gates
     from warehouse.settings import load_settings
 
     settings = load_settings()
@@ -287,9 +287,9 @@ def stage_gates() -> dict:
 
 def _spark_run(full: bool) -> dict:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pipeline import gates
     from spark_scripts import job
     from spark_scripts.session import spark_session
-    from warehouse import gates
     from warehouse.settings import load_settings
 
     settings = load_settings()
@@ -316,9 +316,9 @@ def stage_spark_full() -> dict:
 
 def stage_new_plays(size: Size, batch: int) -> dict:
     """Write the next 1,000 of the held-back plays into source and load them into main."""
+    from fake_spotify.generate import generate, write_to_source
+    from star_schema.load import load_main
     from warehouse.db import connect
-    from warehouse.generate import generate, write_to_source
-    from warehouse.load_main import load_main
     from warehouse.settings import load_settings
 
     settings = load_settings()
@@ -400,14 +400,14 @@ def replicated_rows(settings) -> int:
 
 def start_replicator(root: Path) -> subprocess.Popen:
     log = (root / "logs" / "replicator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "cdc_connectors.cli", "run"], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "cdc_connectors", "run"], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
 def snapshot_once(settings, root: Path, rows: int, sampler: PeakSampler) -> tuple[subprocess.Popen, dict]:
     """A fresh start of the replicator: Debezium's initial snapshot of main into the emptied replica."""
     from bench.replication import wait_for_snapshot
-    from cdc_connectors.embedded import reset
+    from cdc_connectors.replicator import reset
 
     reset(settings)
     with psycopg.connect(settings.replica_database_url, autocommit=True) as conn:
@@ -436,9 +436,9 @@ def share_links(settings, users: list[str]) -> dict[str, str]:
 def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Recorder, repeat: int) -> None:
     from bench.dashboard import Scenario, percentile, serve
     from bench.dashboard import run as run_clients
-    from warehouse.clusters import free_port
+    from operations.postgres import free_port
+    from warehouse.catalog import STATISTICS
     from warehouse.db import connect
-    from warehouse.metrics import STATISTICS
 
     with connect("replica", settings) as conn:
         periods = conn.execute("SELECT user_id, period FROM analytics.overview").fetchall()
@@ -564,7 +564,7 @@ def bench_size(size: Size, settings, root: Path, clusters: list, repeat: int) ->
 
 # -- the export import ---------------------------------------------------------------------
 def bench_import(settings, root: Path, clusters: list, records: int, repeat: int) -> dict:
-    from warehouse.generate import generate, write_extended_export
+    from fake_spotify.generate import generate, write_extended_export
 
     recorder = Recorder()
     users = max(1, round(records / 96_000))
@@ -577,7 +577,7 @@ def bench_import(settings, root: Path, clusters: list, records: int, repeat: int
         empty(settings, "source", "public.%")
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "ingestion.import_cli", str(root / "export"), "--user", "bench-user",
+            [sys.executable, "-m", "ingestion", "import", str(root / "export"), "--user", "bench-user",
              "--create-user", "--timezone", "Europe/Berlin", "--no-progress"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         postmaster = int((source.datadir / "postmaster.pid").read_text().split()[0])
@@ -601,7 +601,7 @@ def machine() -> dict:
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return "?"
 
-    from warehouse.clusters import pg_bin
+    from operations.postgres import pg_bin
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -733,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     sizes = [dataclasses.replace(parse_size(s), repeat=args.repeat) for s in args.sizes.split(",")]
 
-    from warehouse.clusters import free_port, project_clusters
+    from operations.postgres import free_port, project_clusters
     from warehouse.settings import load_settings
 
     began = time.perf_counter()

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.run import memory_kb  # noqa: E402
-from tests.ops.stack_env import descendants, make, make_root, stack_environment  # noqa: E402
+from testkit.stack_env import descendants, make, make_root, stack_environment  # noqa: E402
 
 
 def sample(components, settings) -> dict[str, tuple[int, int, int]]:
@@ -43,8 +43,8 @@ def main() -> int:
     root = make_root()
     env = stack_environment(root)
     os.environ.update(env)
+    from operations.stack import COMPONENTS
     from warehouse.settings import load_settings
-    from warehouse.stack import COMPONENTS
 
     settings = load_settings()
     samples: list[dict] = []

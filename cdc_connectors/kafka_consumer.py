@@ -9,7 +9,7 @@ a crash re-delivers, the idempotent apply absorbs it.
 Each table is its own topic, so order holds per table only (keep one partition
 per topic: TRUNCATE events have no key). A snapshot's first record therefore
 does not empty the replica here as it does with the embedded engine: start
-from an empty replica (`python -m cdc_connectors.cli reset` does not apply to Kafka).
+from an empty replica (`python -m cdc_connectors reset` does not apply to Kafka).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from warehouse.alerts import notify_failure
+from pipeline.alerts import notify_failure
 from warehouse.settings import get_settings
 
 

@@ -6,7 +6,7 @@ statistics with spark-submit on SPARK_MASTER, analytics gate on the staged
 results, then publish them into analytics.* in one transaction. A failing gate
 stops the run before anything downstream, with one alert. Every step
 is idempotent, so a retry or a re-run for the same logical date changes nothing
-more. The logic lives in warehouse.load_main and spark_scripts; this file only
+more. The logic lives in star_schema.load and spark_scripts; this file only
 orchestrates.
 """
 
@@ -17,8 +17,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from warehouse.alerts import notify_failure
-from warehouse.dag_tasks import analytics_gate, main_gate, source_gate
+from pipeline.alerts import notify_failure
+from pipeline.tasks import analytics_gate, main_gate, source_gate
 from warehouse.settings import get_settings
 
 
@@ -36,7 +36,7 @@ from warehouse.settings import get_settings
 def spotify_analytics():
     @task
     def load_main() -> dict:
-        from warehouse.load_main import load_main
+        from star_schema.load import load_main
 
         report = load_main()
         return {"load_id": report.load_id, "plays_loaded": report.plays_loaded}

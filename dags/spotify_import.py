@@ -4,7 +4,7 @@ Triggered by hand (or the API) with params, e.g.
 `airflow dags trigger spotify_import --conf '{"path": "/data/my_spotify_data.zip", "user_id": "alice"}'`:
 - `path`: an export file, a folder, or the zip Spotify sends (on this machine);
 - `user_id`: whose history it is; `create_user` (and `timezone`) to create that user.
-Tasks: `import_export` (all or nothing, `ingestion.import_export`), `resolve_names`
+Tasks: `import_export` (all or nothing, `ingestion.export_loader`), `resolve_names`
 (name-only tracks through Spotify search when the user is connected), then
 `spotify_analytics` is triggered. The logic lives in `ingestion/`; this file only orchestrates.
 """
@@ -15,8 +15,8 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from warehouse.alerts import notify_failure
-from warehouse.dag_tasks import source_gate
+from pipeline.alerts import notify_failure
+from pipeline.tasks import source_gate
 
 
 @dag(
@@ -38,7 +38,7 @@ from warehouse.dag_tasks import source_gate
 def spotify_import():
     @task
     def import_export(params=None) -> dict:
-        from ingestion.import_export import import_export as run_import
+        from ingestion.export_loader import import_export as run_import
 
         report = run_import([params["path"]], params["user_id"], create_user=params["create_user"],
                             timezone=params["timezone"])

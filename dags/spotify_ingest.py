@@ -14,8 +14,8 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from warehouse.alerts import notify_failure
-from warehouse.dag_tasks import source_gate
+from pipeline.alerts import notify_failure
+from pipeline.tasks import source_gate
 from warehouse.settings import get_settings
 
 INTERVAL = timedelta(minutes=get_settings().ingestion_interval_minutes)

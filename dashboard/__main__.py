@@ -4,6 +4,7 @@ serve   in the foreground (the default)
 start   in the background (idempotent), printing its URL
 stop    the background dashboard
 status  whether it runs
+share   create|list|revoke share links (`python -m dashboard share --help`)
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import argparse
 import sys
 
 from dashboard import service
-from warehouse import services
+from operations import services
 from warehouse.settings import SettingsError, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["share"]:
+        from dashboard.share import main as share
+
+        return share(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", nargs="?", default="serve", choices=["serve", "start", "stop", "status"])
@@ -29,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             print("dashboard " + getattr(service, args.action)(settings))
             if args.action == "start":
                 print("log in as admin with the password DASHBOARD_ADMIN_PASSWORD (in .env), or open a "
-                      "user's pages with a share link: python -m dashboard.share create USER_ID"
+                      "user's pages with a share link: python -m dashboard share create USER_ID"
                       if settings.dashboard_admin_password else
                       "admin login disabled (DASHBOARD_ADMIN_PASSWORD is empty); open a user's pages "
-                      "with a share link: python -m dashboard.share create USER_ID")
+                      "with a share link: python -m dashboard share create USER_ID")
     except (SettingsError, services.ServiceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

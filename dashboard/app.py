@@ -33,10 +33,10 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from dashboard.replica import PERIOD_PATTERN, ROW_ORDER, Replica, ReplicaUnavailable, User
-from dashboard.share_links import hash_token
-from warehouse.metrics import STATISTICS
+from dashboard.queries import PERIOD_PATTERN, ROW_ORDER, Replica, ReplicaUnavailable, User
+from warehouse.catalog import STATISTICS
 from warehouse.settings import Settings, get_settings
+from warehouse.share_links import hash_token
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SHARE_COOKIE = "wrapped_share"

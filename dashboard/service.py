@@ -1,4 +1,4 @@
-"""Serving the dashboard: in the foreground, or as a background process (warehouse.services)
+"""Serving the dashboard: in the foreground, or as a background process (operations.services)
 with a pid file (`<runtime_dir>/pids/dashboard.pid`) and a log (`<runtime_dir>/logs/dashboard.log`).
 
 Served by Werkzeug's threaded WSGI server: no other WSGI server is a dependency
@@ -16,8 +16,8 @@ import urllib.request
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from warehouse import services
-from warehouse.clusters import port_is_free
+from operations import services
+from operations.postgres import port_is_free
 from warehouse.settings import Settings
 
 NAME = "dashboard"  # pid file <runtime_dir>/pids/dashboard.pid, log <runtime_dir>/logs/dashboard.log

@@ -1,4 +1,4 @@
-"""`python -m dashboard.share create|list USER_ID` and `revoke TOKEN_OR_ID`: the dashboard's share links.
+"""`python -m dashboard share create|list USER_ID` and `revoke TOKEN_OR_ID`: the dashboard's share links.
 
 A share link opens one user's dashboard pages and API answers. Its token is
 printed once, at creation; only its sha256 hash is stored (in main, replicated
@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard.service import base_url
-from dashboard.share_links import ShareLinkError, create_share_link, list_share_links, revoke_share_link
 from warehouse.settings import SettingsError, get_settings
+from warehouse.share_links import ShareLinkError, create_share_link, list_share_links, revoke_share_link
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.share", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m dashboard share", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("create", help="a new share link for a user").add_argument("user_id")
@@ -29,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create":
             token = create_share_link(settings, args.user_id)
             print(f"share link for {args.user_id} (shown once; keep it secret, revoke it when done):")
-            print(f"{base_url(settings)}/s/{token}")
+            print(f"{settings.dashboard_url}/s/{token}")
         elif args.command == "list":
             links = list_share_links(settings, args.user_id)
             if not links:

@@ -1,8 +1,10 @@
 """`python -m fake_spotify [serve|start|stop] --port N`: the fake Spotify on 127.0.0.1.
 
-serve   in the foreground (the default)
-start   in the background (idempotent; pid and log in the runtime folder), waiting until it answers
-stop    the background one
+serve     in the foreground (the default)
+start     in the background (idempotent; pid and log in the runtime folder), waiting until it answers
+stop      the background one
+generate  deterministic listening into source and/or as Spotify export files (`generate --help`)
+login     log the fake's users in through the login service, as a browser would (`login --help`)
 
 The client id, secret and redirect URI default to the SPOTIFY_* settings, so
 the login service and ingestion pointed at this server work without more setup.
@@ -18,7 +20,7 @@ import requests
 from werkzeug.serving import run_simple
 
 from fake_spotify.server import Client, FakeSpotify, create_app
-from warehouse import services
+from operations import services
 from warehouse.settings import SettingsError, get_settings
 
 SERVICE = "fake-spotify"
@@ -32,6 +34,11 @@ def answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("generate", "login"):
+        from fake_spotify import generate, login
+
+        return {"generate": generate.main, "login": login.main}[argv[0]](argv[1:])
     try:
         settings = get_settings()
     except SettingsError as exc:

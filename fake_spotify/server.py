@@ -1,6 +1,6 @@
 """A fake Spotify (Accounts service + Web API) that behaves as docs/spotify-api.md says.
 
-Its listening and catalogue come from `warehouse.generate`: every generated user
+Its listening and catalogue come from `fake_spotify.generate`: every generated user
 is a Spotify account whose plays (tracks played at least 30 s) are its
 recently-played history; the catalogue is its tracks, albums and artists.
 
@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, jsonify, redirect, request
 
-from warehouse.generate import Listening, generate
+from fake_spotify.generate import Listening, generate
 
 WINDOW = 50  # Spotify keeps only the 50 most recent plays
 MIN_COUNTED_MS = 30_000  # a play counts after ~30 s

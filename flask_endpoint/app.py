@@ -23,10 +23,10 @@ from flask import Flask, abort, jsonify, redirect, render_template, request, ses
 from spotipy.oauth2 import SpotifyOauthError
 from werkzeug.exceptions import HTTPException
 
-from dashboard import share_links
 from ingestion.recently_played import PAGE_LIMIT
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, forget_tokens, pkce_manager, store_login, valid_access_token
+from warehouse import share_links
 from warehouse.db import connect
 from warehouse.settings import Settings, get_settings, validate_timezone
 

@@ -4,7 +4,7 @@ The blueprint `bp` is registered by the login service (flask_endpoint.app). The
 user is `session["user_id"]`, set at login; nobody else can import into that
 history. The upload (the export's zip, or its JSON files) is saved to a private
 temporary folder under RUNTIME_DIR, imported in one transaction
-(`ingestion.import_export`), and deleted. Answers: 200 with the report, 400
+(`ingestion.export_loader`), and deleted. Answers: 200 with the report, 400
 when the export is refused (nothing loaded; the message names file, record and
 reason), 401 when not logged in, 413 when larger than UPLOAD_MAX_MB.
 Name-only tracks are left for the `spotify_import` DAG's resolution step or the
@@ -21,8 +21,8 @@ from pathlib import Path
 from flask import Blueprint, current_app, render_template, request, session
 from werkzeug.utils import secure_filename
 
-from ingestion.exports import ExportError
-from ingestion.import_export import ExportImportError, import_export
+from ingestion.export_loader import ExportImportError, import_export
+from ingestion.export_reader import ExportError
 from warehouse.settings import Settings, get_settings
 
 bp = Blueprint("upload", __name__, template_folder="templates")

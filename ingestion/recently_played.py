@@ -220,7 +220,7 @@ def queued_for_enrichment(settings: Settings | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m ingestion.recently_played` (`make ingest`): one run for every connected user, now.
+    """`python -m ingestion poll` (`make ingest`): one run for every connected user, now.
 
     --until-enriched repeats the runs while the enrichment queue shrinks (each run takes a
     slice of it): after a large import, the metadata is then complete before the analytics.
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from warehouse.settings import SettingsError
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ingestion poll", description=main.__doc__)
     parser.add_argument("--until-enriched", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

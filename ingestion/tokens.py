@@ -40,7 +40,7 @@ def fernet(settings: Settings) -> Fernet:
         return Fernet(key)
     except ValueError:
         raise SettingsError("TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes); "
-                            "make one with: python -m flask_endpoint secrets") from None
+                            "make one with: python -m operations secrets") from None
 
 
 def pkce_manager(settings: Settings, state: str | None = None) -> SpotifyPKCE:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from psycopg.rows import dict_row
 
-from dashboard.replica import ConnectionPool
+from warehouse.replica import ConnectionPool
 from warehouse.settings import Settings
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

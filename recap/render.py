@@ -16,7 +16,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from dashboard.service import base_url
 from recap.data import MonthRecap
 from warehouse.settings import Settings
 
@@ -91,7 +90,7 @@ class RenderedRecap:
 
 def dashboard_link(settings: Settings, user_id: str, month: str) -> str:
     """The dashboard's page of `user_id` for `month` (dashboard/app.py: /users/<id>?period=)."""
-    return f"{base_url(settings)}/users/{quote(user_id, safe='')}?period={month}"
+    return f"{settings.dashboard_url}/users/{quote(user_id, safe='')}?period={month}"
 
 
 def account_link(settings: Settings) -> str:

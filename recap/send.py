@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dashboard.replica import Replica
 from recap.data import load_recap, reader
 from recap.render import build_message, message_id, render_recap
 from warehouse.db import connect
+from warehouse.replica import replication_position
 from warehouse.settings import Settings, SettingsError
 
 log = logging.getLogger("wrapped.recap")
@@ -75,8 +75,8 @@ def due_recaps(settings: Settings, now: datetime | None = None) -> list[DueRecap
         runs = conn.execute("SELECT started_at, published_at FROM etl.analytics_runs "
                             "WHERE status = 'published' ORDER BY started_at").fetchall()
         published_rows = _monthly_overview(conn, recipients)
-    replication = Replica(settings.replica_reader_url, 0).replication()
     with reader(settings).connection() as conn:
+        replication = replication_position(conn)
         months = conn.execute(
             f"SELECT o.user_id, o.period, u.timezone, {_OVERVIEW_DATA} FROM analytics.overview o "
             "LEFT JOIN dim_user u ON u.user_id = o.user_id "

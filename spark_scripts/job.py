@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pipeline.gates import GateFailed, analytics_gate
 from spark_scripts.prepare import KEY, Tables, prepare, with_periods
 from spark_scripts.publish import PublishCounts, publish, table_shape
 from spark_scripts.scope import RunScope, decide_scope
 from spark_scripts.session import read_query, spark_session, write_table
 from spark_scripts.statistics import COMPUTE
 from warehouse.db import connect
-from warehouse.gates import GateFailed, analytics_gate
 from warehouse.settings import Settings, get_settings
 
 log = logging.getLogger("spark_scripts.job")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from warehouse.metrics import STATISTICS
+from warehouse.catalog import STATISTICS
+from warehouse.sql import upsert_changed
 
 FRESHNESS = ("computed_at", "source_max_played_at")
 
@@ -53,14 +54,10 @@ def publish_table(conn: psycopg.Connection, table: str) -> PublishCounts:
         f"""DELETE FROM analytics.{table} p USING analytics_staging.scope s
             WHERE p.user_id = s.user_id AND p.period = s.period
               AND NOT EXISTS (SELECT 1 FROM analytics_staging.{table} n WHERE {same_key})""").rowcount
+    upsert = upsert_changed(f"analytics.{table}", key, columns, f"SELECT {cols} FROM analytics_staging.{table}",
+                            alias="p", compared=data)
     inserted, updated = conn.execute(
-        f"""WITH changed AS (
-                INSERT INTO analytics.{table} AS p ({cols}) SELECT {cols} FROM analytics_staging.{table}
-                ON CONFLICT ({", ".join(key)}) DO UPDATE SET
-                    {", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)}
-                WHERE ({", ".join(f"p.{c}" for c in data)}) IS DISTINCT FROM
-                      ({", ".join(f"excluded.{c}" for c in data)})
-                RETURNING (xmax = 0) AS inserted)
+        f"""WITH changed AS ({upsert} RETURNING (xmax = 0) AS inserted)
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"""
     ).fetchone()
     return PublishCounts(inserted, updated, deleted)

@@ -20,11 +20,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from psycopg import sql
 
-from tests.airflow_support import airflow_home  # noqa: F401 (one Airflow set-up for the whole session)
-from warehouse.clusters import Cluster, free_port, project_clusters
+from operations.postgres import Cluster, free_port, project_clusters
 from warehouse.db import DATABASES
 from warehouse.migrate import apply_migrations
 from warehouse.settings import Settings
+
+# Fixtures shared by several test folders (a conftest below the root may not register plugins).
+pytest_plugins = ["tests.airflow_support", "tests.spotify_support", "tests.recap_support"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Durability is not under test: skip fsync to keep the suite fast.

@@ -23,7 +23,7 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable."""
 
 
-def _env_file() -> Path:
+def env_file() -> Path:
     return Path(os.environ.get("ENV_FILE", PROJECT_ROOT / ".env"))
 
 
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     flask_port: int = Field(default=5000, ge=1, le=65535)
     ingestion_interval_minutes: int = Field(default=60, ge=10)
     spotify_max_retry_after_seconds: int = Field(default=30, ge=0)
-    # Data-export import (ingestion/import_export.py, flask_endpoint/upload.py).
+    # Data-export import (ingestion/export_loader.py, flask_endpoint/upload.py).
     export_api_match_seconds: int = Field(default=5, ge=0, le=60)
     upload_max_mb: int = Field(default=512, ge=1)
     # Debezium replication main -> replica (cdc_connectors/).
@@ -93,8 +93,20 @@ class Settings(BaseSettings):
     debezium_heap: str = Field(default="256m", pattern=r"^[0-9]+[kmg]$")
     debezium_heartbeat_ms: int = Field(default=1000, ge=100)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    # `make airflow` (warehouse/airflow_service.py): the API server and UI on 127.0.0.1:AIRFLOW_PORT.
+    # `make airflow` (operations/airflow_service.py): the API server and UI on 127.0.0.1:AIRFLOW_PORT.
     airflow_port: int = Field(default=8080, ge=1, le=65535)
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the dashboard answers (a wildcard listen address is reached on 127.0.0.1)."""
+        host = "127.0.0.1" if self.dashboard_host in ("0.0.0.0", "::", "") else self.dashboard_host
+        return f"http://{host}:{self.dashboard_port}"
+
+    @property
+    def login_service_url(self) -> str:
+        """Where the Spotify login service answers."""
+        host = "127.0.0.1" if self.flask_host in ("0.0.0.0", "::", "") else self.flask_host
+        return f"http://{host}:{self.flask_port}"
 
     def require_secret(self, name: str) -> str:
         """The value of secret setting `name`; SettingsError naming it when empty."""
@@ -140,7 +152,7 @@ def validate_timezone(value: str) -> str:
 def load_settings(**overrides) -> Settings:
     """Read settings from the environment and `.env`; raise SettingsError on a bad value."""
     try:
-        return Settings(_env_file=_env_file(), **overrides)
+        return Settings(_env_file=env_file(), **overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

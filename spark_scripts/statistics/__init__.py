@@ -1,4 +1,4 @@
-"""One module per statistic, named as in docs/metrics.md and warehouse/metrics.py."""
+"""One module per statistic, named as in docs/metrics.md and warehouse/catalog.py."""
 
 from spark_scripts.statistics.album_completion import album_completion
 from spark_scripts.statistics.artist_streaks import artist_streaks

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.replica_rows import fill_replica
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, RunningServer
-from tests.dashboard.replica_rows import fill_replica
 from warehouse.roles import ensure_replica_reader
 
 

@@ -8,7 +8,7 @@ import psycopg
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
-from warehouse.clusters import free_port
+from operations.postgres import free_port
 from warehouse.db import connect
 
 ADMIN_PASSWORD = "correct horse battery staple"

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from dashboard.app import create_app
-from dashboard.share_links import create_share_link, list_share_links, revoke_share_link
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
-from warehouse.metrics import STATISTICS
+from warehouse.catalog import STATISTICS
+from warehouse.share_links import create_share_link, list_share_links, revoke_share_link
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()}
 

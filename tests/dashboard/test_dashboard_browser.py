@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-from dashboard.share_links import create_share_link
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
+from warehouse.share_links import create_share_link
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""`python -m dashboard start|status|stop` and `python -m dashboard.share` as real processes."""
+"""`python -m dashboard start|status|stop` and `python -m dashboard share` as real processes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from dashboard.share_links import create_share_link
+from operations.postgres import free_port, port_is_free
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replicate_share_links
-from warehouse.clusters import free_port, port_is_free
 from warehouse.settings import PROJECT_ROOT
+from warehouse.share_links import create_share_link
 
 
 def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
@@ -95,14 +95,14 @@ def test_start_on_a_taken_port_says_so(reader, tmp_path):
 
 def test_share_command_creates_lists_and_revokes(filled, tmp_path):
     env = dict(os.environ, DASHBOARD_PORT="8123")
-    created = run(["dashboard.share", "create", "alice"], env)
+    created = run(["dashboard", "share", "create", "alice"], env)
     assert created.returncode == 0, created.stderr
     token = re.search(r"http://127\.0\.0\.1:8123/s/([A-Za-z0-9_-]{43})", created.stdout).group(1)
-    listed = run(["dashboard.share", "list", "alice"], env).stdout
+    listed = run(["dashboard", "share", "list", "alice"], env).stdout
     link_id = re.match(r"([0-9a-f]{12})  created .* live", listed).group(1)
     assert token not in listed
-    revoked = run(["dashboard.share", "revoke", link_id], env)
+    revoked = run(["dashboard", "share", "revoke", link_id], env)
     assert revoked.returncode == 0 and f"revoked share link {link_id} of alice" in revoked.stdout
-    assert "revoked 20" in run(["dashboard.share", "list", "alice"], env).stdout
-    unknown = run(["dashboard.share", "create", "nobody"], env)
+    assert "revoked 20" in run(["dashboard", "share", "list", "alice"], env).stdout
+    unknown = run(["dashboard", "share", "create", "nobody"], env)
     assert unknown.returncode == 1 and "unknown user 'nobody'" in unknown.stderr

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fake_spotify.generate import generate, write_to_source
 from recap.__main__ import write_recap
 from recap.send import send_due
 from spark_scripts import job
-from tests.recap.conftest import copy_main_to_replica
+from star_schema.load import load_main
+from tests.recap_support import copy_main_to_replica
 from tests.recap.test_render import assert_matches_replica
 from warehouse.db import connect
-from warehouse.generate import generate, write_to_source
-from warehouse.load_main import load_main
 from warehouse.roles import ensure_replica_reader
 from warehouse.settings import PROJECT_ROOT
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from recap.data import load_recap
 from recap.render import render_recap
 from recap.send import send_due
-from tests.recap.conftest import FEB_2, publish_run
+from tests.recap_support import FEB_2, publish_run
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT
 

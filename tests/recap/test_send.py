@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from operations.postgres import free_port
 from recap.send import DueRecap, due_recaps, send_due, send_recap
-from tests.recap.conftest import ADDRESSES, FEB_2, publish_run
-from warehouse.clusters import free_port
+from tests.recap_support import ADDRESSES, FEB_2, publish_run
 from warehouse.db import connect
 
 

@@ -1,0 +1,265 @@
+"""Everything the dashboard reads, from the replica only, through its read-only role.
+
+Each answer is one SQL round trip; PostgreSQL builds the JSON (`json_agg`), so
+the rows reach the browser exactly as the replica holds them. Connections come
+from a small thread-safe pool, read-only and in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from warehouse.catalog import STATISTICS
+from warehouse.replica import (
+    ConnectionPool,
+    Replication,
+    ReplicaUnavailable,
+    replication_position,
+    share_link_user,
+)
+
+# 'all', a year 'YYYY' or a month 'YYYY-MM' (docs/metrics.md, "Periods").
+PERIOD_PATTERN = re.compile(r"^(all|\d{4}|\d{4}-(0[1-9]|1[0-2]))$")
+
+# The order of each statistic's rows, as its ranks and keys say.
+ROW_ORDER: dict[str, str] = {
+    "overview": "period",
+    "top_tracks": "rank",
+    "top_artists": "rank",
+    "top_albums": "rank",
+    "hour_of_day": "hour",
+    "day_of_week": "day_of_week",
+    "listening_clock": "day_of_week, hour",
+    "album_completion": "rank, album_id",
+    "artist_streaks": "rank",
+    "sessions": "session_start, session_id",
+    "session_summary": "period",
+    "play_gaps": "array_position(ARRAY['continuous', 'short_break', 'long_break'], gap_class)",
+    "popularity_distribution": "bracket = 'unknown', bracket",
+    "duration_preference": "array_position(ARRAY['short', 'medium', 'long', 'unknown'], duration_class)",
+    "explicit_preference": "array_position(ARRAY['true', 'false', 'unknown'], explicit)",
+    "release_years": "release_year",
+    "longest_days": "rank",
+    "genre_distribution": "rank NULLS LAST, genre",
+}
+assert set(ROW_ORDER) == set(STATISTICS), "every statistic needs a row order"
+
+# Sessions are keyed by the month of their local start and belong to that month,
+# its year and 'all' (docs/metrics.md, statistic 8); the other tables by period.
+_SESSIONS_IN_PERIOD = "(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%')"
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    display_name: str | None
+    timezone: str | None  # None when the replica has no dim_user row yet
+    periods: tuple[str, ...]  # 'all', then years, then months, newest first
+
+    @property
+    def years(self) -> list[str]:
+        return [p for p in self.periods if len(p) == 4]
+
+
+@dataclass(frozen=True)
+class StatisticRows:
+    user_known: bool
+    period_known: bool
+    rows_json: str  # a JSON array, the replica's rows in ROW_ORDER
+
+
+def _panel(columns: str, table: str, where: str = "t.user_id = %(user)s AND t.period = %(period)s",
+           order: str = "", joins: str = "") -> str:
+    """A subquery giving a JSON array of `columns` of `table` (alias t) for the user and period."""
+    inner = f"SELECT {columns} FROM {table} t {joins} WHERE {where}"
+    if order:
+        inner += f" ORDER BY {order}"
+    return f"(SELECT coalesce(json_agg(x), '[]'::json) FROM ({inner}) x)"
+
+
+def _lookup(alias: str, table: str, key: str, value: str) -> str:
+    """A dimension row by its key, looked up once per row (LIMIT 1 keeps the planner from
+    hashing the whole dimension table for a top 50)."""
+    return f" LEFT JOIN LATERAL (SELECT * FROM {table} WHERE {key} = {value} LIMIT 1) {alias} ON true"
+
+
+# Every panel of a user's page, with names and images from the dimensions.
+_PAGE_PANELS: dict[str, str] = {
+    "overview": "(SELECT row_to_json(t) FROM analytics.overview t "
+                "WHERE t.user_id = %(user)s AND t.period = %(period)s)",
+    "months": _panel(
+        "t.period, t.streams, t.listening_ms, t.new_artists, t.new_tracks, t.skip_rate, t.active_days",
+        "analytics.overview",
+        where="t.user_id = %(user)s AND length(t.period) = 7 AND t.period LIKE %(months)s",
+        order="t.period"),
+    "top_tracks": _panel(
+        "t.rank, t.track_id, t.streams, t.listening_ms, coalesce(d.name, t.track_id) AS name, "
+        "ar.name AS artist, al.name AS album, al.image_url",
+        "analytics.top_tracks",
+        joins=_lookup("d", "dim_track", "track_id", "t.track_id")
+        + _lookup("al", "dim_album", "album_id", "d.album_id")
+        + _lookup("ar", "dim_artist", "artist_id", "d.primary_artist_id"),
+        order="t.rank"),
+    "top_artists": _panel(
+        "t.rank, t.artist_id, t.streams, t.listening_ms, coalesce(ar.name, t.artist_id) AS name, "
+        "ar.image_url, ar.genres",
+        "analytics.top_artists",
+        joins=_lookup("ar", "dim_artist", "artist_id", "t.artist_id"),
+        order="t.rank"),
+    "top_albums": _panel(
+        "t.rank, t.album_id, t.streams, t.listening_ms, coalesce(al.name, t.album_id) AS name, "
+        "ar.name AS artist, al.image_url, al.release_year",
+        "analytics.top_albums",
+        joins=_lookup("al", "dim_album", "album_id", "t.album_id")
+        + _lookup("ar", "dim_artist", "artist_id", "al.primary_artist_id"),
+        order="t.rank"),
+    "hour_of_day": _panel("t.hour, t.streams, t.listening_ms, t.share", "analytics.hour_of_day",
+                          order="t.hour"),
+    "day_of_week": _panel(
+        "t.day_of_week, t.streams, t.distinct_tracks, t.distinct_artists, t.track_variety, t.artist_variety",
+        "analytics.day_of_week", order="t.day_of_week"),
+    "listening_clock": _panel("t.day_of_week, t.hour, t.streams", "analytics.listening_clock",
+                              order="t.day_of_week, t.hour"),
+    "album_completion": _panel(
+        "t.rank, t.album_id, coalesce(al.name, t.album_id) AS name, ar.name AS artist, al.image_url, "
+        "t.total_tracks, t.tracks_played, t.completion, t.status, t.streams",
+        "(SELECT * FROM analytics.album_completion WHERE user_id = %(user)s AND period = %(period)s "
+        "ORDER BY rank, album_id LIMIT 20)", where="true",
+        joins=_lookup("al", "dim_album", "album_id", "t.album_id")
+        + _lookup("ar", "dim_artist", "artist_id", "al.primary_artist_id"),
+        order="t.rank, t.album_id"),
+    "album_status": _panel("t.status, count(*) AS albums", "analytics.album_completion",
+                           where="t.user_id = %(user)s AND t.period = %(period)s GROUP BY t.status",
+                           order="array_position(ARRAY['complete', 'most', 'half', 'partial'], t.status)"),
+    "artist_streaks": _panel(
+        "t.rank, t.artist_id, coalesce(ar.name, t.artist_id) AS name, t.days, t.streak_start, t.streak_end",
+        "analytics.artist_streaks",
+        joins=_lookup("ar", "dim_artist", "artist_id", "t.artist_id"), order="t.rank"),
+    "session_summary": "(SELECT row_to_json(t) FROM analytics.session_summary t "
+                       "WHERE t.user_id = %(user)s AND t.period = %(period)s)",
+    # Session lengths in buckets (minutes): < 15, 15-30, 30-60, 60-120, 120-240, >= 240.
+    "session_lengths": "(SELECT coalesce(json_agg(json_build_object('bucket', b.bucket, 'sessions', "
+                       "coalesce(c.sessions, 0)) ORDER BY b.bucket), '[]'::json) "
+                       "FROM generate_series(0, 5) AS b(bucket) LEFT JOIN ("
+                       "SELECT width_bucket(extract(epoch FROM s.session_end - s.session_start) / 60, "
+                       "ARRAY[15, 30, 60, 120, 240]::numeric[]) AS bucket, count(*) AS sessions "
+                       "FROM analytics.sessions s WHERE s.user_id = %(user)s AND "
+                       + _SESSIONS_IN_PERIOD + " GROUP BY 1) c ON c.bucket = b.bucket)",
+    "play_gaps": _panel("t.gap_class, t.gaps, t.share", "analytics.play_gaps",
+                        order=ROW_ORDER["play_gaps"]),
+    "popularity_distribution": _panel("t.bracket, t.streams, t.distinct_tracks, t.share",
+                                      "analytics.popularity_distribution",
+                                      order=ROW_ORDER["popularity_distribution"]),
+    "duration_preference": _panel("t.duration_class, t.streams, t.share", "analytics.duration_preference",
+                                  order=ROW_ORDER["duration_preference"]),
+    "explicit_preference": _panel("t.explicit, t.streams, t.share", "analytics.explicit_preference",
+                                  order=ROW_ORDER["explicit_preference"]),
+    "release_years": _panel("t.release_year, t.streams, t.distinct_albums", "analytics.release_years",
+                            order="t.release_year"),
+    "longest_days": _panel("t.rank, t.local_date, t.listening_ms, t.streams", "analytics.longest_days",
+                           order="t.rank"),
+    "genre_distribution": _panel("t.rank, t.genre, t.streams, t.share", "analytics.genre_distribution",
+                                 order="t.rank NULLS LAST, t.genre"),
+}
+# Prepared once per connection: psycopg would re-parse a query this long on every call.
+_PREPARE_PAGE = (
+    "PREPARE dashboard_page (text, text, text) AS SELECT json_build_object("
+    + ", ".join(f"'{name}', {subquery}" for name, subquery in _PAGE_PANELS.items()) + ")::text"
+).replace("%(user)s", "$1").replace("%(period)s", "$2").replace("%(months)s", "$3").replace("%%", "%")
+
+_USER_QUERY = """
+SELECT u.display_name, u.timezone,
+       (SELECT array_agg(o.period ORDER BY o.period <> 'all', length(o.period), o.period DESC)
+          FROM analytics.overview o WHERE o.user_id = %(user)s)
+FROM (SELECT %(user)s::text AS user_id) q LEFT JOIN dim_user u ON u.user_id = q.user_id
+"""
+
+_USERS_QUERY = """
+SELECT coalesce(json_agg(x ORDER BY x.user_id), '[]'::json)::text FROM (
+    SELECT coalesce(u.user_id, o.user_id) AS user_id, u.display_name, u.timezone,
+           o.streams, o.listening_ms, o.first_played_at, o.last_played_at,
+           (SELECT count(*) FROM analytics.overview p WHERE p.user_id = coalesce(u.user_id, o.user_id))
+               AS periods
+    FROM dim_user u
+    FULL JOIN (SELECT * FROM analytics.overview WHERE period = 'all') o ON o.user_id = u.user_id
+) x
+"""
+
+
+class Replica:
+    """Read-only access to the replica's dimensions, statistics and share links."""
+
+    def __init__(self, url: str, pool_size: int = 8):
+        self.pool = ConnectionPool(url, pool_size, prepare=(_PREPARE_PAGE,))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _fetchone(self, query, params=None) -> tuple:
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(query, params).fetchone()
+        except psycopg.OperationalError as exc:  # e.g. the replica restarted under a pooled connection
+            raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
+
+    def replication(self) -> Replication | None:
+        """Where the replication stands (None when the replica keeps no position)."""
+        try:
+            with self.pool.connection() as conn:
+                return replication_position(conn)
+        except psycopg.OperationalError as exc:
+            raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
+
+    def has_data(self) -> bool:
+        return self._fetchone("SELECT EXISTS (SELECT 1 FROM analytics.overview)")[0]
+
+    def share_link_user(self, token_hash: str) -> str | None:
+        """The user a live (not revoked) share link opens, or None."""
+        try:
+            with self.pool.connection() as conn:
+                return share_link_user(conn, token_hash)
+        except psycopg.OperationalError as exc:
+            raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
+
+    def user(self, user_id: str) -> User | None:
+        display_name, timezone, periods = self._fetchone(_USER_QUERY, {"user": user_id})
+        if timezone is None and periods is None:
+            return None
+        return User(user_id, display_name, timezone, tuple(periods or ()))
+
+    def users_json(self) -> str:
+        return self._fetchone(_USERS_QUERY)[0]
+
+    def statistic(self, user_id: str, statistic: str, period: str) -> StatisticRows:
+        """Exactly the replica's rows of `statistic` for the user and period."""
+        where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
+        query = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM dim_user WHERE user_id = %(user)s)"
+            "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s), "
+            "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s), "
+            "(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
+            " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where})"
+        ).format(order=sql.SQL(ROW_ORDER[statistic]), table=sql.Identifier(statistic), where=sql.SQL(where))
+        return StatisticRows(*self._fetchone(query, {"user": user_id, "period": period}))
+
+    def page(self, user_id: str, period: str) -> str:
+        """All panels of a user's page for a period, as one JSON object (text)."""
+        months = "%" if period == "all" else f"{period}-%"
+        # EXECUTE takes no bind parameters: the values go in as quoted literals.
+        query = sql.SQL("EXECUTE dashboard_page ({}, {}, {})").format(*map(sql.Literal, (user_id, period, months)))
+        return self._fetchone(query)[0]
+
+    def columns(self) -> dict[str, list[tuple[str, str]]]:
+        """Each statistic table's columns and types, as the replica has them."""
+        found: dict[str, list[tuple[str, str]]] = {name: [] for name in STATISTICS}
+        (rows,) = self._fetchone(
+            "SELECT coalesce(json_agg(json_build_array(table_name, column_name, data_type) "
+            "ORDER BY table_name, ordinal_position), '[]'::json) "
+            "FROM information_schema.columns WHERE table_schema = 'analytics'")
+        for table, column, data_type in rows:
+            if table in found:
+                found[table].append((column, data_type))
+        return found

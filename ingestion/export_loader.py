@@ -1,0 +1,373 @@
+"""Loading a Spotify data export into source, in one transaction.
+
+`import_export(paths, user_id)`:
+1. In one transaction on source, holding the user's row lock (one import per
+   user at a time), read and validate every file (`ingestion.export_reader.read_export`),
+   COPYing each play into a temporary table as it passes. A bad file stops the
+   import, naming file, record and reason, before any source table is written;
+   the rollback discards the temporary table. Records equal on `ts`, item and
+   `ms_played` are one play: duplicates across files are collapsed there.
+2. Sort every staged record into exactly one outcome:
+   - `present`: its identity is already stored (a play, or a record merged before);
+   - `merged_api`: it is a play the Web API ingestion already stored. Extended
+     record: same user, same track id, `|api played_at - ts| <=
+     EXPORT_API_MATCH_SECONDS`. Account-data record: same track and primary
+     artist names, API `played_at` within one minute plus that window of `endTime`;
+   - `merged_export`: an Account-data record that is the same play as an Extended
+     record (same track name and `ms_played`, `ts` within one minute of `endTime`),
+     in either order of import;
+   - `new`: inserted as a play of its own.
+   Pairs are one-to-one (closest first). A merged record keeps the stored play
+   (its id, identity, `played_at` and `ms_played`) and fills that play's unknown
+   fields (skip, platform, shuffle, album name...; a surrogate track id is
+   replaced by the record's Spotify id); the record's identity is kept in
+   `export_merges`, so importing it again finds it `present`.
+3. Tracks seen get a `tracks` row (names from the latest record; album and artist
+   as surrogates when unknown) and tracks with a Spotify id are queued for
+   enrichment.
+4. The import is recorded in `export_imports` with its report. An import that
+   changes nothing rolls back: re-importing the same export leaves source as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
+from tqdm import tqdm
+
+from ingestion.export_reader import (
+    ROW_COLUMNS,
+    SURROGATE_PREFIX,
+    ExportData,
+    read_export,
+    surrogate_id,
+)
+from warehouse.db import connect, copy_into, copy_rows
+from warehouse.settings import Settings, get_settings, validate_timezone
+
+log = logging.getLogger(__name__)
+
+
+class ExportImportError(RuntimeError):
+    """The import cannot run (unknown user...); nothing was written."""
+
+
+@dataclass
+class ImportReport:
+    user_id: str
+    files: list[dict]
+    ignored_files: dict[str, str]
+    records_read: int
+    skipped: dict[str, int]
+    duplicates: int
+    already_present: int
+    merged_api: int
+    merged_export: int
+    loaded: dict[str, int]  # content type -> new plays
+    tracks_changed: int = 0
+    queued_for_enrichment: int = 0
+    import_id: int | None = None  # None: nothing changed, nothing written
+    seconds: float = 0.0
+    previous_import_id: int | None = None  # an earlier import of the very same files
+
+    @property
+    def plays_loaded(self) -> int:
+        return sum(self.loaded.values())
+
+    @property
+    def accounted(self) -> int:
+        """Records with an outcome; always equals records_read."""
+        return (sum(self.skipped.values()) + self.duplicates + self.already_present
+                + self.merged_api + self.merged_export + self.plays_loaded)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"plays_loaded": self.plays_loaded}
+
+    def __str__(self) -> str:
+        loaded = ", ".join(f"{n:,} {kind}s" for kind, n in sorted(self.loaded.items()) if n) or "none"
+        lines = [
+            f"import of {len(self.files)} file(s) for user {self.user_id}"
+            + (f": import {self.import_id}" if self.import_id else ": nothing new, nothing written"),
+            *(f"  {f['name']}: {f['format'] or 'empty'}, {f['records']:,} records" for f in self.files),
+            *(f"  ignored {name}: {why}" for name, why in self.ignored_files.items()),
+            f"records read         {self.records_read:>9,}",
+            f"plays loaded         {self.plays_loaded:>9,}  ({loaded})",
+            f"duplicates in export {self.duplicates:>9,}",
+            f"already imported     {self.already_present:>9,}",
+            f"merged with API      {self.merged_api:>9,}",
+            f"merged across formats{self.merged_export:>9,}",
+            *(f"skipped: {reason}  {n:,}" for reason, n in sorted(self.skipped.items())),
+            f"tracks, albums, artists new or updated {self.tracks_changed:,}; tracks queued for enrichment "
+            f"{self.queued_for_enrichment:,}",
+            f"in {self.seconds:.1f} s",
+        ]
+        if self.previous_import_id:
+            lines.insert(1, f"  (these exact files were imported before as import {self.previous_import_id})")
+        return "\n".join(lines)
+
+
+STAGE_TYPES = {
+    "played_at": "timestamptz", "offline_timestamp": "double precision", "ms_played": "integer",
+    "shuffle": "boolean", "skipped": "boolean", "offline": "boolean", "incognito_mode": "boolean",
+}
+STAGE_DDL = ", ".join(f"{c} {STAGE_TYPES.get(c, 'text')}" for c in ROW_COLUMNS)
+PLAY_COLUMNS = ", ".join(ROW_COLUMNS)
+# The stage holds offline_timestamp as Unix seconds (cheaper to COPY than a timestamp).
+STAGE_VALUES = PLAY_COLUMNS.replace("offline_timestamp", "to_timestamp(offline_timestamp)")
+
+# Records whose identity is stored (as a play, or as a record merged into one) leave
+# the stage; they are counted.
+DELETE_PRESENT = [
+    """WITH gone AS (DELETE FROM export_stage s USING plays p
+                     WHERE p.user_id = %(user)s AND p.play_key = s.play_key RETURNING s.content_type)
+       SELECT content_type, count(*) FROM gone GROUP BY 1""",
+    """WITH gone AS (DELETE FROM export_stage s USING export_merges m
+                     WHERE m.user_id = %(user)s AND m.play_key = s.play_key RETURNING s.content_type)
+       SELECT content_type, count(*) FROM gone GROUP BY 1""",
+]
+# A stored play absorbs at most one record of each export format.
+_FREE = ("NOT EXISTS (SELECT 1 FROM export_merges m WHERE m.play_id = p.play_id "
+         "AND m.record_source = s.source) "
+         "AND NOT EXISTS (SELECT 1 FROM export_pairs x WHERE x.play_id = p.play_id "
+         "AND x.record_source = s.source)")
+# Candidate (record, stored play, distance in seconds) pairs, one query per rule.
+CANDIDATES = {
+    ("extended_export", "merged_api"): f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
+        FROM export_stage s JOIN plays p
+          ON p.user_id = %(user)s AND p.source = 'api' AND p.track_id = s.track_id
+         AND p.played_at BETWEEN s.played_at - %(window)s AND s.played_at + %(window)s
+        WHERE s.status = 'new' AND s.source = 'extended_export' AND s.content_type = 'track'
+          AND {_FREE}""",
+    ("extended_export", "merged_export"): f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
+        FROM export_stage s JOIN plays p
+          ON p.user_id = %(user)s AND p.source = 'account_export' AND p.content_type = 'track'
+         AND p.played_at BETWEEN s.played_at - interval '1 minute' AND s.played_at + interval '1 minute'
+         AND p.ms_played = s.ms_played AND p.track_name = s.track_name
+        WHERE s.status = 'new' AND s.source = 'extended_export' AND s.content_type = 'track'
+          AND {_FREE}""",
+    ("account_export", "merged_export"): f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
+        FROM export_stage s JOIN plays p
+          ON p.user_id = %(user)s AND p.source = 'extended_export' AND p.content_type = 'track'
+         AND p.played_at BETWEEN s.played_at - interval '1 minute' AND s.played_at + interval '1 minute'
+         AND p.ms_played = s.ms_played AND p.track_name = s.track_name
+        WHERE s.status = 'new' AND s.source = 'account_export' AND s.content_type = 'track'
+          AND {_FREE}""",
+    ("account_export", "merged_api"): f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
+        FROM export_stage s JOIN plays p
+          ON p.user_id = %(user)s AND p.source = 'api'
+         AND p.played_at BETWEEN s.played_at - interval '1 minute' - %(window)s
+                             AND s.played_at + interval '1 minute' + %(window)s
+        LEFT JOIN tracks t ON t.track_id = p.track_id
+        LEFT JOIN artists a ON a.artist_id = t.artist_ids[1]
+        WHERE s.status = 'new' AND s.source = 'account_export' AND s.content_type = 'track'
+          AND coalesce(p.track_name, t.name) = s.track_name
+          AND coalesce(p.artist_name, a.name) = s.artist_name
+          AND {_FREE}""",
+}
+PAIR = """
+    INSERT INTO export_pairs (play_key, play_id, record_source, outcome)
+    SELECT play_key, play_id, %(source)s, %(outcome)s FROM (
+        SELECT c.*,
+               row_number() OVER (PARTITION BY play_key ORDER BY distance, play_id) AS by_record,
+               row_number() OVER (PARTITION BY play_id ORDER BY distance, play_key) AS by_play
+        FROM ({candidates}) c) ranked
+    WHERE by_record = 1 AND by_play = 1
+"""
+# The stored play keeps its identity, time and duration; it gains what it did not know.
+_FILL = ("track_name", "artist_name", "album_name", "platform", "conn_country", "reason_start",
+         "reason_end", "shuffle", "skipped", "offline", "incognito_mode")
+APPLY_MERGES = f"""
+    UPDATE plays p SET {", ".join(f"{c} = coalesce(p.{c}, s.{c})" for c in _FILL)},
+        offline_timestamp = coalesce(p.offline_timestamp, to_timestamp(s.offline_timestamp)),
+        track_id = CASE WHEN p.track_id LIKE '{SURROGATE_PREFIX}%%'
+                         AND s.track_id NOT LIKE '{SURROGATE_PREFIX}%%' THEN s.track_id
+                        ELSE p.track_id END
+    FROM export_pairs x JOIN export_stage s USING (play_key)
+    WHERE p.play_id = x.play_id AND x.record_source = %(source)s AND x.outcome = %(outcome)s
+"""
+MARK_MERGED = """
+    UPDATE export_stage s SET status = x.outcome FROM export_pairs x
+    WHERE x.play_key = s.play_key AND x.record_source = %(source)s AND x.outcome = %(outcome)s
+"""
+# No ON CONFLICT: present records are marked, and the user's row lock keeps other
+# imports of this user out until commit (Web API keys never equal export keys).
+INSERT_NEW = f"""
+    INSERT INTO plays (user_id, {PLAY_COLUMNS})
+    SELECT %(user)s, {STAGE_VALUES} FROM export_stage WHERE status = 'new' AND source = %(source)s
+    ORDER BY play_key  -- 'export:<ts>|...': both indexes of plays fill in order
+"""
+# What the newest export record of each track seen says about it (across all users).
+# Stored export plays, and this import's Extended records that were merged into
+# another play (they are not plays of their own but still name their track).
+LATEST_TRACK_FACTS = f"""
+    SELECT DISTINCT ON (track_id) track_id, track_name, artist_name, album_name
+    FROM (SELECT p.track_id, p.track_name, p.artist_name, p.album_name, p.played_at
+          FROM plays p JOIN import_track_ids i USING (track_id)
+          WHERE p.source = 'extended_export' OR (p.source = 'account_export'
+                                                 AND p.track_id LIKE '{SURROGATE_PREFIX}%%')
+          UNION ALL
+          SELECT track_id, track_name, artist_name, album_name, played_at FROM export_stage
+          WHERE source = 'extended_export' AND content_type = 'track' AND status <> 'new') seen
+    ORDER BY track_id, played_at DESC, album_name NULLS LAST
+"""
+# Tracks with Spotify's own metadata (enriched, or a real album) are never overwritten.
+UPSERT_TRACKS = f"""
+    INSERT INTO tracks AS t (track_id, name, album_id, artist_ids, is_surrogate)
+    SELECT track_id, name, album_id, artist_ids, is_surrogate FROM import_tracks
+    ON CONFLICT (track_id) DO UPDATE
+    SET name = excluded.name, album_id = excluded.album_id, artist_ids = excluded.artist_ids,
+        updated_at = now()
+    WHERE t.fetched_at IS NULL
+      AND coalesce(t.album_id, '{SURROGATE_PREFIX}') LIKE '{SURROGATE_PREFIX}%%'
+      AND coalesce(t.artist_ids[1], '{SURROGATE_PREFIX}') LIKE '{SURROGATE_PREFIX}%%'
+      AND (t.name, t.album_id, t.artist_ids) IS DISTINCT FROM
+          (excluded.name, excluded.album_id, excluded.artist_ids)
+"""
+QUEUE_TRACKS = """
+    INSERT INTO enrichment_queue (entity_type, entity_id)
+    SELECT 'track', t.track_id FROM import_tracks i JOIN tracks t USING (track_id)
+    WHERE NOT t.is_surrogate AND t.fetched_at IS NULL
+    ON CONFLICT DO NOTHING
+"""
+
+
+def _ensure_user(conn, user_id: str, create: bool, timezone: str | None) -> None:
+    if create:
+        if timezone is not None:
+            validate_timezone(timezone)
+        conn.execute("INSERT INTO users (user_id, display_name, timezone) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (user_id) DO NOTHING", (user_id, user_id, timezone))
+    found = conn.execute("SELECT 1 FROM users WHERE user_id = %s FOR UPDATE", (user_id,)).fetchone()
+    if not found:
+        raise ExportImportError(f"user {user_id!r} does not exist in source: log in through the web "
+                                "service first, or create it with --create-user [--timezone ZONE]")
+
+
+def _merge(conn, user_id: str, source: str, window: timedelta) -> None:
+    for (record_source, outcome), candidates in CANDIDATES.items():
+        if record_source != source:
+            continue
+        params = {"user": user_id, "window": window, "source": source, "outcome": outcome}
+        if conn.execute(PAIR.format(candidates=candidates), params).rowcount:
+            conn.execute(APPLY_MERGES, params)
+            conn.execute(MARK_MERGED, params)
+            conn.execute("ANALYZE export_pairs")
+
+
+def _track_rows(facts) -> tuple[list, list, list]:
+    tracks, albums, artists = [], {}, {}
+    for track_id, name, artist, album in facts:
+        artist_ids = []
+        if artist:
+            artist_ids = [surrogate_id("artist", artist)]
+            artists[artist_ids[0]] = (artist_ids[0], artist, True)
+        album_id = None
+        if album:
+            album_id = surrogate_id("album", album, artist)
+            albums[album_id] = (album_id, album, artist_ids, True)
+        tracks.append((track_id, name or "(no name in the export)", album_id, artist_ids,
+                       track_id.startswith(SURROGATE_PREFIX)))
+    return tracks, list(albums.values()), list(artists.values())
+
+
+def _load_metadata(conn, data: ExportData) -> tuple[int, int]:
+    copy_rows(conn, "import_track_ids", "track_id text PRIMARY KEY", ((t,) for t in data.tracks))
+    facts = conn.execute(LATEST_TRACK_FACTS).fetchall()
+    tracks, albums, artists = _track_rows(facts)
+    changed = copy_into(conn, "artists", ("artist_id", "name", "is_surrogate"), artists, "(artist_id)")
+    changed += copy_into(conn, "albums", ("album_id", "name", "artist_ids", "is_surrogate"),
+                          albums, "(album_id)")
+    copy_rows(conn, "import_tracks", "track_id text, name text, album_id text, artist_ids text[], "
+                                 "is_surrogate boolean", tracks)
+    changed += conn.execute(UPSERT_TRACKS).rowcount
+    queued = conn.execute(QUEUE_TRACKS).rowcount
+    return changed, queued
+
+
+def import_export(paths: list[Path | str], user_id: str, settings: Settings | None = None, *,
+                  create_user: bool = False, timezone: str | None = None,
+                  progress: bool = False) -> ImportReport:
+    """Import the export files under `paths` for `user_id`, all or nothing."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    window = timedelta(seconds=settings.export_api_match_seconds)
+    with connect("source", settings) as conn:
+        # Staging tables live in memory (temp_buffers must be set before their first use).
+        conn.execute("SET temp_buffers = '512MB'")
+        conn.execute("SET work_mem = '64MB'")
+        _ensure_user(conn, user_id, create_user, timezone)
+        resolved = dict(conn.execute("SELECT surrogate_id, track_id FROM surrogate_resolutions").fetchall())
+        # Plays are staged as they are validated; an ExportError rolls the stage back with
+        # the transaction. No source table is written before every record passed.
+        conn.execute(f"CREATE TEMP TABLE export_stage ({STAGE_DDL}) ON COMMIT DROP")
+        with conn.cursor().copy("COPY export_stage FROM STDIN") as copy:
+            data = read_export([Path(p) for p in paths], copy.write_row, resolved, progress=progress)
+        conn.execute("ALTER TABLE export_stage ADD COLUMN status text NOT NULL DEFAULT 'new'")
+        conn.execute("CREATE TEMP TABLE export_pairs (play_key text PRIMARY KEY, play_id bigint, "
+                     "record_source text, outcome text) ON COMMIT DROP")
+        conn.execute("ANALYZE export_stage")
+        steps = tqdm(total=4, desc="loading into source", unit="step", disable=not progress, leave=False)
+        present = sum(count for statement in DELETE_PRESENT
+                      for _, count in conn.execute(statement, {"user": user_id}))
+        steps.update()
+        inserted = 0
+        for source in ("extended_export", "account_export"):  # Extended first: it knows more
+            _merge(conn, user_id, source, window)
+            new = conn.execute(INSERT_NEW, {"user": user_id, "source": source}).rowcount
+            if new:  # the plans below must know how many plays there are now
+                conn.execute("ANALYZE plays")
+                conn.execute("ANALYZE export_stage")
+            inserted += new
+            steps.update()
+        tracks_changed, queued = _load_metadata(conn, data)
+        steps.update()
+        steps.close()
+
+        outcomes = Counter()
+        loaded = Counter()
+        for content_type, status, count in conn.execute(
+                "SELECT content_type, status, count(*) FROM export_stage GROUP BY 1, 2"):
+            outcomes[status] += count
+            if status == "new":
+                loaded[content_type] += count
+        previous = conn.execute(
+            "SELECT max(import_id) FROM export_imports WHERE user_id = %s AND fingerprint = %s",
+            (user_id, data.fingerprint)).fetchone()[0]
+        report = ImportReport(
+            user_id=user_id, files=[asdict(f) for f in data.files], ignored_files=data.ignored_files,
+            records_read=data.records_read, skipped=dict(data.skipped), duplicates=data.duplicates,
+            already_present=present, merged_api=outcomes["merged_api"],
+            merged_export=outcomes["merged_export"],
+            loaded={kind: loaded[kind] for kind in ("track", "episode", "audiobook")},
+            tracks_changed=tracks_changed, queued_for_enrichment=queued, previous_import_id=previous,
+        )
+        if report.accounted != report.records_read:  # every record has exactly one outcome
+            raise ExportImportError(f"the import does not account for every record: {report.as_dict()}")
+        if not (inserted or outcomes["merged_api"] or outcomes["merged_export"] or tracks_changed or queued):
+            conn.rollback()
+        else:
+            report.seconds = round(time.perf_counter() - started, 1)
+            (report.import_id,) = conn.execute(
+                "INSERT INTO export_imports (user_id, fingerprint, files, report) "
+                "VALUES (%s, %s, %s, '{}') RETURNING import_id",
+                (user_id, data.fingerprint, Jsonb(report.files))).fetchone()
+            conn.execute(
+                "INSERT INTO export_merges (user_id, play_key, play_id, record_source, import_id) "
+                "SELECT %s, play_key, play_id, record_source, %s FROM export_pairs",
+                (user_id, report.import_id))
+            conn.execute("UPDATE export_imports SET report = %s WHERE import_id = %s",
+                         (Jsonb(report.as_dict()), report.import_id))
+            conn.commit()
+    report.seconds = round(time.perf_counter() - started, 1)
+    log.info("%s", report)
+    return report

@@ -1,0 +1,427 @@
+"""Reading Spotify personal data exports: find the files, detect the format, validate.
+
+Two formats (docs of `spotify-api.md`, "Personal data exports"), told apart by
+the keys of each record, never by the file name:
+
+- Extended streaming history (`Streaming_History_Audio_*.json`, older
+  `endsong_*.json`): records with `ts` and `ms_played`; tracks carry a URI,
+  podcast episodes and audiobook chapters have null track fields.
+- Account data (`StreamingHistory_music_N.json`, older `StreamingHistoryN.json`):
+  records with `endTime` (minute precision) and `msPlayed`, names only;
+  `StreamingHistory_podcast_N.json` records carry `podcastName`/`episodeName`.
+
+`read_export(paths, write_row)` takes files, folders and zips, validates every
+record and hands each play to `write_row` as a row ready for COPY (the first
+record of each play identity; later ones are counted as duplicates). A bad
+file raises `ExportError` naming the file, the record index and the reason.
+IP addresses, user agents and usernames are dropped while reading: they never
+reach a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from warehouse.plays import export_play_key
+
+EXTENDED = "extended"
+ACCOUNT = "account"
+SURROGATE_PREFIX = "sur:"
+# Stage columns: the plays columns an export fills (see ingestion.export_loader).
+ROW_COLUMNS = (
+    "play_key", "source", "content_type", "played_at", "ms_played", "track_id", "track_name",
+    "artist_name", "album_name", "episode_uri", "episode_name", "episode_show_name",
+    "audiobook_uri", "audiobook_title", "audiobook_chapter_uri", "audiobook_chapter_title",
+    "platform", "conn_country", "reason_start", "reason_end", "shuffle", "skipped", "offline",
+    "offline_timestamp", "incognito_mode",
+)
+TRACK_ID = ROW_COLUMNS.index("track_id")
+
+# Keys every record of a format must have (values may be null where the format allows).
+EXTENDED_KEYS = ("ts", "ms_played", "master_metadata_track_name",
+                 "master_metadata_album_artist_name", "master_metadata_album_album_name",
+                 "spotify_track_uri", "spotify_episode_uri")
+ACCOUNT_MUSIC_KEYS = ("endTime", "artistName", "trackName", "msPlayed")
+ACCOUNT_PODCAST_KEYS = ("endTime", "podcastName", "episodeName", "msPlayed")
+# Names of history files, only used to decide whether an odd JSON file found in
+# a folder or zip is history (then it must be valid) or another part of the export.
+HISTORY_NAME = re.compile(r"(StreamingHistory|Streaming_History|endsong)[^/]*\.json$", re.I)
+
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+_END_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d\Z")
+_TRACK_URI = re.compile(r"spotify:track:([0-9A-Za-z]{22})\Z")
+_MS_LIMIT = 2**31 - 1
+# offline_timestamp: seconds or milliseconds (values > 2e9 are ms); earlier than
+# 2000-01-01 is junk (Spotify writes 0 or tiny values) and is stored as NULL.
+_OFFLINE_MS_ABOVE = 2_000_000_000
+_OFFLINE_MIN_SECONDS = 946_684_800
+
+
+class ExportError(ValueError):
+    """A file of the export is not a valid streaming history; names file, record and reason."""
+
+    def __init__(self, file: str, reason: str, index: int | None = None):
+        self.file, self.reason, self.index = file, reason, index
+        where = f"{file}: record {index}" if index is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+def surrogate_id(kind: str, *names: str | None) -> str:
+    """Stable id of a track, album or artist known by names only.
+
+    track: (artist name, track name); album: (album name, album artist name);
+    artist: (name,). Same names, same id, in every import and on every machine.
+    """
+    joined = "\x1f".join(name or "" for name in names)
+    return f"{SURROGATE_PREFIX}{kind}:{hashlib.sha256(joined.encode()).hexdigest()[:24]}"
+
+
+@dataclass
+class ExportFile:
+    name: str
+    sha256: str
+    format: str | None  # EXTENDED, ACCOUNT, or None for an empty list
+    records: int
+
+
+@dataclass
+class ExportData:
+    """Every record of an export, accounted for."""
+
+    files: list[ExportFile] = field(default_factory=list)
+    ignored_files: dict[str, str] = field(default_factory=dict)  # name -> why
+    records_read: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> records
+    duplicates: int = 0
+    keys: set[str] = field(default_factory=set)  # play identities written (first of each)
+    tracks: set[str] = field(default_factory=set)  # ids of the tracks played
+
+    @property
+    def fingerprint(self) -> str:
+        """The same set of files (by content) gives the same fingerprint."""
+        return hashlib.sha256("".join(sorted(f.sha256 for f in self.files)).encode()).hexdigest()
+
+
+# -- finding the files ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    read: Callable[[], bytes]
+    explicit: bool  # named by the user (must be history) or found in a folder/zip
+    size: int
+
+
+def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ExportError(str(path), f"not a readable zip file ({exc})") from None
+    found = []
+    with archive:
+        for info in archive.infolist():
+            member = info.filename
+            if info.is_dir() or not member.lower().endswith(".json") or "__MACOSX/" in member:
+                continue
+            found.append(_Candidate(f"{path}:{member}", _zip_reader(path, member), False, info.file_size))
+    if explicit and not found:
+        raise ExportError(str(path), "the zip holds no JSON file")
+    return found
+
+
+def _zip_reader(path: Path, member: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return archive.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ExportError(f"{path}:{member}", f"cannot be read from the zip ({exc})") from None
+    return read
+
+
+def find_files(paths: list[Path]) -> list[_Candidate]:
+    """JSON files named, found in folders (recursively) or inside zips, sorted by name."""
+    found: list[_Candidate] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() == ".json":
+                    found.append(_Candidate(str(child), child.read_bytes, False, child.stat().st_size))
+                elif child.is_file() and child.suffix.lower() == ".zip":
+                    found += _zip_candidates(child, False)
+        elif path.is_file() and zipfile.is_zipfile(path):
+            found += _zip_candidates(path, True)
+        elif path.is_file():
+            found.append(_Candidate(str(path), path.read_bytes, True, path.stat().st_size))
+        else:
+            raise ExportError(str(path), "no such file or folder")
+    if not found:
+        raise ExportError(", ".join(map(str, paths)), "no JSON file found")
+    return sorted(found, key=lambda c: c.name)
+
+
+# -- parsing -------------------------------------------------------------------
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _locate_json_error(name: str, text: str, exc: json.JSONDecodeError) -> ExportError:
+    """Which record of a top-level array breaks the JSON (truncated files, stray bytes)."""
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text, 0).end()
+    if not text.startswith("[", pos):
+        return ExportError(name, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    pos = _WS.match(text, pos + 1).end()
+    index = 0
+    while True:
+        try:
+            _, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as inner:
+            cut = inner.pos >= len(text.rstrip()) or inner.msg.startswith("Unterminated")
+            what = "truncated" if cut else f"not valid JSON ({inner.msg})"
+            return ExportError(name, f"{what} at line {inner.lineno} column {inner.colno}", index)
+        pos = _WS.match(text, pos).end()
+        if text.startswith(",", pos):
+            pos = _WS.match(text, pos + 1).end()
+            index += 1
+            continue
+        if pos >= len(text):
+            return ExportError(name, "truncated: the file ends inside the list", index)
+        return ExportError(name, f"not valid JSON after this record: {exc.msg} at line "
+                                 f"{exc.lineno} column {exc.colno}", index)
+
+
+def _load_json(name: str, data: bytes):
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExportError(name, f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _locate_json_error(name, text, exc) from None
+
+
+def _record_format(record) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    if "ts" in record or "ms_played" in record:
+        return EXTENDED
+    if "endTime" in record or "msPlayed" in record:
+        return ACCOUNT
+    return None
+
+
+# -- validating one record -----------------------------------------------------
+
+class _Bad(Exception):
+    """A record-level problem; the caller adds file and index."""
+
+
+# Extended records: text fields (str or null) and flags (bool or null), read in bulk.
+_EXT_TEXT = ("spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri", "audiobook_uri",
+             "master_metadata_track_name", "master_metadata_album_artist_name",
+             "master_metadata_album_album_name", "episode_name", "episode_show_name",
+             "audiobook_title", "audiobook_chapter_title",
+             "platform", "conn_country", "reason_start", "reason_end")
+_EXT_FLAGS = ("shuffle", "skipped", "offline", "incognito_mode")
+_EXT_REQUIRED = frozenset(EXTENDED_KEYS)
+_TEXT_TYPES = frozenset({str, type(None)})
+_FLAG_TYPES = frozenset({bool, type(None)})
+_NO_CONTENT = "no track, episode or audiobook in the record"
+
+
+def _check_types(record: dict, keys: tuple[str, ...], values: list, allowed: frozenset, what: str) -> None:
+    if not set(map(type, values)) <= allowed:
+        key, value = next((k, v) for k, v in zip(keys, values, strict=True) if type(v) not in allowed)
+        raise _Bad(f"{key} must be {what}, got {value!r}")
+
+
+def _ms(value, key: str) -> int:
+    if type(value) is not int or not 0 <= value <= _MS_LIMIT:
+        raise _Bad(f"{key} must be a whole number of milliseconds >= 0, got {value!r}")
+    return value
+
+
+def _require(record: dict, keys: tuple[str, ...], required: frozenset | None = None) -> None:
+    if not record.keys() >= (required or set(keys)):
+        missing = [k for k in keys if k not in record]
+        raise _Bad(f"missing key {', '.join(map(repr, missing))}")
+
+
+def _offline_seconds(value) -> float | None:
+    """`offline_timestamp` as Unix seconds: seconds or ms in the export, junk -> None."""
+    if value is None:
+        return None
+    if type(value) not in (int, float):
+        raise _Bad(f"offline_timestamp must be a number or null, got {value!r}")
+    seconds = value / 1000 if value > _OFFLINE_MS_ABOVE else value
+    return seconds if _OFFLINE_MIN_SECONDS <= seconds <= 4_102_444_800 else None  # 2000 .. 2100
+
+
+def _parse_ts(value) -> datetime:
+    if type(value) is not str or not _TS.match(value):
+        raise _Bad(f"ts must look like 2023-06-04T22:06:13Z, got {value!r}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _Bad(f"ts is not a real instant: {value!r}") from None
+
+
+def _parse_end_time(value) -> datetime:
+    if type(value) is not str or not _END_TIME.match(value):
+        raise _Bad(f"endTime must look like 2023-06-04 22:06, got {value!r}")
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise _Bad(f"endTime is not a real instant: {value!r}") from None
+
+
+class _Reader:
+    """Turns validated records into rows; keeps the first of each play identity."""
+
+    def __init__(self, data: ExportData, write_row: Callable[[tuple], None], resolved: dict[str, str]):
+        self.data = data
+        self.write_row = write_row
+        self.resolved = resolved  # surrogate track id -> Spotify id resolved earlier
+        # Names repeat across hundreds of thousands of records: keep one copy each.
+        self._intern = {}.setdefault
+
+    def _add(self, row: tuple) -> None:
+        keys = self.data.keys
+        if row[0] in keys:
+            self.data.duplicates += 1
+        else:
+            keys.add(row[0])
+            self.write_row(row)
+            if row[TRACK_ID] is not None:
+                self.data.tracks.add(row[TRACK_ID])
+
+    def _surrogate_track(self, artist: str | None, name: str | None) -> str:
+        surrogate = surrogate_id("track", artist, name)
+        return self.resolved.get(surrogate, surrogate)
+
+    def extended(self, record: dict) -> None:
+        _require(record, EXTENDED_KEYS, _EXT_REQUIRED)
+        get = record.get
+        texts = [get(k) for k in _EXT_TEXT]
+        _check_types(record, _EXT_TEXT, texts, _TEXT_TYPES, "a string or null")
+        flags = [get(k) for k in _EXT_FLAGS]
+        _check_types(record, _EXT_FLAGS, flags, _FLAG_TYPES, "true, false or null")
+        intern = self._intern
+        (track_uri, episode_uri, chapter_uri, book_uri, track, artist, album, episode, show,
+         book, chapter, *common) = [v if v is None else intern(v, v) for v in texts]
+        played_at = _parse_ts(record["ts"])
+        ms = _ms(record["ms_played"], "ms_played")
+        shuffle, skipped, offline, incognito = flags
+        tail = (*common, shuffle, skipped, offline, _offline_seconds(get("offline_timestamp")), incognito)
+        if track_uri is not None:
+            match = _TRACK_URI.match(track_uri)
+            if match:
+                item, track_id = track_uri, match.group(1)
+            elif track_uri.startswith("spotify:local:"):  # a local file: known by names
+                item, track_id = f"{artist or ''}|{track or ''}", self._surrogate_track(artist, track)
+            else:
+                raise _Bad(f"spotify_track_uri is not a Spotify track URI: {track_uri!r}")
+            content = ("track", track_id, track, artist, album, None, None, None, None, None, None, None)
+        elif episode_uri is not None:
+            item = episode_uri
+            content = ("episode", None, None, None, None, episode_uri, episode, show, None, None, None, None)
+        elif chapter_uri is not None or book_uri is not None:
+            item = chapter_uri or book_uri
+            content = ("audiobook", None, None, None, None, None, None, None, book_uri, book, chapter_uri,
+                       chapter)
+        elif track is not None:  # names but no URI (local files in old exports)
+            item = f"{artist or ''}|{track}"
+            content = ("track", self._surrogate_track(artist, track), track, artist, album,
+                       None, None, None, None, None, None, None)
+        else:
+            self.data.skipped[_NO_CONTENT] += 1
+            return
+        self._add((export_play_key(played_at, item, ms), "extended_export", content[0], record["ts"], ms,
+                   *content[1:], *tail))
+
+    def account(self, record: dict) -> None:
+        podcast = "podcastName" in record or "episodeName" in record
+        keys = ACCOUNT_PODCAST_KEYS if podcast else ACCOUNT_MUSIC_KEYS
+        _require(record, keys)
+        first, second = record[keys[1]], record[keys[2]]
+        _check_types(record, keys[1:3], [first, second], _TEXT_TYPES, "a string or null")
+        played_at = _parse_end_time(record["endTime"])
+        ms = _ms(record["msPlayed"], "msPlayed")
+        if first is None and second is None:
+            self.data.skipped[_NO_CONTENT] += 1
+            return
+        first = first if first is None else self._intern(first, first)
+        at = played_at.isoformat()
+        key = export_play_key(played_at, f"{first or ''}|{second or ''}", ms)
+        unknown = (None,) * 9  # platform .. incognito_mode: Account data does not say
+        if podcast:
+            self._add((key, "account_export", "episode", at, ms, None, None, None, None, None,
+                       second, first, None, None, None, None, *unknown))
+        else:
+            name = second if second is None else self._intern(second, second)
+            self._add((key, "account_export", "track", at, ms, self._surrogate_track(first, name), name,
+                       first, None, None, None, None, None, None, None, None, *unknown))
+
+    def read_file(self, candidate: _Candidate) -> None:
+        data = candidate.read()
+        sha = hashlib.sha256(data).hexdigest()
+        records = _load_json(candidate.name, data)
+        del data
+        looks_like_history = candidate.explicit or HISTORY_NAME.search(candidate.name)
+        if not isinstance(records, list):
+            if looks_like_history:
+                raise ExportError(candidate.name, f"must be a JSON list of records, got a JSON "
+                                                  f"{type(records).__name__}")
+            self.data.ignored_files[candidate.name] = "not a streaming history (not a list)"
+            return
+        first = _record_format(records[0]) if records else None
+        if records and first is None and not looks_like_history:
+            self.data.ignored_files[candidate.name] = "not a streaming history (other keys)"
+            return
+        for index, record in enumerate(records):
+            kind = _record_format(record)
+            if kind is None:
+                what = sorted(record)[:6] if isinstance(record, dict) else type(record).__name__
+                raise ExportError(candidate.name, f"not a streaming-history record (keys {what})", index)
+            try:
+                (self.extended if kind == EXTENDED else self.account)(record)
+            except _Bad as exc:
+                raise ExportError(candidate.name, str(exc), index) from None
+        self.data.records_read += len(records)
+        self.data.files.append(ExportFile(candidate.name, sha, first, len(records)))
+
+
+def read_export(paths: list[Path], write_row: Callable[[tuple], None],
+                resolved: dict[str, str] | None = None, progress: bool = False) -> ExportData:
+    """Read and validate every file; raise ExportError at the first bad one.
+
+    Each play (the first record of each identity, as a `ROW_COLUMNS` tuple) goes
+    to `write_row` as soon as it is validated; a caller that writes them must
+    discard what it wrote when an ExportError comes (ingestion.export_loader
+    stages them in a temporary table of the transaction it rolls back).
+    `resolved` maps surrogate track ids to the Spotify ids found for them since.
+    `progress` shows a progress bar (bytes read) on the terminal.
+    """
+    data = ExportData()
+    reader = _Reader(data, write_row, resolved or {})
+    candidates = find_files(paths)
+    with tqdm(total=sum(c.size for c in candidates), unit="B", unit_scale=True,
+              desc="reading export", disable=not progress, leave=False) as bar:
+        for candidate in candidates:
+            bar.set_postfix_str(Path(candidate.name).name[-40:], refresh=False)
+            reader.read_file(candidate)
+            bar.update(candidate.size)
+    return data

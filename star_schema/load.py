@@ -1,0 +1,237 @@
+"""Source -> main: build and refresh the star schema.
+
+One run is one transaction on main:
+1. Find the newest source play revision that is safe to load. Every insert of
+   a play, and every update that changes it, takes a new `revision` from one
+   sequence. `LOCK plays IN SHARE MODE` waits for every transaction still writing
+   plays, so every revision up to `max(revision)` is then committed (or gone)
+   and none can appear below it later.
+2. COPY all users and metadata, and the track plays whose revision is above the
+   last load's watermark, from source into temporary tables of main.
+3. Upsert the dimensions, touching only rows whose values changed; re-derive the
+   local-time fields of users whose time zone changed; insert the new facts and
+   update the facts of plays that changed.
+4. Record the run in `etl.load_runs`. A run that changes nothing rolls back, so
+   running it again leaves main identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from warehouse.db import connect
+from warehouse.settings import Settings, get_settings
+from warehouse.sql import upsert_changed
+
+log = logging.getLogger(__name__)
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    plays_loaded: int
+    users_changed: int
+    tracks_changed: int
+    albums_changed: int
+    artists_changed: int
+    source_max_revision: int
+    load_id: int | None  # None when nothing changed
+
+    def __str__(self) -> str:
+        if self.load_id is None:
+            return "main is up to date: nothing to load"
+        return (
+            f"load {self.load_id}: {self.plays_loaded} plays new or changed, {self.users_changed} users, "
+            f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
+            f"{self.artists_changed} artists new or changed (source play revisions <= {self.source_max_revision})"
+        )
+
+
+# Temporary tables on main, filled by COPY from the source query beside each.
+STAGING = {
+    "stage_users": (
+        "user_id text, display_name text, timezone text",
+        "SELECT user_id, display_name, timezone FROM users",
+    ),
+    "stage_artists": (
+        "artist_id text, name text, genres text[], popularity smallint, image_url text, "
+        "is_surrogate boolean",
+        "SELECT artist_id, name, genres, popularity, image_url, is_surrogate FROM artists",
+    ),
+    "stage_albums": (
+        "album_id text, name text, album_type text, artist_ids text[], release_date text, "
+        "release_date_precision text, total_tracks integer, image_url text, is_surrogate boolean",
+        "SELECT album_id, name, album_type, artist_ids, release_date, release_date_precision, "
+        "total_tracks, image_url, is_surrogate FROM albums",
+    ),
+    "stage_tracks": (
+        "track_id text, name text, album_id text, artist_ids text[], duration_ms integer, "
+        "explicit boolean, popularity smallint, track_number integer, disc_number integer, "
+        "is_surrogate boolean",
+        "SELECT track_id, name, album_id, artist_ids, duration_ms, explicit, popularity, "
+        "track_number, disc_number, is_surrogate FROM tracks",
+    ),
+    "stage_plays": (
+        "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
+        "source text, skipped boolean",
+        "SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped FROM plays "
+        "WHERE content_type = 'track' AND revision > {low} AND revision <= {high}",
+    ),
+}
+
+
+UPSERT_USERS = upsert_changed(
+    "dim_user", ["user_id"], ["user_id", "display_name", "timezone"],
+    "SELECT user_id, display_name, coalesce(timezone, %(default_timezone)s) FROM stage_users",
+)
+UPSERT_ARTISTS = upsert_changed(
+    "dim_artist", ["artist_id"],
+    ["artist_id", "name", "genres", "popularity", "image_url", "is_surrogate"],
+    "SELECT artist_id, name, genres, popularity, image_url, is_surrogate FROM stage_artists",
+)
+UPSERT_ALBUMS = upsert_changed(
+    "dim_album", ["album_id"],
+    ["album_id", "name", "album_type", "primary_artist_id", "artist_ids", "release_date",
+     "release_date_precision", "release_year", "total_tracks", "image_url", "is_surrogate"],
+    "SELECT album_id, name, album_type, artist_ids[1], artist_ids, release_date, "
+    "release_date_precision, substring(release_date from '^(\\d{4})')::smallint, "
+    "total_tracks, image_url, is_surrogate FROM stage_albums",
+)
+UPSERT_TRACKS = upsert_changed(
+    "dim_track", ["track_id"],
+    ["track_id", "name", "album_id", "primary_artist_id", "artist_ids", "duration_ms",
+     "explicit", "popularity", "track_number", "disc_number", "is_surrogate"],
+    "SELECT track_id, name, album_id, artist_ids[1], artist_ids, duration_ms, explicit, "
+    "popularity, track_number, disc_number, is_surrogate FROM stage_tracks",
+)
+
+# Local-time fields from `lt`, played_at in the user's zone (DST by the zone rules).
+LOCAL_FIELDS = ("lt::date, extract(hour FROM lt)::smallint, extract(isodow FROM lt)::smallint, "
+                "to_char(lt, 'YYYY'), to_char(lt, 'YYYY-MM')")
+INSERT_FACTS = f"""
+    INSERT INTO fact_play AS f (play_id, user_id, track_id, played_at, started_at, ms_played, source,
+                           is_stream, skipped, local_date, local_hour, local_dow, local_year,
+                           local_month, load_id)
+    SELECT play_id, user_id, track_id, played_at,
+           played_at - ms_played * interval '1 millisecond', ms_played, source,
+           source = 'api' OR ms_played >= 30000, skipped, {LOCAL_FIELDS}, %(load_id)s
+    FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
+          FROM stage_plays p JOIN dim_user u USING (user_id)) play
+    ON CONFLICT (play_id) DO UPDATE SET
+        (track_id, played_at, started_at, ms_played, source, is_stream, skipped, local_date, local_hour,
+         local_dow, local_year, local_month, load_id) =
+        (excluded.track_id, excluded.played_at, excluded.started_at, excluded.ms_played, excluded.source,
+         excluded.is_stream, excluded.skipped, excluded.local_date, excluded.local_hour, excluded.local_dow,
+         excluded.local_year, excluded.local_month, excluded.load_id)
+    WHERE (f.track_id, f.played_at, f.ms_played, f.source, f.skipped)
+          IS DISTINCT FROM (excluded.track_id, excluded.played_at, excluded.ms_played, excluded.source,
+                            excluded.skipped)
+"""
+RELOCALIZE = f"""
+    UPDATE fact_play f
+    SET (local_date, local_hour, local_dow, local_year, local_month) = ({LOCAL_FIELDS})
+    FROM (SELECT f.play_id, f.played_at AT TIME ZONE u.timezone AS lt
+          FROM fact_play f JOIN dim_user u USING (user_id)
+          WHERE u.user_id = ANY(%(users)s)) play
+    WHERE f.play_id = play.play_id
+"""
+
+
+def _changed(main: psycopg.Connection, upsert: str, params: dict) -> tuple[int, int]:
+    """Run an upsert; return (rows inserted or updated, rows updated)."""
+    return main.execute(
+        f"WITH changed AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*), count(*) FILTER (WHERE NOT inserted) FROM changed",
+        params,
+    ).fetchone()
+
+
+def _safe_upper_bound(source: psycopg.Connection) -> tuple[int, int]:
+    """(max revision, max play id) once no transaction writes plays any more."""
+    with source.transaction():
+        source.execute("LOCK TABLE plays IN SHARE MODE")
+        return source.execute("SELECT coalesce(max(revision), 0), coalesce(max(play_id), 0) FROM plays").fetchone()
+
+
+def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high: int) -> None:
+    for table, (columns, query) in STAGING.items():
+        main.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+        with source.cursor().copy(f"COPY ({query.format(low=low, high=high)}) TO STDOUT") as out, \
+                main.cursor().copy(f"COPY {table} FROM STDIN") as into:
+            for block in out:
+                into.write(block)
+        main.execute(f"ANALYZE {table}")
+
+
+def _check_staged(main: psycopg.Connection) -> None:
+    bad_zone = main.execute(
+        """SELECT user_id, timezone FROM stage_users
+           WHERE timezone IS NOT NULL
+             AND timezone NOT IN (SELECT name FROM pg_timezone_names) LIMIT 5"""
+    ).fetchall()
+    if bad_zone:
+        raise LoadError(f"source users with an unknown time zone: {bad_zone}")
+    orphans = main.execute(
+        """SELECT p.play_id, p.track_id FROM stage_plays p
+           WHERE NOT EXISTS (SELECT 1 FROM stage_tracks t WHERE t.track_id = p.track_id)
+           LIMIT 5"""
+    ).fetchall()
+    if orphans:
+        raise LoadError(f"source plays whose track is not in source tracks (play_id, track_id): {orphans}")
+    unknown_users = main.execute(
+        "SELECT DISTINCT user_id FROM stage_plays WHERE user_id NOT IN (SELECT user_id FROM stage_users) LIMIT 5"
+    ).fetchall()
+    if unknown_users:
+        raise LoadError(f"source plays of unknown users: {unknown_users}")
+
+
+def load_main(settings: Settings | None = None) -> LoadReport:
+    """Load what source has and main lacks, in one transaction on main."""
+    settings = settings or get_settings()
+    started = datetime.now(UTC)
+    with connect("source", settings) as source, connect("main", settings) as main:
+        # One load at a time; the lock lasts until main commits or rolls back.
+        main.execute("LOCK TABLE etl.load_runs IN EXCLUSIVE MODE")
+        (low,) = main.execute("SELECT coalesce(max(source_max_revision), 0) FROM etl.load_runs").fetchone()
+        high, max_play_id = _safe_upper_bound(source)
+        source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        _stage(source, main, low, high)
+        source.commit()
+        _check_staged(main)
+
+        changed_zone = [
+            user_id for (user_id,) in main.execute(
+                """SELECT s.user_id FROM stage_users s JOIN dim_user d USING (user_id)
+                   WHERE d.timezone <> coalesce(s.timezone, %(default_timezone)s)""",
+                {"default_timezone": settings.default_timezone},
+            )
+        ]
+        counted = [
+            _changed(main, upsert, {"default_timezone": settings.default_timezone})
+            for upsert in (UPSERT_USERS, UPSERT_ARTISTS, UPSERT_ALBUMS, UPSERT_TRACKS)
+        ]
+        (users, artists, albums, tracks), dims_updated = [c for c, _ in counted], sum(u for _, u in counted)
+        if changed_zone:
+            main.execute(RELOCALIZE, {"users": changed_zone})
+        (load_id,) = main.execute(
+            """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
+                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s) RETURNING load_id""",
+            (started, high, max_play_id, users, tracks, albums, artists, dims_updated),
+        ).fetchone()
+        plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
+        if not (plays or users or artists or albums or tracks) and high == low:
+            main.rollback()
+            return LoadReport(0, 0, 0, 0, 0, high, None)
+        main.execute("UPDATE etl.load_runs SET plays_loaded = %s WHERE load_id = %s", (plays, load_id))
+        main.commit()
+    report = LoadReport(plays, users, tracks, albums, artists, high, load_id)
+    log.info("%s", report)
+    return report

@@ -1,0 +1,135 @@
+"""The import's entry points: the command line, the Flask upload form, the Airflow DAG."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from flask import Flask
+
+from tests.airflow_support import DAGS_FOLDER, load_dag_bag, run_dag, use_dag_folder
+from tests.ingestion.conftest import REAL_EXPORT, count, source_checksums, write_json
+from warehouse.settings import PROJECT_ROOT
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ingestion", "import", *args], cwd=PROJECT_ROOT,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=300)
+
+
+def test_command_line(dbs, real_records, tmp_path):
+    refused = cli(str(REAL_EXPORT), "--user", "alice")
+    assert refused.returncode == 1 and "user 'alice' does not exist" in refused.stderr
+    assert cli(str(REAL_EXPORT), "--user", "alice", "--create-user", "--timezone", "Mars/Base").returncode == 2
+
+    done = cli(str(REAL_EXPORT), "--user", "alice", "--create-user", "--timezone", "Europe/Berlin")
+    assert done.returncode == 0, done.stderr
+    assert "records read             1,470" in done.stdout
+    assert "plays loaded             1,470  (13 episodes, 1,457 tracks)" in done.stdout
+    assert "alice has not connected Spotify" in done.stdout  # no resolution without a connection
+    assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'alice'") == 1470
+
+    before = source_checksums(dbs)
+    again = cli(str(REAL_EXPORT), "--user", "alice", "--no-resolve")
+    assert again.returncode == 0 and "nothing new, nothing written" in again.stdout
+    assert source_checksums(dbs) == before
+
+    broken = [dict(r) for r in real_records[:5]]
+    broken[2]["ts"] = "yesterday"
+    bad = cli(str(write_json(tmp_path / "bad.json", broken)), "--user", "alice")
+    assert bad.returncode == 1
+    assert "import refused, nothing loaded" in bad.stderr and "bad.json: record 2: ts must look like" in bad.stderr
+    assert source_checksums(dbs) == before
+
+
+@pytest.fixture
+def upload_client(dbs):
+    from flask_endpoint.upload import bp
+
+    app = Flask("upload-test")
+    app.secret_key = "test"
+    app.config["SETTINGS"] = dbs
+    app.register_blueprint(bp)
+    return app.test_client()
+
+
+def as_zip(*members: tuple[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    buffer.seek(0)
+    return buffer
+
+
+def test_upload_form(dbs, upload_client, real_records):
+    assert upload_client.get("/import").status_code == 401
+    assert upload_client.post("/import", data={"export": (io.BytesIO(b"[]"), "x.json")}).status_code == 401
+    from testkit.sourcedata import add_user
+    from warehouse.db import connect
+
+    with connect("source", dbs) as conn:
+        add_user(conn, "bob")
+        conn.commit()
+    with upload_client.session_transaction() as session:
+        session["user_id"] = "bob"
+    page = upload_client.get("/import")
+    assert page.status_code == 200 and b'type="file" name="export"' in page.data
+
+    export = as_zip(("Spotify Extended Streaming History/Streaming_History_Audio_2023.json", REAL_EXPORT.read_bytes()),
+                    ("Spotify Extended Streaming History/ReadMeFirst.pdf", b"%PDF"))
+    answer = upload_client.post("/import", data={"export": (export, "my_spotify_data.zip")})
+    assert answer.status_code == 200, answer.data
+    assert b"Imported: 1470 new plays." in answer.data
+    assert b"my_spotify_data.zip:Spotify Extended Streaming History/Streaming_History_Audio_2023.json" in answer.data
+    assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'bob'") == 1470
+
+    before = source_checksums(dbs)
+    again = upload_client.post("/import", data={"export": (io.BytesIO(REAL_EXPORT.read_bytes()), "again.json")})
+    assert again.status_code == 200 and b"Nothing new" in again.data
+    broken = json.dumps(real_records[:3])[:-40]
+    refused = upload_client.post("/import", data={"export": (io.BytesIO(broken.encode()), "cut.json")})
+    assert refused.status_code == 400
+    assert b"nothing was loaded: cut.json: record 2: truncated" in refused.data
+    wrong = upload_client.post("/import", data={"export": (io.BytesIO(b"x"), "notes.txt")})
+    assert wrong.status_code == 400 and b"not a .zip or .json file: notes.txt" in wrong.data
+    assert source_checksums(dbs) == before
+
+
+def test_upload_size_limit(dbs, upload_client, monkeypatch):
+    app_settings = dbs.model_copy(update={"upload_max_mb": 1})
+    upload_client.application.config["SETTINGS"] = app_settings
+    with upload_client.session_transaction() as session:
+        session["user_id"] = "bob"
+    answer = upload_client.post("/import", data={"export": (io.BytesIO(b" " * 2**21), "big.json")})
+    assert answer.status_code == 413
+
+
+@pytest.mark.slow
+def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, monkeypatch):
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "spotify_import.py").symlink_to(DAGS_FOLDER / "spotify_import.py")
+    dag = load_dag_bag(folder).dags["spotify_import"]  # parsed as the scheduler would, no import error
+    assert {t.task_id for t in dag.tasks} == {"import_export", "resolve_names", "source_gate",
+                                              "trigger_spotify_analytics"}
+    assert dag.get_task("trigger_spotify_analytics").trigger_dag_id == "spotify_analytics"
+    assert set(dag.params) == {"path", "user_id", "create_user", "timezone"}
+
+    (folder / "spotify_analytics.py").symlink_to(DAGS_FOLDER / "spotify_analytics.py")
+    use_dag_folder(monkeypatch, folder)
+    dag = load_dag_bag(folder).dags["spotify_import"]
+    from airflow.models.dagrun import DagRun
+
+    analytics_runs = len(DagRun.find(dag_id="spotify_analytics"))  # other tests of the session ran it too
+    run, states = run_dag(dag, run_conf={"path": str(REAL_EXPORT), "user_id": "carol", "create_user": True,
+                                         "timezone": "Asia/Kolkata"})
+    assert states == {"import_export": "success", "resolve_names": "success", "source_gate": "success",
+                      "trigger_spotify_analytics": "success"}, states
+    assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'carol'") == 1470
+    assert len(DagRun.find(dag_id="spotify_analytics")) == analytics_runs + 1

@@ -1,0 +1,52 @@
+"""`make postgres` behaviour, on a cluster of its own in a temporary folder."""
+
+import socket
+
+import psycopg
+import pytest
+
+from operations.postgres import Cluster, ClusterError, free_port
+from tests.conftest import TEST_CONF, make_temp_dir
+
+
+@pytest.fixture
+def cluster():
+    root = make_temp_dir("wrapped-test-cluster-")
+    port = free_port()
+    one = Cluster("main", f"postgresql://owner:pw@127.0.0.1:{port}/main", root / "pgdata",
+                  root / "logs", tuple(TEST_CONF.items()))
+    yield one
+    one.stop()
+
+
+def test_start_is_idempotent_and_a_restart_keeps_data(cluster):
+    assert cluster.start() == "created and started"
+    with psycopg.connect(cluster.url) as conn:
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+        assert conn.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+        conn.execute("CREATE TABLE kept (x int)")
+        conn.execute("INSERT INTO kept VALUES (7)")
+    assert cluster.start() == "already running"
+    assert cluster.stop() == "stopped"
+    assert not cluster.running()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(cluster.url, connect_timeout=2)
+    assert cluster.start() == "started"
+    with psycopg.connect(cluster.url) as conn:
+        assert conn.execute("SELECT x FROM kept").fetchall() == [(7,)]
+
+
+def test_password_is_required_over_tcp(cluster):
+    cluster.start()
+    wrong = cluster.url.replace(":pw@", ":nope@")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(wrong)
+
+
+def test_a_taken_port_gives_a_clear_error(cluster):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", cluster.port))
+        squatter.listen()
+        with pytest.raises(ClusterError, match=f"port {cluster.port}.*MAIN_DATABASE_URL"):
+            cluster.start()
+    assert not cluster.running()

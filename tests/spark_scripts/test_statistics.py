@@ -1,0 +1,263 @@
+"""Each statistic against hand-written plays and hand-computed rows (docs/metrics.md)."""
+
+from datetime import date
+
+import pytest
+
+from spark_scripts.statistics import COMPUTE
+from tests.spark_scripts.conftest import rows, tables, utc
+
+# t1: album a1 by r1, 200 s, explicit, popularity 100; t2: a1 by r1, 100 s, clean, popularity unknown;
+# t3: a2 by r2, 400 s, explicit unknown, popularity 40.
+TRACKS = {"t1": ("a1", "r1", 200_000, True, 100), "t2": ("a1", "r1", 100_000, False, None),
+          "t3": ("a2", "r2", 400_000, None, 40)}
+PLAYS = [
+    ("ana", "t1", "2024-01-10T10:00:00Z", 200_000, "api", None),
+    ("ana", "t2", "2024-01-10T10:03:00Z", 20_000, "extended_export", True),   # under 30 s: no stream
+    ("ana", "t2", "2024-01-10T10:05:00Z", 100_000, "extended_export", False),
+    ("ana", "t3", "2024-02-01T09:00:00Z", 400_000, "extended_export", False),
+]
+
+
+def compute(name, t, *order):
+    return rows(COMPUTE[name](t), *order)
+
+
+def by_period(found):
+    return {r["period"]: r for r in found}
+
+
+def test_overview(spark):
+    got = by_period(compute("overview", tables(spark, PLAYS, TRACKS), "period"))
+    assert set(got) == {"all", "2024", "2024-01", "2024-02"}
+    assert got["all"] == {
+        "user_id": "ana", "period": "all", "streams": 3, "listening_ms": 700_000, "distinct_tracks": 3,
+        "distinct_artists": 2, "distinct_albums": 2, "active_days": 2,
+        "first_played_at": utc("2024-01-10T10:00:00Z"), "last_played_at": utc("2024-02-01T09:00:00Z"),
+        "streams_per_active_day": 1.5, "skip_rate": pytest.approx(1 / 3), "mainstream_score": 70.0,
+        "new_artists": 2, "new_tracks": 3,
+    }
+    assert got["2024"] == {**got["all"], "period": "2024"}
+    january, february = got["2024-01"], got["2024-02"]
+    assert (january["streams"], january["listening_ms"], january["distinct_tracks"], january["active_days"],
+            january["skip_rate"], january["mainstream_score"], january["new_artists"], january["new_tracks"]) == (
+        2, 300_000, 2, 1, 0.5, 100.0, 1, 2)
+    assert (february["streams"], february["skip_rate"], february["mainstream_score"], february["new_artists"],
+            february["new_tracks"]) == (1, 0.0, 40.0, 1, 1)
+
+
+def test_overview_skip_rate_and_mainstream_are_null_when_unknown(spark):
+    t = tables(spark, [("bo", "t2", "2024-01-10T10:00:00Z", 100_000)], TRACKS)
+    (only,) = [r for r in compute("overview", t) if r["period"] == "all"]
+    assert only["skip_rate"] is None and only["mainstream_score"] is None
+
+
+def test_new_artists_and_tracks_count_first_ever_streams(spark):
+    plays = [("ana", "t1", "2023-12-31T10:00:00Z", 200_000), ("ana", "t1", "2024-01-02T10:00:00Z", 200_000),
+             ("ana", "t2", "2024-01-03T10:00:00Z", 100_000)]
+    got = by_period(compute("overview", tables(spark, plays, TRACKS), "period"))
+    assert {p: (r["new_artists"], r["new_tracks"]) for p, r in got.items()} == {
+        "all": (1, 2), "2023": (1, 1), "2023-12": (1, 1), "2024": (0, 1), "2024-01": (0, 1)}
+
+
+def test_top_tracks_ties_by_listening_time_then_id(spark):
+    tracks = {"x": ("a1", "r1", 200_000, True, 1), "y": ("a1", "r1", 200_000, True, 1),
+              "z": ("a1", "r1", 200_000, True, 1)}
+    plays = [("ana", "z", "2024-01-01T10:00:00Z", 100_000), ("ana", "z", "2024-01-01T11:00:00Z", 100_000),
+             ("ana", "y", "2024-01-01T12:00:00Z", 150_000), ("ana", "y", "2024-01-01T13:00:00Z", 150_000),
+             ("ana", "x", "2024-01-01T14:00:00Z", 100_000), ("ana", "x", "2024-01-01T15:00:00Z", 100_000),
+             ("ana", "x", "2024-01-01T16:00:00Z", 10_000, "extended_export")]  # no stream: doesn't count
+    got = [r for r in compute("top_tracks", tables(spark, plays, tracks), "rank") if r["period"] == "all"]
+    assert [(r["rank"], r["track_id"], r["streams"], r["listening_ms"]) for r in got] == [
+        (1, "y", 2, 300_000), (2, "x", 2, 200_000), (3, "z", 2, 200_000)]
+
+
+def test_top_artists_use_the_primary_artist_and_top_albums_skip_unknown_albums(spark):
+    tracks = {"t1": ("a1", "r1", 1, True, 1), "t2": (None, "r2", 1, True, 1)}
+    plays = [("ana", "t1", "2024-01-01T10:00:00Z", 60_000), ("ana", "t2", "2024-01-01T11:00:00Z", 60_000),
+             ("ana", "t2", "2024-01-01T12:00:00Z", 60_000)]
+    t = tables(spark, plays, tracks, albums={"a1": (10, 2001)})
+    artists = [(r["rank"], r["artist_id"], r["streams"]) for r in compute("top_artists", t, "rank")
+               if r["period"] == "all"]
+    albums = [(r["rank"], r["album_id"]) for r in compute("top_albums", t, "rank") if r["period"] == "all"]
+    assert artists == [(1, "r2", 2), (2, "r1", 1)]
+    assert albums == [(1, "a1")]
+
+
+def test_hour_of_day_follows_dst_in_the_users_zone(spark):
+    # Berlin springs forward on 2024-03-31 at 01:00 UTC: 00:30Z is 01:30 local, 01:30Z is 03:30 local.
+    plays = [("ana", "t1", "2024-03-31T00:30:00Z", 200_000), ("ana", "t1", "2024-03-31T01:30:00Z", 200_000)]
+    t = tables(spark, plays, TRACKS, users={"ana": "Europe/Berlin"})
+    got = [r for r in compute("hour_of_day", t, "hour") if r["period"] == "2024-03"]
+    assert [r["hour"] for r in got] == list(range(24))
+    assert {r["hour"]: (r["streams"], r["listening_ms"], r["share"]) for r in got if r["streams"]} == {
+        1: (1, 200_000, 0.5), 3: (1, 200_000, 0.5)}
+    assert sum(r["share"] for r in got) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_local_date_differs_from_utc(spark):
+    # 2024-01-31 20:00 UTC is Thursday 2024-02-01 05:00 in Tokyo.
+    t = tables(spark, [("ken", "t1", "2024-01-31T20:00:00Z", 200_000)], TRACKS, users={"ken": "Asia/Tokyo"})
+    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02"}
+    days = [r for r in compute("day_of_week", t, "day_of_week") if r["period"] == "2024-02"]
+    assert [(r["day_of_week"], r["streams"]) for r in days] == [(d, int(d == 4)) for d in range(1, 8)]
+    longest = compute("longest_days", t)
+    assert {r["local_date"] for r in longest} == {date(2024, 2, 1)}
+
+
+def test_day_of_week_variety(spark):
+    plays = [("ana", "t1", "2024-01-01T10:00:00Z", 200_000), ("ana", "t1", "2024-01-01T11:00:00Z", 200_000),
+             ("ana", "t3", "2024-01-01T12:00:00Z", 400_000), ("ana", "t2", "2024-01-01T13:00:00Z", 100_000)]
+    got = {r["day_of_week"]: r for r in compute("day_of_week", tables(spark, plays, TRACKS)) if r["period"] == "all"}
+    monday = got[1]
+    assert (monday["streams"], monday["distinct_tracks"], monday["distinct_artists"]) == (4, 3, 2)
+    assert (monday["track_variety"], monday["artist_variety"]) == (0.75, 0.5)
+    assert (got[2]["streams"], got[2]["track_variety"], got[2]["artist_variety"]) == (0, 0.0, 0.0)
+
+
+def test_listening_clock_has_all_168_cells(spark):
+    t = tables(spark, [("ana", "t1", "2024-01-01T10:00:00Z", 200_000)], TRACKS)
+    got = [r for r in compute("listening_clock", t) if r["period"] == "all"]
+    assert len(got) == 168
+    assert [(r["day_of_week"], r["hour"]) for r in got if r["streams"]] == [(1, 10)]
+
+
+def test_artist_streaks_across_a_month_edge_and_broken_by_a_missing_day(spark):
+    tracks = {"t1": ("a1", "r1", 200_000, True, 1), "t2": ("a2", "r2", 200_000, True, 1)}
+    days = ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-05", "2024-02-07"]  # 02-06 missing
+    plays = [("ana", "t1", f"{d}T12:00:00Z", 200_000) for d in days]
+    plays += [("ana", "t2", "2024-02-05T13:00:00Z", 200_000), ("ana", "t2", "2024-02-06T13:00:00Z", 200_000),
+              ("ana", "t2", "2024-02-06T14:00:00Z", 200_000)]
+    got = compute("artist_streaks", tables(spark, plays, tracks), "period", "rank")
+    summary = [(r["period"], r["rank"], r["artist_id"], r["days"], r["streak_start"], r["streak_end"]) for r in got]
+    assert summary == [
+        ("2024", 1, "r1", 3, date(2024, 1, 30), date(2024, 2, 1)),
+        ("2024", 2, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)),
+        ("2024-01", 1, "r1", 2, date(2024, 1, 30), date(2024, 1, 31)),  # cut at the month's edge
+        ("2024-02", 1, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)),
+        ("all", 1, "r1", 3, date(2024, 1, 30), date(2024, 2, 1)),
+        ("all", 2, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)),
+    ]
+
+
+def test_album_completion_caps_at_one_and_needs_enough_tracks(spark):
+    tracks = {f"a1t{i}": ("a1", "r1", 200_000, True, 1) for i in range(6)}       # 6 played, total 5
+    tracks |= {f"a2t{i}": ("a2", "r1", 200_000, True, 1) for i in range(4)}      # 4 of 8
+    tracks |= {"a3t0": ("a3", "r1", 200_000, True, 1)}                           # total 4: left out
+    plays = [("ana", track, f"2024-01-01T{10 + i:02d}:00:00Z", 200_000) for i, track in enumerate(tracks)]
+    t = tables(spark, plays, tracks, albums={"a1": (5, 2001), "a2": (8, 2001), "a3": (4, 2001)})
+    got = [r for r in compute("album_completion", t, "rank") if r["period"] == "all"]
+    assert [(r["rank"], r["album_id"], r["total_tracks"], r["tracks_played"], r["completion"], r["status"],
+             r["streams"]) for r in got] == [(1, "a1", 5, 6, 1.0, "complete", 6), (2, "a2", 8, 4, 0.5, "half", 4)]
+
+
+SESSION_PLAYS = [
+    ("ana", "t1", "2024-01-10T10:03:00Z", 180_000),  # 10:00:00 - 10:03:00
+    ("ana", "t1", "2024-01-10T10:06:10Z", 180_000),  # starts 10 s later: same session
+    ("ana", "t1", "2024-01-10T10:43:00Z", 180_000),  # starts 33 min 50 s later: new session
+    ("ana", "t1", "2024-01-10T12:03:00Z", 180_000),  # starts 77 min later: new session
+    ("ana", "t1", "2024-01-10T12:05:00Z", 180_000),  # starts before the previous ended: gap 0
+]
+
+
+def test_sessions(spark):
+    got = compute("sessions", tables(spark, SESSION_PLAYS, TRACKS), "session_start")
+    assert [(r["period"], r["session_start"], r["session_end"], r["streams"], r["distinct_tracks"],
+             r["listening_ms"]) for r in got] == [
+        ("2024-01", utc("2024-01-10T10:00:00Z"), utc("2024-01-10T10:06:10Z"), 2, 1, 360_000),
+        ("2024-01", utc("2024-01-10T10:40:00Z"), utc("2024-01-10T10:43:00Z"), 1, 1, 180_000),
+        ("2024-01", utc("2024-01-10T12:00:00Z"), utc("2024-01-10T12:05:00Z"), 2, 1, 360_000),
+    ]
+    assert got[0]["session_id"] == int(utc("2024-01-10T10:00:00Z").timestamp() * 1000)
+
+
+def test_session_summary(spark):
+    got = by_period(compute("session_summary", tables(spark, SESSION_PLAYS, TRACKS)))
+    assert set(got) == {"all", "2024", "2024-01"}
+    assert got["all"]["sessions"] == 3
+    assert got["all"]["avg_session_ms"] == pytest.approx((370_000 + 180_000 + 300_000) / 3)
+    assert got["all"]["longest_session_ms"] == 370_000
+    assert got["all"]["avg_streams_per_session"] == pytest.approx(5 / 3)
+
+
+def test_a_session_belongs_to_the_month_of_its_local_start(spark):
+    # Kolkata is UTC+5:30: the play starts 2024-01-31 23:55 local and ends 2024-02-01 00:05 local.
+    t = tables(spark, [("raj", "t1", "2024-01-31T18:35:00Z", 600_000)], TRACKS, users={"raj": "Asia/Kolkata"})
+    (session,) = compute("sessions", t)
+    assert session["period"] == "2024-01"
+    assert set(by_period(compute("session_summary", t))) == {"all", "2024", "2024-01"}
+    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02"}
+
+
+def test_play_gaps(spark):
+    got = {r["gap_class"]: r for r in compute("play_gaps", tables(spark, SESSION_PLAYS, TRACKS))
+           if r["period"] == "all"}
+    assert {c: (r["gaps"], r["share"]) for c, r in got.items()} == {
+        "continuous": (2, 0.5), "short_break": (1, 0.25), "long_break": (1, 0.25)}
+
+
+def test_a_user_with_one_play_gets_every_fixed_size_row(spark):
+    t = tables(spark, [("solo", "t1", "2024-05-05T05:05:05Z", 200_000)], TRACKS)
+    for name, size in [("hour_of_day", 24), ("day_of_week", 7), ("listening_clock", 168),
+                       ("popularity_distribution", 11), ("duration_preference", 4), ("play_gaps", 3),
+                       ("explicit_preference", 3)]:
+        got = compute(name, t)
+        for period in ("all", "2024", "2024-05"):
+            assert len([r for r in got if r["period"] == period]) == size, (name, period)
+    gaps = compute("play_gaps", t)
+    assert all(r["gaps"] == 0 and r["share"] == 0.0 for r in gaps)  # the last stream has no gap
+    (session,) = compute("sessions", t)
+    assert session["streams"] == 1
+    assert [r["rank"] for r in compute("top_tracks", t) if r["period"] == "all"] == [1]
+
+
+def test_popularity_distribution_with_unknown_and_100(spark):
+    tracks = {"p100": ("a1", "r1", 1, True, 100), "p95": ("a1", "r1", 1, True, 95), "p0": ("a1", "r1", 1, True, 0),
+              "p19": ("a1", "r1", 1, True, 19), "pnone": ("a1", "r1", 1, True, None)}
+    plays = [("ana", track, f"2024-01-01T1{i}:00:00Z", 60_000) for i, track in enumerate(tracks)]
+    plays.append(("ana", "p100", "2024-01-02T10:00:00Z", 60_000))
+    got = {r["bracket"]: (r["streams"], r["distinct_tracks"], r["share"])
+           for r in compute("popularity_distribution", tables(spark, plays, tracks)) if r["period"] == "all"}
+    assert got == {"0": (1, 1, 1 / 6), "1": (1, 1, 1 / 6), "2": (0, 0, 0.0), "3": (0, 0, 0.0), "4": (0, 0, 0.0),
+                   "5": (0, 0, 0.0), "6": (0, 0, 0.0), "7": (0, 0, 0.0), "8": (0, 0, 0.0),
+                   "9": (3, 2, 0.5), "unknown": (1, 1, 1 / 6)}
+
+
+def test_duration_and_explicit_preferences(spark):
+    tracks = {"s": ("a1", "r1", 179_999, True, 1), "m": ("a1", "r1", 180_000, False, 1),
+              "l": ("a1", "r1", 300_000, None, 1), "u": ("a1", "r1", None, None, 1)}
+    plays = [("ana", track, f"2024-01-01T1{i}:00:00Z", 60_000) for i, track in enumerate(tracks)]
+    t = tables(spark, plays, tracks)
+    duration = {r["duration_class"]: (r["streams"], r["share"]) for r in compute("duration_preference", t)
+                if r["period"] == "all"}
+    explicit = {r["explicit"]: (r["streams"], r["share"]) for r in compute("explicit_preference", t)
+                if r["period"] == "all"}
+    assert duration == {"short": (1, 0.25), "medium": (1, 0.25), "long": (1, 0.25), "unknown": (1, 0.25)}
+    assert explicit == {"true": (1, 0.25), "false": (1, 0.25), "unknown": (2, 0.5)}
+
+
+def test_release_years_leave_unknown_dates_out(spark):
+    tracks = {"t1": ("a1", "r1", 1, True, 1), "t2": ("a2", "r1", 1, True, 1), "t3": ("a3", "r1", 1, True, 1)}
+    plays = [("ana", t, f"2024-01-01T1{i}:00:00Z", 60_000) for i, t in enumerate(["t1", "t1", "t2", "t3"])]
+    t = tables(spark, plays, tracks, albums={"a1": (10, 1999), "a2": (10, 1999), "a3": (10, None)})
+    got = [(r["release_year"], r["streams"], r["distinct_albums"]) for r in compute("release_years", t, "release_year")
+           if r["period"] == "all"]
+    assert got == [(1999, 3, 2)]
+
+
+def test_longest_days_break_ties_by_the_later_date(spark):
+    plays = [("ana", "t1", "2024-01-01T10:00:00Z", 200_000), ("ana", "t1", "2024-01-02T10:00:00Z", 200_000),
+             ("ana", "t3", "2024-01-03T10:00:00Z", 400_000)]
+    got = [(r["rank"], r["local_date"], r["listening_ms"], r["streams"])
+           for r in compute("longest_days", tables(spark, plays, TRACKS), "rank") if r["period"] == "all"]
+    assert got == [(1, date(2024, 1, 3), 400_000, 1), (2, date(2024, 1, 2), 200_000, 1),
+                   (3, date(2024, 1, 1), 200_000, 1)]
+
+
+def test_genre_distribution(spark):
+    tracks = {"t1": ("a1", "r1", 1, True, 1), "t2": ("a1", "r2", 1, True, 1), "t3": ("a1", "r3", 1, True, 1)}
+    plays = [("ana", t, f"2024-01-01T1{i}:00:00Z", 60_000) for i, t in enumerate(["t1", "t1", "t2", "t3"])]
+    t = tables(spark, plays, tracks, artists={"r1": ["rock", "pop", "pop"], "r2": [], "r3": None})
+    got = [(r["rank"], r["genre"], r["streams"], r["share"]) for r in compute("genre_distribution", t, "rank")
+           if r["period"] == "all"]
+    assert got == [(1, "pop", 2, 1.0), (2, "rock", 2, 1.0), (None, "unknown", 2, 0.5)]

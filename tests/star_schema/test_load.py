@@ -1,0 +1,177 @@
+from datetime import date
+
+import pytest
+
+from fake_spotify.generate import generate, write_to_source
+from star_schema.load import LoadError, load_main
+from testkit.sourcedata import add_play, add_track, add_user
+from warehouse.db import connect
+
+MAIN_TABLES = ("dim_user", "dim_track", "dim_album", "dim_artist", "fact_play", "etl.load_runs")
+
+
+def checksums(settings):
+    with connect("main", settings) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f"FROM {table} t").fetchone()
+            for table in MAIN_TABLES
+        }
+
+
+def facts(settings, *columns):
+    with connect("main", settings) as conn:
+        return conn.execute(f"SELECT {', '.join(columns)} FROM fact_play ORDER BY played_at").fetchall()
+
+
+def test_generated_listening_loads_whole_and_idempotently(dbs):
+    listening = generate(seed=3, users=3, days=60)
+    with connect("source", dbs) as conn:
+        write_to_source(conn, listening)
+    report = load_main(dbs)
+    track_plays = [p for p in listening.plays if p.track_id]
+    assert report.plays_loaded == len(track_plays)
+    assert report.users_changed == 3 and report.tracks_changed == len(listening.tracks)
+    before = checksums(dbs)
+    assert before["fact_play"][0] == len(track_plays)
+    again = load_main(dbs)
+    assert again.load_id is None and again.plays_loaded == 0
+    assert checksums(dbs) == before
+    with connect("main", dbs) as conn:
+        streams, short = conn.execute(
+            "SELECT count(*) FILTER (WHERE is_stream), count(*) FILTER (WHERE ms_played < 30000) "
+            "FROM fact_play").fetchone()
+    assert streams == sum(p.ms_played >= 30_000 for p in track_plays)
+    assert short > 0
+
+
+def test_incremental_load_brings_only_new_plays(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "t1")
+        add_play(conn, "ana", "t1", "2024-05-01T10:00:00.000Z")
+    first = load_main(dbs)
+    assert first.plays_loaded == 1
+    with connect("source", dbs) as conn:
+        add_play(conn, "ana", "t1", "2024-05-01T11:00:00.000Z")
+        add_play(conn, "ana", "t1", "2024-05-01T12:00:00.000Z")
+    second = load_main(dbs)
+    assert (second.plays_loaded, second.tracks_changed, second.users_changed) == (2, 0, 0)
+    assert [load_id for (load_id,) in facts(dbs, "load_id")] == [first.load_id, second.load_id, second.load_id]
+
+
+def test_changed_metadata_updates_only_the_changed_dimension_rows(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "t1")
+        add_track(conn, "t2")
+    load_main(dbs)
+    with connect("source", dbs) as conn:
+        conn.execute("UPDATE tracks SET popularity = 100 WHERE track_id = 't2'")
+    report = load_main(dbs)
+    assert (report.tracks_changed, report.albums_changed, report.artists_changed) == (1, 0, 0)
+    with connect("main", dbs) as conn:
+        assert conn.execute("SELECT popularity FROM dim_track ORDER BY track_id").fetchall() == [(None,), (100,)]
+
+
+def test_stream_flag_follows_the_source(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "t1")
+        add_play(conn, "ana", "t1", "2024-05-01T10:00:00Z", ms_played=12_000, source="api")
+        add_play(conn, "ana", "t1", "2024-05-01T11:00:00Z", ms_played=29_999, source="extended_export")
+        add_play(conn, "ana", "t1", "2024-05-01T12:00:00Z", ms_played=30_000, source="extended_export")
+    load_main(dbs)
+    assert [s for (s,) in facts(dbs, "is_stream")] == [True, False, True]
+
+
+def test_local_time_follows_dst_and_the_users_zone(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "berlin", "Europe/Berlin")
+        add_user(conn, "tokyo", "Asia/Tokyo")
+        add_user(conn, "nyc", "America/New_York")
+        add_user(conn, "nozone", None)
+        add_track(conn, "t1")
+        # Berlin springs forward on 2024-03-31 at 01:00 UTC (02:00 -> 03:00 local).
+        add_play(conn, "berlin", "t1", "2024-03-31T00:30:00Z")
+        add_play(conn, "berlin", "t1", "2024-03-31T01:30:00Z")
+        # ... and falls back on 2024-10-27 at 01:00 UTC (03:00 -> 02:00 local).
+        add_play(conn, "berlin", "t1", "2024-10-27T00:30:00Z")
+        add_play(conn, "berlin", "t1", "2024-10-27T01:30:00Z")
+        # Tokyo is a day ahead of UTC here: local Thursday 2024-02-01 05:00.
+        add_play(conn, "tokyo", "t1", "2024-01-31T20:00:00Z")
+        # New York is still in the old year.
+        add_play(conn, "nyc", "t1", "2025-01-01T03:00:00Z")
+        add_play(conn, "nozone", "t1", "2025-01-01T03:00:01Z")
+    load_main(dbs)
+    got = facts(dbs, "user_id", "local_date", "local_hour", "local_dow", "local_year", "local_month")
+    assert got == [
+        ("tokyo", date(2024, 2, 1), 5, 4, "2024", "2024-02"),
+        ("berlin", date(2024, 3, 31), 1, 7, "2024", "2024-03"),
+        ("berlin", date(2024, 3, 31), 3, 7, "2024", "2024-03"),
+        ("berlin", date(2024, 10, 27), 2, 7, "2024", "2024-10"),
+        ("berlin", date(2024, 10, 27), 2, 7, "2024", "2024-10"),
+        ("nyc", date(2024, 12, 31), 22, 2, "2024", "2024-12"),
+        ("nozone", date(2025, 1, 1), 3, 3, "2025", "2025-01"),
+    ]
+
+
+def test_a_changed_time_zone_moves_the_users_local_fields(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana", "UTC")
+        add_track(conn, "t1")
+        add_play(conn, "ana", "t1", "2024-06-30T23:30:00Z")
+    load_main(dbs)
+    assert facts(dbs, "local_month") == [("2024-06",)]
+    with connect("source", dbs) as conn:
+        conn.execute("UPDATE users SET timezone = 'Asia/Kolkata' WHERE user_id = 'ana'")
+    report = load_main(dbs)
+    assert report.users_changed == 1
+    assert facts(dbs, "local_date", "local_hour", "local_month") == [(date(2024, 7, 1), 5, "2024-07")]
+
+
+def test_a_play_of_an_unknown_track_fails_the_load_and_loads_nothing(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "t1")
+        add_play(conn, "ana", "t1", "2024-05-01T10:00:00Z")
+        conn.execute("ALTER TABLE plays DISABLE TRIGGER ALL")
+        add_play(conn, "ana", "ghost", "2024-05-01T11:00:00Z")
+    with pytest.raises(LoadError, match="ghost"):
+        load_main(dbs)
+    assert checksums(dbs)["fact_play"][0] == 0
+    assert checksums(dbs)["dim_track"][0] == 0
+
+
+def test_the_demo_commands_twice_leave_main_identical(dbs, capsys):
+    from operations import main as cli
+
+    for _ in range(2):
+        assert cli(["generate", "--users", "2", "--days", "20", "--seed", "9"]) == 0
+        assert cli(["load-main"]) == 0
+        if _ == 0:
+            first = checksums(dbs)
+    assert checksums(dbs) == first
+    assert first["fact_play"][0] > 0
+    assert "nothing to load" in capsys.readouterr().out
+
+
+def test_a_play_changed_in_source_after_its_load_is_updated_in_main(dbs):
+    with connect("source", dbs) as conn:
+        add_user(conn, "ana")
+        add_track(conn, "sur:track:x")
+        add_track(conn, "real")
+        add_play(conn, "ana", "sur:track:x", "2024-05-01T10:00:00Z", source="extended_export")
+        add_play(conn, "ana", "real", "2024-05-01T11:00:00Z")
+    first = load_main(dbs)
+    with connect("source", dbs) as conn:  # what a merge with an export and a name resolution do
+        conn.execute("UPDATE plays SET track_id = 'real' WHERE track_id = 'sur:track:x'")
+        conn.execute("UPDATE plays SET skipped = false WHERE source = 'api'")
+        conn.execute("UPDATE plays SET platform = platform")  # no real change: no new revision
+    second = load_main(dbs)
+    assert second.plays_loaded == 2
+    assert facts(dbs, "track_id", "skipped", "load_id") == [("real", None, second.load_id),
+                                                            ("real", False, second.load_id)]
+    assert first.load_id != second.load_id
+    assert load_main(dbs).load_id is None

@@ -1,0 +1,34 @@
+"""`python -m warehouse migrate`: apply the pending schema migrations of source, main and replica,
+and create or update the replica's read-only role (REPLICA_READER_URL). Idempotent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from warehouse.migrate import MigrationError, migrate_all
+from warehouse.roles import ensure_replica_reader
+from warehouse.settings import SettingsError, get_settings
+
+
+def migrate() -> None:
+    settings = get_settings()
+    for database, names in migrate_all(settings).items():
+        print(f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}")
+    print(f"replica  read-only role {ensure_replica_reader(settings)!r} ready")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m warehouse", description=__doc__)
+    parser.add_argument("command", choices=["migrate"])
+    parser.parse_args(argv)
+    try:
+        migrate()
+    except (SettingsError, MigrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
