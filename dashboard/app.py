@@ -34,7 +34,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from dashboard.queries import PERIOD_PATTERN, ROW_ORDER, Replica, ReplicaUnavailable, User
-from warehouse.catalog import STATISTICS
+from warehouse.catalog import CATALOG, STATISTICS
 from warehouse.settings import Settings, get_settings
 from warehouse.share_links import hash_token
 
@@ -44,28 +44,7 @@ SHARE_COOKIE_DAYS = 30
 NOT_FOUND = "not found: no such user, or this link does not open it"
 
 # One line per statistic for the /api page (docs/metrics.md has the definitions).
-DESCRIPTIONS: dict[str, str] = {
-    "overview": "totals: streams, listening time, distinct tracks/artists/albums, active days, "
-                "skip rate, mainstream score, new artists and tracks",
-    "top_tracks": "top 50 tracks by streams",
-    "top_artists": "top 50 primary artists by streams",
-    "top_albums": "top 50 albums by streams",
-    "hour_of_day": "24 rows, local hour 0..23",
-    "day_of_week": "7 rows, ISO day 1 (Monday) .. 7, with variety",
-    "listening_clock": "168 rows, the 7x24 (ISO day, local hour) streams",
-    "album_completion": "albums with enough tracks: tracks played of the album, status, rank",
-    "artist_streaks": "top 10 runs of consecutive local days streaming one artist",
-    "sessions": "every session starting in the period (a month, the months of a year, or all)",
-    "session_summary": "sessions, average and longest session, streams per session",
-    "play_gaps": "3 rows: continuous, short_break, long_break",
-    "popularity_distribution": "11 rows: brackets 0..9 and unknown",
-    "duration_preference": "4 rows: short, medium, long, unknown",
-    "explicit_preference": "3 rows: true, false, unknown",
-    "release_years": "streams by album release year",
-    "longest_days": "top 10 local dates by listening time",
-    "genre_distribution": "top 30 genres of the primary artists, plus the unknown row",
-}
-assert set(DESCRIPTIONS) == set(STATISTICS), "every statistic needs a description"
+DESCRIPTIONS: dict[str, str] = {s.name: s.description for s in CATALOG}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' https: data:; object-src 'none'; base-uri 'none'; "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from warehouse.catalog import STATISTICS
+from warehouse.catalog import CATALOG, STATISTICS
 from warehouse.replica import (
     ConnectionPool,
     Replication,
@@ -25,28 +25,8 @@ from warehouse.replica import (
 # 'all', a year 'YYYY' or a month 'YYYY-MM' (docs/metrics.md, "Periods").
 PERIOD_PATTERN = re.compile(r"^(all|\d{4}|\d{4}-(0[1-9]|1[0-2]))$")
 
-# The order of each statistic's rows, as its ranks and keys say.
-ROW_ORDER: dict[str, str] = {
-    "overview": "period",
-    "top_tracks": "rank",
-    "top_artists": "rank",
-    "top_albums": "rank",
-    "hour_of_day": "hour",
-    "day_of_week": "day_of_week",
-    "listening_clock": "day_of_week, hour",
-    "album_completion": "rank, album_id",
-    "artist_streaks": "rank",
-    "sessions": "session_start, session_id",
-    "session_summary": "period",
-    "play_gaps": "array_position(ARRAY['continuous', 'short_break', 'long_break'], gap_class)",
-    "popularity_distribution": "bracket = 'unknown', bracket",
-    "duration_preference": "array_position(ARRAY['short', 'medium', 'long', 'unknown'], duration_class)",
-    "explicit_preference": "array_position(ARRAY['true', 'false', 'unknown'], explicit)",
-    "release_years": "release_year",
-    "longest_days": "rank",
-    "genre_distribution": "rank NULLS LAST, genre",
-}
-assert set(ROW_ORDER) == set(STATISTICS), "every statistic needs a row order"
+# The order of each statistic's rows, as the catalog says.
+ROW_ORDER: dict[str, str] = {s.name: s.row_order for s in CATALOG}
 
 # Sessions are keyed by the month of their local start and belong to that month,
 # its year and 'all' (docs/metrics.md, statistic 8); the other tables by period.

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from warehouse.catalog import soda_variables
 from warehouse.settings import PROJECT_ROOT, Settings, get_settings
 
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")  # no telemetry from Soda, no network
@@ -99,7 +100,7 @@ def run_gate(stage: str, settings: Settings | None = None, variables: dict[str, 
     scan.set_data_source_name(stage)
     scan.set_scan_definition_name(f"{stage}_gate")
     scan.add_configuration_yaml_str(_data_source(stage, settings))
-    scan.add_variables({"ALBUM_MIN_TRACKS": str(settings.album_min_tracks),
+    scan.add_variables({**soda_variables(), "ALBUM_MIN_TRACKS": str(settings.album_min_tracks),
                         "EXPORT_API_MATCH_SECONDS": str(settings.export_api_match_seconds), **(variables or {})})
     for path in check_files(stage):
         scan.add_sodacl_yaml_file(str(path))

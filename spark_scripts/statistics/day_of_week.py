@@ -4,6 +4,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.prepare import KEY, MONTH, Tables, grid, with_periods
+from warehouse.catalog import ISO_DAYS
 
 
 def _variety(distinct: str):
@@ -18,7 +19,7 @@ def day_of_week(t: Tables) -> DataFrame:
     distinct = with_periods(months).groupBy(*KEY, "day_of_week").agg(
         *[F.size(F.array_distinct(F.flatten(F.collect_list(items)))).cast("int").alias(f"distinct_{items}")
           for items in ("tracks", "artists")])
-    return (grid(t.periods, "day_of_week", list(range(1, 8)))
+    return (grid(t.periods, "day_of_week", list(ISO_DAYS))
             .join(streams, [*KEY, "day_of_week"], "left").join(distinct, [*KEY, "day_of_week"], "left")
             .fillna(0, ["streams", "distinct_tracks", "distinct_artists"])
             .select(*KEY, "day_of_week", "streams", "distinct_tracks", "distinct_artists",

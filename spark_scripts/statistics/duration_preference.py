@@ -4,8 +4,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.prepare import KEY, Tables, grid, share
-
-CLASSES = ["short", "medium", "long", "unknown"]
+from warehouse.catalog import DURATION_CLASSES
 
 
 def duration_preference(t: Tables) -> DataFrame:
@@ -13,5 +12,5 @@ def duration_preference(t: Tables) -> DataFrame:
                       .when(F.col("duration_ms") < 180_000, "short")
                       .when(F.col("duration_ms") < 300_000, "medium").otherwise("long"))
     counts = t.tracks.groupBy(*KEY, duration_class.alias("duration_class")).agg(F.sum("streams").alias("streams"))
-    return (grid(t.periods, "duration_class", CLASSES).join(counts, [*KEY, "duration_class"], "left")
+    return (grid(t.periods, "duration_class", list(DURATION_CLASSES)).join(counts, [*KEY, "duration_class"], "left")
             .fillna(0, ["streams"]).select(*KEY, "duration_class", "streams", share("streams").alias("share")))

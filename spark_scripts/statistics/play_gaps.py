@@ -4,8 +4,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.prepare import KEY, MONTH, Tables, by_period, grid, share
-
-CLASSES = ["continuous", "short_break", "long_break"]
+from warehouse.catalog import GAP_CLASSES
 
 
 def play_gaps(t: Tables) -> DataFrame:
@@ -13,5 +12,5 @@ def play_gaps(t: Tables) -> DataFrame:
                  .when(F.col("gap_ms") < 60 * 60_000, "short_break").otherwise("long_break"))
     counts = by_period(t.gaps.groupBy(*MONTH, gap_class.alias("gap_class")).agg(F.count("*").alias("gaps")),
                        ["gap_class"], "gaps")
-    return (grid(t.periods, "gap_class", CLASSES).join(counts, [*KEY, "gap_class"], "left")
+    return (grid(t.periods, "gap_class", list(GAP_CLASSES)).join(counts, [*KEY, "gap_class"], "left")
             .fillna(0, ["gaps"]).select(*KEY, "gap_class", "gaps", share("gaps").alias("share")))
