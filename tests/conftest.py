@@ -33,6 +33,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TEST_CONF = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
+# A test that uses one of these fixtures gets the marker, so a slice (`pytest -m db`) can be run.
+MARKER_OF_FIXTURE = {"clusters": "db", "dbs": "db", "spark": "spark", "airflow_home": "airflow"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+
+
 def make_temp_dir(prefix: str) -> Path:
     """A temporary folder the `postgres` user can enter (when we run as root)."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
