@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg.rows import namedtuple_row
 
 from warehouse.db import connect
 from warehouse.settings import Settings
@@ -58,24 +59,25 @@ class Status:
 
 
 def _applied(settings: Settings):
-    with connect("replica", settings, autocommit=True, connect_timeout=5) as conn:
+    """The replica's applied position of our slot (lsn, applied_at, committed_at, lag_seconds, snapshot_done)."""
+    with connect("replica", settings, autocommit=True, connect_timeout=5, row_factory=namedtuple_row) as conn:
         exists = conn.execute("SELECT to_regclass('cdc.applied_position')").fetchone()[0]
         if exists is None:
             return None
         return conn.execute(
-            "SELECT lsn::text, applied_at, committed_at, extract(epoch FROM now() - committed_at)::float8, "
-            "snapshot_done "
+            "SELECT lsn::text AS lsn, applied_at, committed_at, "
+            "extract(epoch FROM now() - committed_at)::float8 AS lag_seconds, snapshot_done "
             "FROM cdc.applied_position WHERE slot_name = %s",
             (settings.debezium_slot_name,),
         ).fetchone()
 
 
 def status(settings: Settings) -> Status:
-    with connect("main", settings, autocommit=True, connect_timeout=5) as conn:
-        main_lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+    with connect("main", settings, autocommit=True, connect_timeout=5, row_factory=namedtuple_row) as conn:
+        main_lsn = conn.execute("SELECT pg_current_wal_lsn()::text AS lsn").fetchone().lsn
         slot = conn.execute(
-            """SELECT active, confirmed_flush_lsn::text,
-                      pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+            """SELECT active, confirmed_flush_lsn::text AS confirmed_flush_lsn,
+                      pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained
                FROM pg_replication_slots WHERE slot_name = %s""",
             (settings.debezium_slot_name,),
         ).fetchone()
@@ -87,22 +89,22 @@ def status(settings: Settings) -> Status:
         lag_bytes = None
         if applied:
             lag_bytes = int(conn.execute(
-                "SELECT greatest(pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn), 0)", (main_lsn, applied[0])
-            ).fetchone()[0])
+                "SELECT greatest(pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn), 0) AS lag", (main_lsn, applied.lsn)
+            ).fetchone().lag)
     return Status(
         slot=settings.debezium_slot_name,
         slot_exists=slot is not None,
-        connected=bool(slot and slot[0]),
+        connected=bool(slot and slot.active),
         main_lsn=main_lsn,
-        confirmed_flush_lsn=slot[1] if slot else None,
-        retained_wal_bytes=slot[2] if slot else None,
-        applied_lsn=applied[0] if applied else None,
-        applied_at=applied[1] if applied else None,
-        committed_at=applied[2] if applied else None,
+        confirmed_flush_lsn=slot.confirmed_flush_lsn if slot else None,
+        retained_wal_bytes=slot.retained if slot else None,
+        applied_lsn=applied.lsn if applied else None,
+        applied_at=applied.applied_at if applied else None,
+        committed_at=applied.committed_at if applied else None,
         lag_bytes=lag_bytes,
-        lag_seconds=applied[3] if applied else None,
+        lag_seconds=applied.lag_seconds if applied else None,
         replica_error=error,
-        snapshot_done=bool(applied and applied[4]),
+        snapshot_done=bool(applied and applied.snapshot_done),
     )
 
 

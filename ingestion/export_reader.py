@@ -46,6 +46,7 @@ ROW_COLUMNS = (
     "offline_timestamp", "incognito_mode",
 )
 TRACK_ID = ROW_COLUMNS.index("track_id")
+PLAY_KEY = ROW_COLUMNS.index("play_key")
 
 # Keys every record of a format must have (values may be null where the format allows).
 EXTENDED_KEYS = ("ts", "ms_played", "master_metadata_track_name",
@@ -300,10 +301,10 @@ class _Reader:
 
     def _add(self, row: tuple) -> None:
         keys = self.data.keys
-        if row[0] in keys:
+        if row[PLAY_KEY] in keys:
             self.data.duplicates += 1
         else:
-            keys.add(row[0])
+            keys.add(row[PLAY_KEY])
             self.write_row(row)
             if row[TRACK_ID] is not None:
                 self.data.tracks.add(row[TRACK_ID])

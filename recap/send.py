@@ -122,9 +122,9 @@ def send_recap(settings: Settings, user_id: str, month: str) -> SendResult:
     with connect("source", settings) as conn:
         user = conn.execute("SELECT email, display_name, recap_opt_out FROM users WHERE user_id = %s FOR UPDATE",
                             (user_id,)).fetchone()
-        if user is None or not user[0]:
+        email, display_name, opted_out = user or (None, None, False)
+        if not email:
             return SendResult(user_id, month, "no_email")
-        email, display_name, opted_out = user
         if opted_out:
             return SendResult(user_id, month, "opted_out")
         claimed = conn.execute(
