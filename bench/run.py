@@ -21,7 +21,7 @@ records. Each stage runs in a process of its own; its peak memory is the
 largest proportional set size (PSS) of that process and its children (the
 JVM of Spark or Debezium included), sampled every 0.05 s in its first 3 s,
 then every 0.5 s; the clusters' PSS is sampled alongside. Results go to `--out` as JSON and Markdown, with the
-machine's cores and memory; `--update-readme` also puts the table in README.md.
+machine's cores and memory; `--update-readme` also puts the table in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -713,10 +713,11 @@ README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    """Put the table between the bench markers of docs/benchmarks.md (the README links there)."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text()
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    readme.write_text(text[:start] + "\n" + table + text[end:])
+    doc.write_text(text[:start] + "\n" + table + text[end:])
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -727,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each stage (at least 3 for the record)")
     parser.add_argument("--import-records", type=int, default=350_000, help="0: skip the export import")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--update-readme", action="store_true", help="put the Markdown table in README.md")
+    parser.add_argument("--update-readme", action="store_true", help="put the Markdown table in docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -778,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         update_readme(table)
     print("\n" + table)
     print(f"written: {args.out / 'latest.json'}, {args.out / 'latest.md'}"
-          + (" and README.md" if args.update_readme else ""))
+          + (" and docs/benchmarks.md" if args.update_readme else ""))
     return 0
 
 
