@@ -1,12 +1,13 @@
 """Upload form for a Spotify data export: `GET/POST /import` for the logged-in user.
 
-The blueprint `bp` is registered by the login service (flask_endpoint.app). The
-user is `session["user_id"]`, set at login; nobody else can import into that
-history. The upload (the export's zip, or its JSON files) is saved to a private
-temporary folder under RUNTIME_DIR, imported in one transaction
-(`ingestion.export_loader`), and deleted. Answers: 200 with the report, 400
-when the export is refused (nothing loaded; the message names file, record and
-reason), 401 when not logged in, 413 when larger than UPLOAD_MAX_MB.
+The blueprint `bp` is registered by the login service (flask_endpoint.app),
+whose `config["SETTINGS"]` it reads. The user is `session["user_id"]`, set at
+login; nobody else can import into that history. The upload (the export's zip,
+or its JSON files) is saved to a private temporary folder under RUNTIME_DIR,
+imported in one transaction (`ingestion.export_loader`), and deleted. Answers:
+200 with the report, 400 when the export is refused (nothing loaded; the
+message names file, record and reason), 401 when not logged in, 413 when
+larger than UPLOAD_MAX_MB.
 Name-only tracks are left for the `spotify_import` DAG's resolution step or the
 next `make import`; the analytics pick the plays up on their next run.
 """
@@ -23,18 +24,13 @@ from werkzeug.utils import secure_filename
 
 from ingestion.export_loader import ExportImportError, import_export
 from ingestion.export_reader import ExportError
-from warehouse.settings import Settings, get_settings
 
 bp = Blueprint("upload", __name__, template_folder="templates")
 ALLOWED = (".zip", ".json")
 
 
-def _settings() -> Settings:
-    return current_app.config.get("SETTINGS") or get_settings()
-
-
 def _page(status: int = 200, **context):
-    return render_template("upload.html", max_mb=_settings().upload_max_mb, **context), status
+    return render_template("upload.html", max_mb=current_app.config["SETTINGS"].upload_max_mb, **context), status
 
 
 def _user_names(text: str, folder: Path) -> str:
@@ -51,7 +47,7 @@ def form():
 
 @bp.post("/import")
 def upload():
-    settings = _settings()
+    settings = current_app.config["SETTINGS"]
     if "user_id" not in session:
         return _page(401, error="log in with Spotify first")
     if request.content_length and request.content_length > settings.upload_max_mb * 2**20:

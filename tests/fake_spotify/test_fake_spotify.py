@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -184,3 +185,14 @@ def test_token_errors_pkce_and_refresh(fake_spotify, flask_port):
     localhost = requests.get(f"{fake_spotify.url}/authorize", allow_redirects=False, timeout=10, params={
         "client_id": CLIENT_ID, "response_type": "code", "redirect_uri": f"http://localhost:{flask_port}/callback"})
     assert localhost.status_code == 400
+
+
+def test_requests_are_counted_by_view_name_and_admin_is_not(fake_spotify, token):
+    track_id = fake_spotify.fake.listening.tracks[0].track_id
+    before = Counter(fake_spotify.admin("GET", "/stats")["requests"])
+    for path, params in [("/me", {}), ("/me/", {}), ("/tracks", {"ids": track_id}), ("/tracks/", {"ids": track_id}),
+                         (f"/tracks/{track_id}", {}), ("/me/player/recently-played", {}), ("/nothing/here", {})]:
+        get(fake_spotify, token, path, **params)
+    counted = Counter(fake_spotify.admin("GET", "/stats")["requests"]) - before
+    # The names bench/ingestion.py and the ingestion tests read; a slash route counts as its plain twin.
+    assert counted == {"me": 2, "batch_tracks": 2, "single_tracks": 1, "recently_played": 1, "unknown": 1}

@@ -188,3 +188,18 @@ def test_account_settings_and_share_links(spotify_settings, fake_spotify, connec
     assert 'id="import"' in browser.get(f"{url}/account", timeout=10).text
     assert browser.get(f"{url}/import", timeout=10).status_code == 200
     assert requests.get(f"{url}/import", timeout=10).status_code == 401
+
+
+def test_account_page_shows_the_latest_run_and_its_gap(spotify_settings, fake_spotify, connect_user, login_service):
+    user_id = fake_spotify.fake.listening.users[0].user_id
+    browser = connect_user(user_id)
+    assert "No ingestion yet" in browser.get(f"{login_service.url}/account", timeout=10).text
+    with connect("source", spotify_settings) as conn:
+        conn.execute("""INSERT INTO ingestion_runs (user_id, started_at, finished_at, status, plays_inserted,
+                                                    gap_from, gap_to)
+                        VALUES (%s, '2026-03-01 11:59+00', '2026-03-01 12:00+00', 'ok', 50,
+                                '2026-03-01 08:00+00', '2026-03-01 11:00+00')""", (user_id,))
+    page = browser.get(f"{login_service.url}/account", timeout=10).text
+    assert 'id="last-run">Last ingestion 2026-03-01 12:00 UTC: ok,\n50 new plays.' in page
+    assert "Plays between 2026-03-01 08:00 and\n2026-03-01 11:00 UTC may be missing" in page
+    assert 'id="timezone" name="timezone" value="Europe/Berlin"' in page  # the browser's, sent at login

@@ -1,0 +1,263 @@
+"""The fake Spotify's state: its users' listening and catalogue, clients, codes and tokens, faults and counters.
+
+`FakeSpotify.generated(...)` builds it from `fake_spotify.generate`: every
+generated user is a Spotify account whose plays (tracks played at least 30 s)
+are its recently-played history; the catalogue is its tracks, albums and
+artists. The blueprints of `fake_spotify.server` answer from it; tests in the
+same process steer it directly (or through `/_admin`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fake_spotify.generate import Listening, generate
+
+WINDOW = 50  # Spotify keeps only the 50 most recent plays
+MIN_COUNTED_MS = 30_000  # a play counts after ~30 s
+MARKETS = ["DE", "GB", "US"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    at = datetime.fromtimestamp(ms / 1000, UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass
+class ApiPlay:
+    played_at_ms: int
+    track_id: str
+    context: tuple[str, str] | None  # (type, id)
+
+
+@dataclass
+class Fault:
+    path: str  # request path prefix it applies to
+    status: int | None  # None: answer normally (after `delay`)
+    retry_after: int | None = None
+    reason: str | None = None
+    delay: float = 0.0
+    times: int = 1  # how many requests it hits; -1 = until cleared
+
+
+@dataclass
+class Token:
+    user_id: str
+    client_id: str
+    scope: str
+    expires_at: float = 0.0  # access tokens
+    authorized_at: float = 0.0  # refresh tokens
+    revoked: bool = False
+
+
+@dataclass
+class Client:
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+
+
+@dataclass
+class FakeSpotify:
+    """The state of the fake server. Thread-safe through `lock`."""
+
+    listening: Listening
+    clients: dict[str, Client]
+    development_mode: bool = False
+    refresh_policy: str = "alternate"  # rotate | omit | alternate (every other answer omits it)
+    login_user: str | None = None
+    clock_offset_ms: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    faults: list[Fault] = field(default_factory=list)
+    codes: dict[str, dict] = field(default_factory=dict)
+    access_tokens: dict[str, Token] = field(default_factory=dict)
+    refresh_tokens: dict[str, Token] = field(default_factory=dict)
+    refreshes: Counter = field(default_factory=Counter)
+    requests: Counter = field(default_factory=Counter)
+    history: dict[str, list[ApiPlay]] = field(default_factory=dict)
+
+    @classmethod
+    def generated(cls, seed: int = 42, users: int = 3, days: int = 30, plays_per_day: float = 30.0,
+                  clients: list[Client] | None = None, **options) -> FakeSpotify:
+        fake = cls(generate(seed, users, days, plays_per_day=plays_per_day),
+                   {c.client_id: c for c in clients or []}, **options)
+        fake._index()
+        return fake
+
+    def _index(self) -> None:
+        self.tracks = {t.track_id: t for t in self.listening.tracks}
+        self.albums = {a.album_id: a for a in self.listening.albums}
+        self.artists = {a.artist_id: a for a in self.listening.artists}
+        self.users = {u.user_id: u for u in self.listening.users}
+        self.login_user = self.login_user or self.listening.users[0].user_id
+        for user in self.listening.users:
+            self.history[user.user_id] = []
+        for play in self.listening.plays:
+            if play.track_id is None or play.ms_played < MIN_COUNTED_MS:
+                continue  # episodes are not listed; short plays do not count
+            stamp = f"{play.user_id}|{play.played_at.isoformat()}"
+            crc = zlib.crc32(stamp.encode())
+            ms = int(play.played_at.timestamp()) * 1000 + crc % 1000
+            self.history[play.user_id].append(ApiPlay(ms, play.track_id, self._context(crc, play.track_id)))
+        for plays in self.history.values():
+            plays.sort(key=lambda p: p.played_at_ms)
+
+    def _context(self, crc: int, track_id: str) -> tuple[str, str] | None:
+        kind = crc % 3
+        if kind == 0:
+            return ("album", self.tracks[track_id].album_id)
+        if kind == 1:
+            return ("playlist", "37i9dQZF1DX" + f"{crc:011d}"[:11])
+        return None
+
+    # -- steering (used by /_admin and by in-process tests) -------------------
+
+    def now_ms(self) -> int:
+        """The fake's clock: real time, moved forward when tests add listening faster than real time."""
+        return now_ms() + self.clock_offset_ms
+
+    def add_plays(self, user_id: str, count: int) -> list[str]:
+        """`count` new plays of full tracks, back to back, the last ending now.
+
+        When they do not fit between the user's latest play and now, the fake's
+        clock moves forward so that they have all ended (a listener who played
+        more in the meantime)."""
+        with self.lock:
+            plays = self.history[user_id]
+            track_ids = sorted(self.tracks)
+            seed = f"{user_id}|{len(plays)}"
+            picked = [track_ids[zlib.crc32(f"{seed}|{i}".encode()) % len(track_ids)] for i in range(count)]
+            span = sum(self.tracks[t].duration_ms + 1_000 + i % 7 for i, t in enumerate(picked))
+            latest = plays[-1].played_at_ms if plays else 0
+            at = max(latest + 1, self.now_ms() - 1 - span)
+            new = []
+            for index, track_id in enumerate(picked):
+                at += self.tracks[track_id].duration_ms + 1_000 + index % 7
+                new.append(ApiPlay(at, track_id, ("album", self.tracks[track_id].album_id)))
+            self.clock_offset_ms += max(0, at - self.now_ms())
+            plays.extend(new)
+            return [iso_ms(p.played_at_ms) for p in new]
+
+    def expire_access_tokens(self, user_id: str) -> int:
+        with self.lock:
+            hit = [t for t in self.access_tokens.values() if t.user_id == user_id]
+            for token in hit:
+                token.expires_at = 0
+            return len(hit)
+
+    def revoke_refresh_tokens(self, user_id: str) -> int:
+        with self.lock:
+            hit = [t for t in self.refresh_tokens.values() if t.user_id == user_id]
+            for token in hit:
+                token.revoked = True
+            return len(hit)
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.path):
+                    if fault.times > 0:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    def window(self, user_id: str) -> list[ApiPlay]:
+        """The 50 most recent plays that have ended, oldest first."""
+        current = self.now_ms()
+        plays = self.history[user_id]
+        ended = [p for p in plays[-WINDOW - 10:] if p.played_at_ms <= current]
+        return ended[-WINDOW:]
+
+    # -- Web API objects ------------------------------------------------------
+
+    def _links(self, base: str, kind: str, object_id: str) -> dict:
+        return {"external_urls": {"spotify": f"https://open.spotify.com/{kind}/{object_id}"},
+                "href": f"{base}v1/{kind}s/{object_id}", "id": object_id,
+                "type": kind, "uri": f"spotify:{kind}:{object_id}"}
+
+    def simple_artist(self, base: str, artist_id: str) -> dict:
+        return {**self._links(base, "artist", artist_id), "name": self.artists[artist_id].name}
+
+    def _images(self, object_id: str) -> list[dict]:
+        return [{"height": size, "url": f"https://i.scdn.co/image/{size}{object_id}", "width": size}
+                for size in (640, 300, 64)]
+
+    def simple_album(self, base: str, album_id: str) -> dict:
+        album = self.albums[album_id]
+        return {
+            "album_type": album.album_type,
+            "artists": [self.simple_artist(base, a) for a in album.artist_ids],
+            "available_markets": MARKETS,
+            **self._links(base, "album", album_id),
+            "images": self._images(album_id),
+            "name": album.name,
+            "release_date": album.release_date,
+            "release_date_precision": album.release_date_precision,
+            "total_tracks": album.total_tracks,
+        }
+
+    def track(self, base: str, track_id: str, with_album: bool = True) -> dict:
+        track = self.tracks[track_id]
+        body = {
+            "artists": [self.simple_artist(base, a) for a in track.artist_ids],
+            "available_markets": MARKETS,
+            "disc_number": 1,
+            "duration_ms": track.duration_ms,
+            "explicit": track.explicit,
+            **self._links(base, "track", track_id),
+            "is_local": False,
+            "name": track.name,
+            "preview_url": None,
+            "track_number": track.track_number,
+        }
+        if with_album:
+            body["album"] = self.simple_album(base, track.album_id)
+            body["external_ids"] = {"isrc": track.isrc}
+            if not self.development_mode:  # what the generator leaves unknown, Spotify rates 0
+                body["popularity"] = track.popularity or 0
+        return body
+
+    def album(self, base: str, album_id: str) -> dict:
+        album = self.albums[album_id]
+        items = [self.track(base, t, with_album=False) for t in album.track_ids]
+        body = {**self.simple_album(base, album_id), "genres": [], "label": "Fake Records",
+                "copyrights": [], "external_ids": {},
+                "tracks": {"href": f"{base}v1/albums/{album_id}/tracks", "items": items,
+                           "limit": 50, "next": None, "offset": 0, "previous": None,
+                           "total": len(items)}}
+        known = [self.tracks[t].popularity for t in album.track_ids if self.tracks[t].popularity is not None]
+        if not self.development_mode:
+            body["popularity"] = max(known, default=0)
+        return body
+
+    def artist(self, base: str, artist_id: str) -> dict:
+        artist = self.artists[artist_id]
+        body = {**self._links(base, "artist", artist_id), "genres": artist.genres,
+                "images": self._images(artist_id), "name": artist.name}
+        if not self.development_mode:
+            body["popularity"] = artist.popularity or 0
+            body["followers"] = {"href": None, "total": artist.followers or 0}
+        return body
+
+    def context(self, base: str, context: tuple[str, str] | None) -> dict | None:
+        if context is None:
+            return None
+        kind, object_id = context
+        return {"type": kind, "href": f"{base}v1/{kind}s/{object_id}",
+                "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{object_id}"},
+                "uri": f"spotify:{kind}:{object_id}"}
