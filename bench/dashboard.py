@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from operations.postgres import Cluster, free_port  # noqa: E402
-from testkit.replica_rows import COLUMNS  # noqa: E402 (one list of the statistics' columns)
 from warehouse.catalog import STATISTICS  # noqa: E402
 from warehouse.migrate import apply_migrations  # noqa: E402
 from warehouse.roles import ensure_replica_reader  # noqa: E402
@@ -65,8 +64,10 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     counts: dict[str, int] = {}
 
-    def copy(table: str, columns: str, rows) -> None:
-        with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
+    def copy(table: str, columns: str | None, rows) -> None:
+        """COPY rows of `columns`, or of every column in the table's order."""
+        target = f"{table} ({columns})" if columns else table
+        with conn.cursor().copy(f"COPY {target} FROM STDIN") as cp:
             n = 0
             for row in rows:
                 cp.write_row(row)
@@ -90,7 +91,6 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
            [f"ar{t % N_ARTISTS:05d}"], 120_000 + t % 240_000, t % 7 == 0, t % 101, False)
           for t in range(N_TRACKS)))
 
-    keys = ("computed_at", "source_max_played_at")
     buffers: dict[str, list] = {name: [] for name in STATISTICS}
     for u in range(users):
         user = f"user{u:03d}"
@@ -128,8 +128,8 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
             add("release_years", *((y, n // 60, 3) for y in range(1966, 2026)))
             add("longest_days", *((r + 1, start + timedelta(days=r), 20_000_000 - r * 1000, 90 - r)
                                   for r in range(10)))
-            add("genre_distribution", *((r + 1, g, n // (r + 3), 1 / (r + 3)) for r, g in enumerate(GENRES)),
-                (None, "unknown", n // 5, 0.2))
+            add("genre_distribution", *((g, r + 1, n // (r + 3), 1 / (r + 3)) for r, g in enumerate(GENRES)),
+                ("unknown", None, n // 5, 0.2))
             if len(period) == 7:
                 for s in range(40):
                     begin = datetime(start.year, start.month, 1 + s % 28, 6 + s % 15, s, tzinfo=UTC)
@@ -140,9 +140,7 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
             for table, rows in buffers.items():
                 if not rows:
                     continue
-                cols = ("user_id, session_id, period, session_start, session_end, streams, distinct_tracks, "
-                        "listening_ms" if table == "sessions" else f"user_id, period, {COLUMNS[table]}")
-                copy(f"analytics.{table}", f"{cols}, {', '.join(keys)}", rows)
+                copy(f"analytics.{table}", None, rows)  # the rows hold every column, in the table's order
                 rows.clear()
     conn.commit()
     conn.execute("ANALYZE")

@@ -7,13 +7,15 @@ from a small thread-safe pool, read-only and in UTC.
 
 from __future__ import annotations
 
-import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from flask import current_app
 from psycopg import sql
+from psycopg.rows import class_row
 
-from warehouse.catalog import CATALOG, STATISTICS
+from warehouse.catalog import BY_NAME, STATISTICS
 from warehouse.replica import (
     ConnectionPool,
     Replication,
@@ -22,22 +24,17 @@ from warehouse.replica import (
     share_link_user,
 )
 
-# 'all', a year 'YYYY' or a month 'YYYY-MM' (docs/metrics.md, "Periods").
-PERIOD_PATTERN = re.compile(r"^(all|\d{4}|\d{4}-(0[1-9]|1[0-2]))$")
-
-# The order of each statistic's rows, as the catalog says.
-ROW_ORDER: dict[str, str] = {s.name: s.row_order for s in CATALOG}
-
 # Sessions are keyed by the month of their local start and belong to that month,
 # its year and 'all' (docs/metrics.md, statistic 8); the other tables by period.
 _SESSIONS_IN_PERIOD = "(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%')"
+
 
 @dataclass(frozen=True)
 class User:
     user_id: str
     display_name: str | None
     timezone: str | None  # None when the replica has no dim_user row yet
-    periods: tuple[str, ...]  # 'all', then years, then months, newest first
+    periods: list[str]  # 'all', then years, then months, newest first
 
     @property
     def years(self) -> list[str]:
@@ -48,7 +45,14 @@ class User:
 class StatisticRows:
     user_known: bool
     period_known: bool
-    rows_json: str  # a JSON array, the replica's rows in ROW_ORDER
+    rows_json: str  # a JSON array, the replica's rows in the catalog's row order
+
+
+@dataclass(frozen=True)
+class Column:
+    statistic: str  # its table analytics.<statistic>
+    name: str
+    type: str  # as information_schema names it
 
 
 def _panel(columns: str, table: str, where: str = "t.user_id = %(user)s AND t.period = %(period)s",
@@ -129,14 +133,14 @@ _PAGE_PANELS: dict[str, str] = {
                        "FROM analytics.sessions s WHERE s.user_id = %(user)s AND "
                        + _SESSIONS_IN_PERIOD + " GROUP BY 1) c ON c.bucket = b.bucket)",
     "play_gaps": _panel("t.gap_class, t.gaps, t.share", "analytics.play_gaps",
-                        order=ROW_ORDER["play_gaps"]),
+                        order=BY_NAME["play_gaps"].row_order),
     "popularity_distribution": _panel("t.bracket, t.streams, t.distinct_tracks, t.share",
                                       "analytics.popularity_distribution",
-                                      order=ROW_ORDER["popularity_distribution"]),
+                                      order=BY_NAME["popularity_distribution"].row_order),
     "duration_preference": _panel("t.duration_class, t.streams, t.share", "analytics.duration_preference",
-                                  order=ROW_ORDER["duration_preference"]),
+                                  order=BY_NAME["duration_preference"].row_order),
     "explicit_preference": _panel("t.explicit, t.streams, t.share", "analytics.explicit_preference",
-                                  order=ROW_ORDER["explicit_preference"]),
+                                  order=BY_NAME["explicit_preference"].row_order),
     "release_years": _panel("t.release_year, t.streams, t.distinct_albums", "analytics.release_years",
                             order="t.release_year"),
     "longest_days": _panel("t.rank, t.local_date, t.listening_ms, t.streams", "analytics.longest_days",
@@ -151,10 +155,13 @@ _PREPARE_PAGE = (
 ).replace("%(user)s", "$1").replace("%(period)s", "$2").replace("%(months)s", "$3").replace("%%", "%")
 
 _USER_QUERY = """
-SELECT u.display_name, u.timezone,
-       (SELECT array_agg(o.period ORDER BY o.period <> 'all', length(o.period), o.period DESC)
-          FROM analytics.overview o WHERE o.user_id = %(user)s)
-FROM (SELECT %(user)s::text AS user_id) q LEFT JOIN dim_user u ON u.user_id = q.user_id
+SELECT q.user_id, u.display_name, u.timezone, coalesce(p.periods, '{}') AS periods
+FROM (SELECT %(user)s::text AS user_id) q
+LEFT JOIN dim_user u ON u.user_id = q.user_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(o.period ORDER BY o.period <> 'all', length(o.period), o.period DESC) AS periods
+    FROM analytics.overview o WHERE o.user_id = q.user_id) p
+WHERE u.user_id IS NOT NULL OR p.periods IS NOT NULL
 """
 
 _USERS_QUERY = """
@@ -168,6 +175,11 @@ SELECT coalesce(json_agg(x ORDER BY x.user_id), '[]'::json)::text FROM (
 ) x
 """
 
+_COLUMNS_QUERY = """
+SELECT table_name AS statistic, column_name AS name, data_type AS type
+FROM information_schema.columns WHERE table_schema = 'analytics' ORDER BY table_name, ordinal_position
+"""
+
 
 class Replica:
     """Read-only access to the replica's dimensions, statistics and share links."""
@@ -178,68 +190,71 @@ class Replica:
     def close(self) -> None:
         self.pool.close()
 
-    def _fetchone(self, query, params=None) -> tuple:
+    @contextmanager
+    def _connection(self):
         try:
             with self.pool.connection() as conn:
-                return conn.execute(query, params).fetchone()
+                yield conn
         except psycopg.OperationalError as exc:  # e.g. the replica restarted under a pooled connection
             raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
 
+    def _value(self, query, params=None):
+        """The one value a query answers."""
+        with self._connection() as conn:
+            (value,) = conn.execute(query, params).fetchone()
+        return value
+
     def replication(self) -> Replication | None:
         """Where the replication stands (None when the replica keeps no position)."""
-        try:
-            with self.pool.connection() as conn:
-                return replication_position(conn)
-        except psycopg.OperationalError as exc:
-            raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
+        with self._connection() as conn:
+            return replication_position(conn)
 
     def has_data(self) -> bool:
-        return self._fetchone("SELECT EXISTS (SELECT 1 FROM analytics.overview)")[0]
+        return self._value("SELECT EXISTS (SELECT 1 FROM analytics.overview)")
 
     def share_link_user(self, token_hash: str) -> str | None:
         """The user a live (not revoked) share link opens, or None."""
-        try:
-            with self.pool.connection() as conn:
-                return share_link_user(conn, token_hash)
-        except psycopg.OperationalError as exc:
-            raise ReplicaUnavailable(f"the replica did not answer: {exc}") from exc
+        with self._connection() as conn:
+            return share_link_user(conn, token_hash)
 
     def user(self, user_id: str) -> User | None:
-        display_name, timezone, periods = self._fetchone(_USER_QUERY, {"user": user_id})
-        if timezone is None and periods is None:
-            return None
-        return User(user_id, display_name, timezone, tuple(periods or ()))
+        """The user, if the replica has their dim_user row or statistics."""
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(User)).execute(_USER_QUERY, {"user": user_id}).fetchone()
 
     def users_json(self) -> str:
-        return self._fetchone(_USERS_QUERY)[0]
+        return self._value(_USERS_QUERY)
 
     def statistic(self, user_id: str, statistic: str, period: str) -> StatisticRows:
         """Exactly the replica's rows of `statistic` for the user and period."""
         where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
         query = sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM dim_user WHERE user_id = %(user)s)"
-            "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s), "
-            "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s), "
+            "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s) AS user_known, "
+            "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
+            "    AS period_known, "
             "(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
-            " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where})"
-        ).format(order=sql.SQL(ROW_ORDER[statistic]), table=sql.Identifier(statistic), where=sql.SQL(where))
-        return StatisticRows(*self._fetchone(query, {"user": user_id, "period": period}))
+            " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where}) AS rows_json"
+        ).format(order=sql.SQL(BY_NAME[statistic].row_order), table=sql.Identifier(statistic),
+                 where=sql.SQL(where))
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(StatisticRows))
+            return cursor.execute(query, {"user": user_id, "period": period}).fetchone()
 
     def page(self, user_id: str, period: str) -> str:
         """All panels of a user's page for a period, as one JSON object (text)."""
         months = "%" if period == "all" else f"{period}-%"
         # EXECUTE takes no bind parameters: the values go in as quoted literals.
-        query = sql.SQL("EXECUTE dashboard_page ({}, {}, {})").format(*map(sql.Literal, (user_id, period, months)))
-        return self._fetchone(query)[0]
+        return self._value(
+            sql.SQL("EXECUTE dashboard_page ({}, {}, {})").format(*map(sql.Literal, (user_id, period, months))))
 
-    def columns(self) -> dict[str, list[tuple[str, str]]]:
+    def columns(self) -> dict[str, list[Column]]:
         """Each statistic table's columns and types, as the replica has them."""
-        found: dict[str, list[tuple[str, str]]] = {name: [] for name in STATISTICS}
-        (rows,) = self._fetchone(
-            "SELECT coalesce(json_agg(json_build_array(table_name, column_name, data_type) "
-            "ORDER BY table_name, ordinal_position), '[]'::json) "
-            "FROM information_schema.columns WHERE table_schema = 'analytics'")
-        for table, column, data_type in rows:
-            if table in found:
-                found[table].append((column, data_type))
-        return found
+        with self._connection() as conn:
+            found = conn.cursor(row_factory=class_row(Column)).execute(_COLUMNS_QUERY).fetchall()
+        return {name: [column for column in found if column.statistic == name] for name in STATISTICS}
+
+
+def current_replica() -> Replica:
+    """The replica reader of the app serving this request."""
+    return current_app.extensions["replica"]

@@ -61,7 +61,8 @@ def _share(part: int, whole: int) -> float:
 
 
 def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
-    """The rows of every statistic table but sessions, for one user and period (keys excluded)."""
+    """The rows of every statistic table but sessions, for one user and period: the table's columns
+    in their order, without user_id and period before them nor computed_at and source_max_played_at after."""
     n = _size(user, period)
     hours = [(h * 7 + n) % 23 + (12 if 18 <= h <= 22 else 0) for h in range(24)]
     scale = n / sum(hours)
@@ -116,36 +117,14 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
         "release_years": [(1965, n // 6, 1), (2019, n // 3, 1), (2024, n // 5, 2)],
         "longest_days": [(rank, first_day + timedelta(days=rank * 3), 14_400_000 // rank + n, 60 // rank + 1)
                          for rank in range(1, 4)],
-        "genre_distribution": [*((rank, g, s, _share(s, with_genre)) for rank, g, s in genres),
-                               (None, "unknown", unknown_genre, _share(unknown_genre, n))],
+        "genre_distribution": [*((g, rank, s, _share(s, with_genre)) for rank, g, s in genres),
+                               ("unknown", None, unknown_genre, _share(unknown_genre, n))],
     }
 
 
-COLUMNS = {  # the columns written, after user_id and period
-    "overview": "streams, listening_ms, distinct_tracks, distinct_artists, distinct_albums, active_days, "
-                "first_played_at, last_played_at, streams_per_active_day, skip_rate, mainstream_score, "
-                "new_artists, new_tracks",
-    "top_tracks": "rank, track_id, streams, listening_ms",
-    "top_artists": "rank, artist_id, streams, listening_ms",
-    "top_albums": "rank, album_id, streams, listening_ms",
-    "hour_of_day": "hour, streams, listening_ms, share",
-    "day_of_week": "day_of_week, streams, distinct_tracks, distinct_artists, track_variety, artist_variety",
-    "listening_clock": "day_of_week, hour, streams",
-    "album_completion": "album_id, total_tracks, tracks_played, completion, status, streams, rank",
-    "artist_streaks": "rank, artist_id, days, streak_start, streak_end",
-    "session_summary": "sessions, avg_session_ms, longest_session_ms, avg_streams_per_session",
-    "play_gaps": "gap_class, gaps, share",
-    "popularity_distribution": "bracket, streams, distinct_tracks, share",
-    "duration_preference": "duration_class, streams, share",
-    "explicit_preference": "explicit, streams, share",
-    "release_years": "release_year, streams, distinct_albums",
-    "longest_days": "rank, local_date, listening_ms, streams",
-    "genre_distribution": "rank, genre, streams, share",
-}
-
-
 def session_rows(user: str, month: str) -> list[tuple]:
-    """Three sessions starting in the month (local start = UTC start here, mid-day)."""
+    """Three sessions starting in the month (local start = UTC start here, mid-day): the table's columns
+    after user_id, without computed_at and source_max_played_at."""
     start = datetime(int(month[:4]), int(month[5:]), 1, 12, tzinfo=UTC) + timedelta(hours=len(user))
     rows = []
     for i, (minutes, streams) in enumerate([(25, 7), (75, 19), (250, 60)]):
@@ -181,15 +160,14 @@ def fill_replica(settings: Settings) -> None:
         for user, (_, _, periods) in USERS.items():
             for period in periods:
                 for table, rows in statistic_rows(user, period).items():
-                    columns = COLUMNS[table]
-                    marks = ", ".join(["%s"] * (len(columns.split(",")) + 4))
-                    cur.executemany(
-                        f"INSERT INTO analytics.{table} (user_id, period, {columns}, computed_at, "
-                        f"source_max_played_at) VALUES ({marks})",
-                        [(user, period, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in rows])
+                    _copy(cur, table, [(user, period, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in rows])
                 if len(period) == 7:
-                    cur.executemany(
-                        "INSERT INTO analytics.sessions (user_id, session_id, period, session_start, session_end, "
-                        "streams, distinct_tracks, listening_ms, computed_at, source_max_played_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(user, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in session_rows(user, period)])
+                    _copy(cur, "sessions",
+                          [(user, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in session_rows(user, period)])
+
+
+def _copy(cur, table: str, rows: list[tuple]) -> None:
+    """COPY rows holding every column of analytics.<table>, in the table's order."""
+    with cur.copy(f"COPY analytics.{table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -1,0 +1,112 @@
+"""Who is viewing, and what they may see.
+
+A user's pages and API answers open only with that user's share link token
+(cookie set by /s/<token>, or `Authorization: Bearer <token>`) or with the admin
+password (login form, or HTTP Basic for scripts). Anything else, a wrong or a
+revoked token included, gets the same 404 as an unknown user, so nothing tells
+whether a user exists. Tokens are checked against the replica on every request:
+a revoked link stops working as soon as the revocation is replicated.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import NoReturn
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+
+from dashboard.queries import User, current_replica
+from warehouse.share_links import hash_token
+
+SHARE_COOKIE = "wrapped_share"
+SHARE_COOKIE_DAYS = 30
+NOT_FOUND = "not found: no such user, or this link does not open it"
+
+access = Blueprint("access", __name__)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    admin: bool = False
+    user_id: str | None = None  # the user a share link opens
+
+    def may_see(self, user_id: str) -> bool:
+        return self.admin or self.user_id == user_id
+
+
+def is_admin_password(candidate: str | None) -> bool:
+    password = current_app.config["ADMIN_PASSWORD"]
+    return bool(password) and candidate is not None and hmac.compare_digest(candidate.encode(), password.encode())
+
+
+def current_viewer() -> Viewer:
+    """The viewer of this request, from the admin session, HTTP auth or the share link cookie."""
+    if "viewer" not in g:
+        auth = request.authorization
+        admin = bool(current_app.config["ADMIN_PASSWORD"]) and (
+            session.get("admin") is True
+            or (auth is not None and auth.type == "basic" and is_admin_password(auth.password)))
+        token = (auth.token if auth is not None and auth.type == "bearer" else None) or \
+            request.cookies.get(SHARE_COOKIE)
+        g.viewer = Viewer(admin, current_replica().share_link_user(hash_token(token)) if token else None)
+    return g.viewer
+
+
+def abort_unless_visible(user_id: str) -> None:
+    """The same 404 for a user one may not see as for one who does not exist."""
+    if not current_viewer().may_see(user_id):
+        abort(404, NOT_FOUND)
+
+
+def abort_unknown_user(user_id: str) -> NoReturn:
+    """Only the admin learns that a user does not exist."""
+    abort(404, f"unknown user {user_id!r}" if current_viewer().admin else NOT_FOUND)
+
+
+def visible_user(user_id: str) -> User:
+    """The user, if this request may see them; else the same 404 whether they exist or not."""
+    abort_unless_visible(user_id)
+    user = current_replica().user(user_id)
+    if user is None and current_viewer().user_id == user_id:
+        return User(user_id, None, None, [])  # a share link made before the user's data arrived
+    if user is None:
+        abort_unknown_user(user_id)
+    return user
+
+
+@access.app_context_processor
+def who_is_viewing() -> dict:  # never queries: error pages render when the replica is down
+    return {"viewer": g.get("viewer", Viewer())}
+
+
+@access.get("/s/<token>")
+def open_share_link(token: str):
+    user_id = current_replica().share_link_user(hash_token(token))
+    if user_id is None:
+        abort(404, "this share link is wrong or was revoked")
+    response = redirect(url_for("pages.overview", user_id=user_id))
+    response.set_cookie(SHARE_COOKIE, token, max_age=SHARE_COOKIE_DAYS * 86400, httponly=True,
+                        samesite="Lax", secure=request.is_secure)
+    return response
+
+
+@access.route("/admin/login", methods=["GET", "POST"])
+def admin_login():
+    if not current_app.config["ADMIN_PASSWORD"]:
+        abort(404, "the admin login is disabled: set DASHBOARD_ADMIN_PASSWORD")
+    if request.method == "POST":
+        if is_admin_password(request.form.get("password")):
+            session.clear()
+            session["admin"] = True
+            return redirect(url_for("pages.user_list"))
+        return render_template("landing.html", error="Wrong password."), 403
+    return render_template("landing.html")
+
+
+@access.post("/logout")
+def logout():
+    session.clear()
+    response = redirect(url_for("pages.home"))
+    response.delete_cookie(SHARE_COOKIE)
+    return response

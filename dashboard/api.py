@@ -1,0 +1,52 @@
+"""The dashboard's JSON API: the statistics as the replica holds them, and the page that describes them."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from dashboard.access import abort_unknown_user, abort_unless_visible, current_viewer, visible_user
+from dashboard.periods import abort_no_statistics, well_formed
+from dashboard.queries import current_replica
+from warehouse.catalog import CATALOG, STATISTICS
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+def json_response(text: str) -> Response:
+    return Response(text, mimetype="application/json")
+
+
+@api.get("")
+def docs():
+    return render_template("api.html", catalog=CATALOG, columns=current_replica().columns())
+
+
+@api.get("/users")
+def user_list():
+    if not current_viewer().admin:
+        abort(404, "not found: the user list is for the admin only")
+    return json_response('{"users": ' + current_replica().users_json() + "}")
+
+
+@api.get("/users/<user_id>/periods")
+def user_periods(user_id: str):
+    user = visible_user(user_id)
+    return {"user_id": user.user_id, "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"],
+            "periods": user.periods}
+
+
+@api.get("/users/<user_id>/<statistic>")
+def statistic_rows(user_id: str, statistic: str):
+    abort_unless_visible(user_id)
+    if statistic not in STATISTICS:
+        abort(404, f"unknown statistic {statistic!r}; the statistics are: {', '.join(STATISTICS)}")
+    period = well_formed(request.args.get("period", "all"))
+    found = current_replica().statistic(user_id, statistic, period)
+    if not found.user_known and current_viewer().user_id != user_id:
+        abort_unknown_user(user_id)
+    if not found.period_known:
+        abort_no_statistics(user_id, period)
+    head = json.dumps({"user_id": user_id, "statistic": statistic, "period": period})
+    return json_response(head[:-1] + ', "rows": ' + found.rows_json + "}")

@@ -1,0 +1,87 @@
+"""The dashboard's HTML pages: start page, user list, a user's overview and Wrapped, plotly.js, health."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import plotly
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from markupsafe import Markup
+
+from dashboard.access import NOT_FOUND, current_viewer, visible_user
+from dashboard.periods import checked_period, group_periods
+from dashboard.queries import User, current_replica
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+pages = Blueprint("pages", __name__)
+
+
+def script_json(text: str) -> Markup:
+    """JSON text made safe inside <script type="application/json">."""
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def page_context(user: User) -> dict:
+    """What every page of one user shows around its panels."""
+    replica = current_replica()
+    return {"user": user, "users": json.loads(replica.users_json()) if current_viewer().admin else [],
+            "viewer": current_viewer(), "replication": replica.replication(),
+            "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"]}
+
+
+@pages.get("/")
+def home():
+    if not current_replica().has_data():
+        return render_template("empty.html")
+    if current_viewer().admin:
+        return redirect(url_for("pages.user_list"))
+    if current_viewer().user_id:
+        return redirect(url_for("pages.overview", user_id=current_viewer().user_id))
+    return render_template("landing.html")
+
+
+@pages.get("/users")
+def user_list():
+    if not current_viewer().admin:
+        abort(404, NOT_FOUND)
+    if request.args.get("user"):  # the user picker without JavaScript
+        return redirect(url_for("pages.overview", user_id=request.args["user"]))
+    replica = current_replica()
+    return render_template("users.html", users=json.loads(replica.users_json()), has_data=replica.has_data())
+
+
+@pages.get("/users/<user_id>")
+def overview(user_id: str):
+    user = visible_user(user_id)
+    if not user.periods:
+        return render_template("empty.html", **page_context(user))
+    period = checked_period(user, request.args.get("period", "all"))
+    return render_template("overview.html", period=period, periods=group_periods(user.periods),
+                           data=script_json(current_replica().page(user_id, period)), **page_context(user))
+
+
+@pages.get("/users/<user_id>/wrapped")
+@pages.get("/users/<user_id>/wrapped/<year>")
+def wrapped(user_id: str, year: str | None = None):
+    user = visible_user(user_id)
+    if not user.years:
+        return render_template("empty.html", **page_context(user))
+    if year is None:  # the year picker without JavaScript sends ?year=
+        return redirect(url_for("pages.wrapped", user_id=user_id, year=request.args.get("year", user.years[0])))
+    if len(year) != 4:
+        abort(404, f"bad year {year!r}: give a year 'YYYY'")
+    checked_period(user, year)
+    return render_template("wrapped.html", period=year, years=user.years,
+                           data=script_json(current_replica().page(user_id, year)), **page_context(user))
+
+
+@pages.get("/vendor/plotly.min.js")
+def plotly_js():
+    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=86400, conditional=True)
+
+
+@pages.get("/healthz")
+def healthz():
+    return {"status": "ok", "replica_has_data": current_replica().has_data()}
