@@ -145,11 +145,12 @@ def test_a_play_of_an_unknown_track_fails_the_load_and_loads_nothing(dbs):
 
 
 def test_the_demo_commands_twice_leave_main_identical(dbs, capsys):
-    from operations import main as cli
+    from fake_spotify.__main__ import main as fake_spotify
+    from star_schema.__main__ import main as star_schema
 
     for _ in range(2):
-        assert cli(["generate", "--users", "2", "--days", "20", "--seed", "9"]) == 0
-        assert cli(["load-main"]) == 0
+        assert fake_spotify(["generate", "--users", "2", "--days", "20", "--seed", "9"]) == 0
+        assert star_schema(["load"]) == 0
         if _ == 0:
             first = checksums(dbs)
     assert checksums(dbs) == first
