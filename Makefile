@@ -74,10 +74,7 @@ spark-stop: setup ## stop the standalone Spark master and worker
 	$(PY) -m operations.spark_cluster stop
 
 etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 rebuilds everything)
-	$(PY) -m pipeline gate source
-	$(PY) -m star_schema load
-	$(PY) -m pipeline gate main
-	$(PY) -m spark_scripts.submit $(if $(FULL),--full,)
+	$(PY) -m pipeline etl $(if $(FULL),--full,)
 
 # The demo's listeners live in the fake Spotify: the login service and the ingestion talk to it.
 DEMO_SPOTIFY := SPOTIFY_API_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)/v1 \

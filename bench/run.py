@@ -287,8 +287,7 @@ def stage_gates() -> dict:
 
 def _spark_run(full: bool) -> dict:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pipeline import gates
-    from spark_scripts import job
+    from pipeline import analytics
     from spark_scripts.session import spark_session
     from warehouse.settings import load_settings
 
@@ -296,11 +295,11 @@ def _spark_run(full: bool) -> dict:
     started = time.perf_counter()
     spark = spark_session(settings)
     ready = time.perf_counter()
-    staged = job.stage(settings, full=full, spark=spark)
+    staged = analytics.build(settings, full=full, spark=spark)
     computed = time.perf_counter()
-    gates.analytics_gate(settings)
+    analytics.validate(settings)
     gated = time.perf_counter()
-    report = job.publish_staged(settings)
+    report = analytics.publish(settings)
     published = time.perf_counter()
     spark.stop()
     kind = "full" if full else "incremental"

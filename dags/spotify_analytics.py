@@ -6,8 +6,8 @@ statistics with spark-submit on SPARK_MASTER, analytics gate on the staged
 results, then publish them into analytics.* in one transaction. A failing gate
 stops the run before anything downstream, with one alert. Every step
 is idempotent, so a retry or a re-run for the same logical date changes nothing
-more. The logic lives in star_schema.load and spark_scripts; this file only
-orchestrates.
+more. The logic lives in star_schema.load and pipeline/analytics.py (build ->
+validate -> publish, the tasks of pipeline/tasks.py); this file only orchestrates.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from pipeline.alerts import notify_failure
-from pipeline.tasks import analytics_gate, main_gate, source_gate
+from pipeline.tasks import analytics_gate, main_gate, publish_statistics, source_gate, stage_statistics
 from warehouse.settings import get_settings
 
 
@@ -40,23 +40,6 @@ def spotify_analytics():
 
         report = load_main()
         return {"load_id": report.load_id, "plays_loaded": report.plays_loaded}
-
-    @task(execution_timeout=timedelta(hours=1))
-    def stage_statistics() -> str:
-        from spark_scripts.submit import submit
-
-        return submit(stage_only=True).stdout.strip().splitlines()[-1]
-
-    @task
-    def publish_statistics() -> dict:
-        from spark_scripts.job import NothingStaged, publish_staged
-
-        try:
-            report = publish_staged()
-        except NothingStaged:
-            return {"published": False}
-        return {"published": True, "scopes": report.scopes, "inserted": report.counts.inserted,
-                "updated": report.counts.updated, "deleted": report.counts.deleted}
 
     (source_gate() >> load_main() >> main_gate() >> stage_statistics() >> analytics_gate()
      >> publish_statistics())

@@ -41,6 +41,11 @@ class Tables:
     gaps: DataFrame     # one row per stream that has a next stream: its gap to the next (gap_ms), its month
     album_min_tracks: int
 
+    @property
+    def reused(self) -> tuple[DataFrame, ...]:
+        """The frames several statistics read: worth caching for a run."""
+        return self.plays, self.tracks, self.days, self.clock, self.periods, self.sessions
+
 
 def with_periods(frame: DataFrame, year: str = "local_year", month: str = "local_month") -> DataFrame:
     """One row per period a row belongs to: 'all', its year and its month."""

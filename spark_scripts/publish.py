@@ -7,29 +7,23 @@ transaction: rows that vanished are deleted, changed rows updated, new rows
 inserted, unchanged rows untouched (the freshness columns alone do not make a
 row changed). No table is ever dropped, renamed or swapped, so Debezium sees
 plain deletes, updates and inserts. Any failure rolls everything back.
+`publish_staged` publishes the run the ledger says is waiting and records it published.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 
 import psycopg
 
+from spark_scripts.ledger import PublishCounts, RunReport, latest_staged, lock_runs, mark_published
 from warehouse.catalog import STATISTICS
+from warehouse.db import connect
+from warehouse.settings import Settings
 from warehouse.sql import upsert_changed
 
+log = logging.getLogger(__name__)
 FRESHNESS = ("computed_at", "source_max_played_at")
-
-
-@dataclass(frozen=True)
-class PublishCounts:
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-
-    def __add__(self, other: PublishCounts) -> PublishCounts:
-        return PublishCounts(self.inserted + other.inserted, self.updated + other.updated,
-                             self.deleted + other.deleted)
 
 
 def table_shape(conn: psycopg.Connection, table: str) -> tuple[list[str], list[str]]:
@@ -69,3 +63,13 @@ def publish(conn: psycopg.Connection, tables=STATISTICS) -> PublishCounts:
     for table in tables:
         total += publish_table(conn, table)
     return total
+
+
+def publish_staged(settings: Settings) -> RunReport:
+    """Publish the staged run into analytics.*, in one transaction; NothingStaged if no run waits."""
+    with connect("main", settings) as main:
+        lock_runs(main)
+        staged = latest_staged(main)
+        report = mark_published(main, staged, publish(main))
+    log.info("%s", report)
+    return report

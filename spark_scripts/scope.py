@@ -16,6 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_scripts.ledger import last_published_load
+from spark_scripts.prepare import KEY, Tables, with_periods
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,11 @@ class RunScope:
 
 def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
     (max_load_id,) = main.execute("SELECT coalesce(max(load_id), 0) FROM etl.load_runs").fetchone()
-    last = main.execute(
-        "SELECT max_load_id FROM etl.analytics_runs WHERE status = 'published' ORDER BY run_id DESC LIMIT 1"
-    ).fetchone()
+    last = last_published_load(main)
     if full or last is None:
         return RunScope("full", max_load_id, None, {})
     (dims_updated,) = main.execute(
-        "SELECT coalesce(sum(dims_updated), 0) FROM etl.load_runs WHERE load_id > %s", last).fetchone()
+        "SELECT coalesce(sum(dims_updated), 0) FROM etl.load_runs WHERE load_id > %s", (last,)).fetchone()
     if dims_updated:
         return RunScope("full", max_load_id, None, {})
     rows = main.execute(
@@ -53,6 +56,25 @@ def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
                SELECT max(session_start) AS session_start FROM analytics.sessions
                WHERE user_id = f.user_id AND session_start <= f.first_new) s ON true
            ORDER BY 1""",
-        last,
+        (last,),
     ).fetchall()
     return RunScope("incremental", max_load_id, [user for user, _ in rows], dict(rows))
+
+
+def scope_pairs(t: Tables, scope: RunScope) -> DataFrame:
+    """The (user_id, period) pairs this run recomputes."""
+    # A session counts in its start's month, year and 'all', even without a stream there.
+    session_periods = with_periods(t.sessions.withColumnRenamed("period", "start_month"), "start_year",
+                                   "start_month").select(*KEY)
+    pairs = t.periods.unionByName(session_periods).distinct()
+    if scope.mode == "full":
+        return pairs
+    # user -> first month to recompute, as a literal map (no Python data for Spark to ship around)
+    since = F.try_element_at(F.create_map(*[F.lit(v) for item in sorted(scope.since.items()) for v in item]),
+                             F.col("user_id"))
+    period = F.col("period")
+    return pairs.withColumn("since", since).where(F.col("since").isNotNull() & (
+        (period == "all")
+        | ((F.length(period) == 7) & (period >= F.col("since")))
+        | ((F.length(period) == 4) & (period >= F.substring("since", 1, 4))))
+    ).select(*KEY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -68,3 +70,15 @@ def write_table(frame: DataFrame, url: str, table: str) -> None:
     """Replace the rows of an existing table (TRUNCATE, never DROP: keys and types stay)."""
     (frame.write.format("jdbc").options(**jdbc_options(url)).option("dbtable", table)
      .option("truncate", "true").option("batchsize", "10000").mode("overwrite").save())
+
+
+@contextmanager
+def cached(*frames: DataFrame) -> Iterator[None]:
+    """Keep `frames` in memory for the block (several statistics read them), then let them go."""
+    for frame in frames:
+        frame.persist()
+    try:
+        yield
+    finally:
+        for frame in frames:
+            frame.unpersist()

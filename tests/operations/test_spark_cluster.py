@@ -6,7 +6,7 @@ from fake_spotify.generate import generate, write_to_source
 from operations import services
 from operations import spark_cluster as cluster
 from operations.postgres import free_port
-from spark_scripts.submit import submit
+from pipeline import analytics
 from star_schema.load import load_main
 from warehouse.db import connect
 
@@ -25,8 +25,8 @@ def test_a_job_runs_on_the_standalone_cluster(dbs, tmp_path, monkeypatch):
         assert cluster.alive_workers(settings) == 1, started
         assert cluster.start(settings)[0].startswith("spark master already running")
         monkeypatch.setenv("SPARK_MASTER", cluster.master_url(settings))
-        result = submit(settings.model_copy(update={"spark_master": cluster.master_url(settings)}), full=True)
-        assert "full run over all users" in result.stdout
+        report = analytics.run(settings.model_copy(update={"spark_master": cluster.master_url(settings)}), full=True)
+        assert "full run over all users" in str(report)
         log = services.log_file(settings, "spark-master").read_text()
         assert "Registering app spotify_analytics" in log
     finally:

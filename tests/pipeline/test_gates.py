@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from fake_spotify.generate import generate, write_to_source
-from pipeline import gates
+from pipeline import analytics, gates
 from spark_scripts import job
 from spark_scripts.statistics import COMPUTE
 from star_schema.load import load_main
@@ -38,7 +38,7 @@ def pipeline(dbs, spark, smtp, monkeypatch):
     gates.source_gate(dbs)
     load_main(dbs)
     gates.main_gate(dbs)
-    assert job.run(dbs, spark=spark).counts.inserted > 0  # the analytics gate passed
+    assert analytics.run(dbs, spark=spark).counts.inserted > 0  # the analytics gate passed
     with connect("main", dbs) as main, connect("replica", dbs) as replica:
         for table in ("analytics.overview", "analytics.hour_of_day", "dim_track"):
             rows = main.execute(f"SELECT * FROM {table}").fetchall()
@@ -150,7 +150,7 @@ def test_bad_statistics_are_rejected_before_publication(pipeline, spark, monkeyp
     before, replica_before = snapshot(pipeline, with_freshness=True), replica_state(pipeline)
     monkeypatch.setattr(job, "COMPUTE", corrupt(name, change))
     with pytest.raises(gates.GateFailed) as error:
-        job.run(pipeline, spark=spark)
+        analytics.run(pipeline, spark=spark)
     assert check in failing_checks(error)
     assert snapshot(pipeline, with_freshness=True) == before
     assert replica_state(pipeline) == replica_before

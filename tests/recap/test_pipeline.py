@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from fake_spotify.generate import generate, write_to_source
+from pipeline import analytics
 from recap.__main__ import write_recap
 from recap.send import send_due
-from spark_scripts import job
 from star_schema.load import load_main
-from tests.recap_support import copy_main_to_replica
 from tests.recap.test_render import assert_matches_replica
+from tests.recap_support import copy_main_to_replica
 from warehouse.db import connect
 from warehouse.roles import ensure_replica_reader
 from warehouse.settings import PROJECT_ROOT
@@ -30,7 +30,7 @@ def test_recaps_of_generated_listening_match_the_replica(dbs, spark, smtp, tmp_p
         conn.execute("INSERT INTO users (user_id, display_name, email, timezone) "
                      "VALUES ('quiet', 'Quiet', 'quiet@example.org', 'UTC')")  # no streams: no recap
     load_main(dbs)
-    job.run(dbs, full=True, spark=spark)
+    analytics.run(dbs, full=True, spark=spark)
     ensure_replica_reader(dbs)
     copy_main_to_replica(dbs)
 

@@ -1,4 +1,5 @@
-"""The analytics job end to end on real Postgres: publication, incremental runs, failures."""
+"""The analytics job end to end on real Postgres (staged, gated and published by pipeline.analytics.run):
+publication, incremental runs, failures."""
 
 import dataclasses
 import random
@@ -7,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from fake_spotify.generate import generate, write_to_source
-from spark_scripts import job, publish
+from pipeline import analytics
+from spark_scripts import publish
 from star_schema.load import load_main
 from warehouse.catalog import STATISTICS
 from warehouse.db import connect
@@ -53,37 +55,37 @@ def test_incremental_runs_equal_a_full_rebuild(dbs, spark, listening):
     late = [p for p in listening.plays if p.played_at > cutoff]
     backfill = [p for p in listening.plays if p.played_at <= cutoff and rng.random() < 0.01]
     ingest(dbs, split(listening, late + backfill))
-    first = job.run(dbs, spark=spark)
-    assert first.mode == "full" and first.counts.inserted > 0
+    first = analytics.run(dbs, spark=spark)
+    assert (first.mode, first.users) == ("full", None) and first.counts.inserted > 0
 
     # Only new plays of the last days: the run recomputes only the months they touch.
     ingest(dbs, split(listening, backfill))
-    recent = job.run(dbs, spark=spark)
-    assert recent.mode == "incremental"
+    recent = analytics.run(dbs, spark=spark)
+    assert (recent.mode, recent.users) == ("incremental", len({p.user_id for p in late}))
     assert 0 < recent.scopes < first.scopes
 
     # Old plays arriving late (an import): later months change too, and still match a rebuild.
     ingest(dbs, listening)
-    assert job.run(dbs, spark=spark).mode == "incremental"
+    assert analytics.run(dbs, spark=spark).mode == "incremental"
     incremental = snapshot(dbs)
-    rebuilt = job.run(dbs, full=True, spark=spark)
+    rebuilt = analytics.run(dbs, full=True, spark=spark)
     assert snapshot(dbs) == incremental
     assert (rebuilt.counts.inserted, rebuilt.counts.updated, rebuilt.counts.deleted) == (0, 0, 0)
 
 
 def test_nothing_new_means_nothing_touched(dbs, spark, listening):
     ingest(dbs, listening)
-    job.run(dbs, spark=spark)
+    analytics.run(dbs, spark=spark)
     before = snapshot(dbs, with_freshness=True)
-    again = job.run(dbs, spark=spark)
+    again = analytics.run(dbs, spark=spark)
     assert (again.mode, again.scopes) == ("incremental", 0)
-    job.run(dbs, full=True, spark=spark)
+    analytics.run(dbs, full=True, spark=spark)
     assert snapshot(dbs, with_freshness=True) == before  # unchanged rows untouched, freshness included
 
 
 def test_a_publication_failing_halfway_leaves_the_published_tables_as_they_were(dbs, spark, listening, monkeypatch):
     ingest(dbs, split(listening, listening.plays[-500:]))
-    job.run(dbs, spark=spark)
+    analytics.run(dbs, spark=spark)
     before = snapshot(dbs, with_freshness=True)
     published_runs = "SELECT count(*) FROM etl.analytics_runs WHERE status = 'published'"
     with connect("main", dbs) as conn:
@@ -101,19 +103,19 @@ def test_a_publication_failing_halfway_leaves_the_published_tables_as_they_were(
 
     monkeypatch.setattr(publish, "publish_table", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        job.run(dbs, spark=spark)
+        analytics.run(dbs, spark=spark)
     assert len(published) == len(STATISTICS) // 2
     assert snapshot(dbs, with_freshness=True) == before
     with connect("main", dbs) as conn:
         assert conn.execute(published_runs).fetchone() == runs
     monkeypatch.setattr(publish, "publish_table", real)
-    assert job.run(dbs, spark=spark).mode == "incremental"
+    assert analytics.run(dbs, spark=spark).mode == "incremental"
     assert snapshot(dbs, with_freshness=True) != before
 
 
 def test_fixed_size_tables_hold_every_row_on_generated_data(dbs, spark, listening):
     ingest(dbs, listening)
-    job.run(dbs, spark=spark)
+    analytics.run(dbs, spark=spark)
     with connect("main", dbs) as conn:
         pairs = conn.execute("SELECT count(*) FROM analytics.overview").fetchone()[0]
         for table, size in [("hour_of_day", 24), ("day_of_week", 7), ("listening_clock", 168),

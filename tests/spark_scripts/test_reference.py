@@ -22,7 +22,7 @@ from psycopg import sql
 
 from fake_spotify.generate import generate, write_to_source
 from ingestion.export_loader import import_export
-from spark_scripts.job import run
+from pipeline import analytics
 from star_schema.load import load_main
 from testkit.sourcedata import add_play, add_track, add_user
 from tests.conftest import FIXTURES
@@ -149,7 +149,7 @@ def analysed(request, clusters, test_settings, spark):
         settings = test_settings.model_copy(update=urls)
         DATASETS[dataset](settings)
         load_main(settings)
-        run(settings, full=True, spark=spark)
+        analytics.run(settings, full=True, spark=spark)
         yield dataset, settings
     finally:
         for cluster, dbname in made:

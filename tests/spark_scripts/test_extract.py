@@ -1,0 +1,57 @@
+"""The job's reads from main: exactly the run's users, whatever their ids hold (no SQL pasted together)."""
+
+from __future__ import annotations
+
+from spark_scripts.extract import extract, play_id_bounds
+from spark_scripts.scope import RunScope
+from star_schema.load import load_main
+from testkit.sourcedata import add_play, add_track, add_user
+from warehouse.db import connect
+
+# In play_id order: the plays of the two chosen users enclose those of a third.
+USERS = ["o'brien", "x') OR true --", "back\\slash", "plain"]
+CHOSEN = ["o'brien", "back\\slash"]
+
+
+def fill(settings) -> None:
+    with connect("source", settings) as conn:
+        add_track(conn, "t1")
+        for day, user in enumerate(USERS, start=1):
+            add_user(conn, user)
+            for hour in range(3):
+                add_play(conn, user, "t1", f"2026-01-0{day}T1{hour}:00:00Z")
+    load_main(settings)
+
+
+def plays_by_user(settings) -> dict[str, set[int]]:
+    with connect("main", settings) as main:
+        found: dict[str, set[int]] = {}
+        for user_id, play_id in main.execute("SELECT user_id, play_id FROM fact_play"):
+            found.setdefault(user_id, set()).add(play_id)
+    return found
+
+
+def test_an_incremental_read_holds_exactly_the_runs_users(dbs, spark):
+    fill(dbs)
+    expected = plays_by_user(dbs)
+    chosen_ids = expected[CHOSEN[0]] | expected[CHOSEN[1]]
+    with connect("main", dbs) as main:
+        assert play_id_bounds(main, CHOSEN) == (min(chosen_ids), max(chosen_ids))
+    plays = extract(spark, dbs, RunScope("incremental", 1, CHOSEN, {}))["plays"].collect()
+    assert sorted((p.user_id, p.play_id) for p in plays) == sorted(
+        (user, play_id) for user in CHOSEN for play_id in expected[user])
+    with connect("main", dbs) as main:
+        assert sorted(u for (u,) in main.execute("SELECT user_id FROM analytics_staging.run_users")) == sorted(CHOSEN)
+
+
+def test_a_full_read_holds_every_play(dbs, spark):
+    fill(dbs)
+    expected = plays_by_user(dbs)
+    with connect("main", dbs) as main:
+        every = set().union(*expected.values())
+        assert play_id_bounds(main, None) == (min(every), max(every))
+    sources = extract(spark, dbs, RunScope("full", 1, None, {}))
+    assert sorted(p.play_id for p in sources["plays"].collect()) == sorted(every)
+    assert sorted(u.user_id for u in sources["users"].collect()) == sorted(USERS)
+    with connect("main", dbs) as main:
+        assert main.execute("SELECT count(*) FROM analytics_staging.run_users").fetchone() == (0,)
