@@ -68,10 +68,10 @@ load: setup ## load source into main's star schema (incremental, idempotent)
 	$(PY) -m star_schema load
 
 spark: setup ## start a local standalone Spark master and worker (UIs on 8081, 8082)
-	$(PY) -m operations.spark_cluster start
+	$(PY) -m operations start spark
 
 spark-stop: setup ## stop the standalone Spark master and worker
-	$(PY) -m operations.spark_cluster stop
+	$(PY) -m operations stop spark
 
 etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 rebuilds everything)
 	$(PY) -m pipeline etl $(if $(FULL),--full,)
@@ -97,28 +97,28 @@ demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, ex
 	$(MAKE) --no-print-directory dashboard
 
 dashboard: setup ## start the web dashboard in the background (idempotent) and print its URL
-	$(PY) -m dashboard start
+	$(PY) -m operations start dashboard
 
 dashboard-stop: setup ## stop the web dashboard
-	$(PY) -m dashboard stop
+	$(PY) -m operations stop dashboard
 
-# Spotify login service, fake Spotify, ingestion. Background services: pid file in
-# <runtime_dir>/pids, log in <runtime_dir>/logs; starting a running one changes nothing.
+# Spotify login service, fake Spotify, ingestion. Background services run under supervisord
+# (operations/supervisor.py), log in <runtime_dir>/logs; starting a running one changes nothing.
 
 secrets: setup ## write generated values for empty secret settings (TOKEN_ENCRYPTION_KEY...) to .env
 	$(PY) -m operations secrets
 
 fake-spotify: setup ## start the fake Spotify in the background (FAKE_SPOTIFY_PORT, USERS, SEED)
-	$(PY) -m fake_spotify start --port $(FAKE_SPOTIFY_PORT) --users $(USERS) --seed $(SEED) --days $(FAKE_SPOTIFY_DAYS)
+	$(PY) -m operations start fake-spotify --port $(FAKE_SPOTIFY_PORT) --users $(USERS) --seed $(SEED) --days $(FAKE_SPOTIFY_DAYS)
 
 fake-spotify-stop: setup ## stop the fake Spotify
-	$(PY) -m fake_spotify stop
+	$(PY) -m operations stop fake-spotify
 
 flask: secrets ## start the Spotify login service in the background (FLASK_HOST:FLASK_PORT)
-	$(PY) -m flask_endpoint start
+	$(PY) -m operations start flask
 
 flask-stop: setup ## stop the Spotify login service
-	$(PY) -m flask_endpoint stop
+	$(PY) -m operations stop flask
 
 ingest: setup ## one Web API ingestion run for every connected user, now
 	$(PY) -m ingestion poll
@@ -139,13 +139,13 @@ test: setup ## run the test suite (starts its own servers on free ports)
 bench: setup ## measure every stage at several sizes (SIZE=10k,100k,1M; REPEAT=3): bench/results/latest.md
 	$(PY) -m bench.run $(if $(SIZE),--sizes $(SIZE)) $(if $(REPEAT),--repeat $(REPEAT)) $(BENCH_ARGS)
 
-# Debezium replication main -> replica (cdc_connectors/): pid <runtime_dir>/pids/debezium.pid,
+# Debezium replication main -> replica (cdc_connectors/): supervisor program debezium,
 # log <runtime_dir>/logs/debezium.log (Debezium's own log: debezium-engine.log).
 debezium: setup ## start the Debezium replicator main -> replica in the background (idempotent)
-	$(PY) -m cdc_connectors start
+	$(PY) -m operations start debezium
 
 debezium-stop: setup ## stop the Debezium replicator (offsets kept: the next start resumes)
-	$(PY) -m cdc_connectors stop
+	$(PY) -m operations stop debezium
 
 replication-status: setup ## replication slot, retained WAL, applied position and lag
 	$(PY) -m cdc_connectors status
@@ -153,26 +153,26 @@ replication-status: setup ## replication slot, retained WAL, applied position an
 replication-wait: setup ## wait until the replica has applied everything main committed (TIMEOUT=120)
 	$(PY) -m cdc_connectors wait --timeout $(or $(TIMEOUT),120)
 
-# Airflow and the whole stack (operations/airflow_service.py, operations/stack.py): pid files in
-# <runtime_dir>/pids, logs in <runtime_dir>/logs; `up` starts in dependency order, `down` stops by pid.
+# Airflow and the whole stack (operations/airflow_service.py, operations/stack.py): supervisord in
+# <runtime_dir>/supervisor, logs in <runtime_dir>/logs; `up` starts in dependency order, `down` stops all.
 .PHONY: airflow airflow-stop up down status logs clean
 airflow: setup ## start Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
-	$(PY) -m operations.airflow_service start
+	$(PY) -m operations start airflow
 
 airflow-stop: setup ## stop Airflow's four processes (SIGINT)
-	$(PY) -m operations.airflow_service stop
+	$(PY) -m operations stop airflow
 
 up: setup ## start the whole stack in dependency order, each healthy before the next
-	$(PY) -m operations.stack up
+	$(PY) -m operations up
 
-down: setup ## stop every component this project started (by pid), in reverse order
-	$(PY) -m operations.stack down
+down: setup ## stop every component in reverse order (through supervisord), supervisord, then the clusters
+	$(PY) -m operations down
 
 status: setup ## each component: running or not, health, URL (and Airflow's password file)
-	@$(PY) -m operations.stack status
+	@$(PY) -m operations status
 
 logs: setup ## the last lines of every component's log (LINES=20)
-	@$(PY) -m operations.stack logs --lines $(or $(LINES),20)
+	@$(PY) -m operations logs --lines $(or $(LINES),20)
 
-clean: setup ## remove this project's runtime folder (data, logs, pids) after listing it (YES=1: no question)
-	@$(PY) -m operations.stack clean $(if $(YES),--yes)
+clean: setup ## remove this project's runtime folder (data, logs, supervisord) after listing it (YES=1: no question)
+	@$(PY) -m operations clean $(if $(YES),--yes)

@@ -1,4 +1,6 @@
-"""Replication main -> replica: `python -m cdc_connectors run|start|stop|status|wait|reset`."""
+"""Replication main -> replica: `python -m cdc_connectors run|status|wait|reset|consume-kafka`.
+
+In the background `run` is the supervisor program `debezium`: `python -m operations start debezium`."""
 
 from __future__ import annotations
 
@@ -50,20 +52,6 @@ def cmd_wait(args) -> int:
     return 0
 
 
-def cmd_start(args) -> int:
-    from operations.replicator_process import start
-
-    print(start(get_settings()))
-    return 0
-
-
-def cmd_stop(args) -> int:
-    from operations.replicator_process import stop
-
-    print(stop(get_settings()))
-    return 0
-
-
 def cmd_reset(args) -> int:
     from cdc_connectors.replicator import reset
 
@@ -76,9 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cdc_connectors", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the replicator (embedded Debezium) until SIGTERM").set_defaults(func=cmd_run)
-    sub.add_parser("start", help="run the replicator in the background (pid and log under RUNTIME_DIR)"
-                   ).set_defaults(func=cmd_start)
-    sub.add_parser("stop", help="stop the background replicator").set_defaults(func=cmd_stop)
     sub.add_parser("status", help="slot, retained WAL, applied position and lag").set_defaults(func=cmd_status)
     wait = sub.add_parser("wait", help="block until the replica has applied everything main committed")
     wait.add_argument("--timeout", type=float, default=120.0, metavar="S")

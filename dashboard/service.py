@@ -1,5 +1,5 @@
-"""Serving the dashboard: in the foreground, or as a background process (operations.services)
-with a pid file (`<runtime_dir>/pids/dashboard.pid`) and a log (`<runtime_dir>/logs/dashboard.log`).
+"""Serving the dashboard in the foreground (`python -m dashboard serve`; in the background it runs as
+the supervisor program `dashboard`: `python -m operations start dashboard`, `make dashboard`).
 
 Served by Werkzeug's threaded WSGI server: no other WSGI server is a dependency
 of this project; bench/dashboard.py measures this one.
@@ -11,17 +11,11 @@ import logging
 import re
 import signal
 import sys
-import urllib.error
-import urllib.request
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from operations import services
-from operations.postgres import port_is_free
 from warehouse.settings import Settings
 
-NAME = "dashboard"  # pid file <runtime_dir>/pids/dashboard.pid, log <runtime_dir>/logs/dashboard.log
-START_TIMEOUT_S = 30
 _SHARE_TOKEN_IN_PATH = re.compile(r"/s/[^ ?\"]+")
 
 
@@ -30,13 +24,6 @@ class RequestHandler(WSGIRequestHandler):
 
     def log(self, type: str, message: str, *args) -> None:
         super().log(type, "%s", _SHARE_TOKEN_IN_PATH.sub("/s/<token>", message % args))
-
-
-def base_url(settings: Settings) -> str:
-    host = settings.dashboard_host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{settings.dashboard_port}"
 
 
 def serve(settings: Settings, pool_size: int = 8) -> None:
@@ -48,7 +35,7 @@ def serve(settings: Settings, pool_size: int = 8) -> None:
     server = make_server(settings.dashboard_host, settings.dashboard_port, app, threaded=True,
                          request_handler=RequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"dashboard serving on {base_url(settings)} (replica reader: "
+    print(f"dashboard serving on {settings.dashboard_url} (replica reader: "
           f"{settings.replica_reader_url.rsplit('@', 1)[-1]})", flush=True)
     try:
         server.serve_forever()
@@ -57,36 +44,3 @@ def serve(settings: Settings, pool_size: int = 8) -> None:
     finally:
         server.server_close()
         app.extensions["replica"].close()
-
-
-def answers(settings: Settings) -> bool:
-    try:
-        with urllib.request.urlopen(base_url(settings) + "/healthz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def start(settings: Settings) -> str:
-    """Start in the background unless already running; wait until it answers."""
-    pid = services.running_pid(settings, NAME)
-    if pid is not None:
-        return f"already running (pid {pid}) at {base_url(settings)}"
-    if not port_is_free(settings.dashboard_port):
-        raise services.ServiceError(f"port {settings.dashboard_port} is taken by another process: "
-                                    "stop it or set DASHBOARD_PORT")
-    services.start(settings, NAME, [sys.executable, "-m", "dashboard", "serve"], ready=lambda: answers(settings),
-                   timeout=START_TIMEOUT_S)
-    return f"started (pid {services.running_pid(settings, NAME)}) at {base_url(settings)}"
-
-
-def stop(settings: Settings) -> str:
-    pid = services.running_pid(settings, NAME)
-    return f"{services.stop(settings, NAME)} (pid {pid})" if pid else "not running"
-
-
-def status(settings: Settings) -> str:
-    pid = services.running_pid(settings, NAME)
-    if pid is None:
-        return "not running"
-    return f"running (pid {pid}) at {base_url(settings)}" + ("" if answers(settings) else ", not answering")

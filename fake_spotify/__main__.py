@@ -1,8 +1,6 @@
-"""`python -m fake_spotify [serve|start|stop] --port N`: the fake Spotify on 127.0.0.1.
+"""`python -m fake_spotify [serve] --port N`: the fake Spotify on 127.0.0.1.
 
-serve     in the foreground (the default)
-start     in the background (idempotent; pid and log in the runtime folder), waiting until it answers
-stop      the background one
+serve     in the foreground (the default; in the background: `python -m operations start fake-spotify`)
 generate  deterministic listening into source and/or as Spotify export files (`generate --help`)
 login     log the fake's users in through the login service, as a browser would (`login --help`)
 
@@ -16,21 +14,10 @@ import argparse
 import logging
 import sys
 
-import requests
 from werkzeug.serving import run_simple
 
 from fake_spotify.server import Client, FakeSpotify, create_app
-from operations import services
 from warehouse.settings import SettingsError, get_settings
-
-SERVICE = "fake-spotify"
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/_admin/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser = argparse.ArgumentParser(prog="python -m fake_spotify", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", nargs="?", choices=["serve", "start", "stop"], default="serve")
+    parser.add_argument("action", nargs="?", choices=["serve"], default="serve")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--seed", type=int, default=42)
@@ -59,19 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--development-mode", action="store_true", help="batch endpoints answer 403")
     args = parser.parse_args(argv)
     url = f"http://{args.host}:{args.port}"
-    if args.action == "stop":
-        print(f"{SERVICE} {services.stop(settings, SERVICE)}")
-        return 0
-    if args.action == "start":
-        command = [sys.executable, "-m", "fake_spotify", "serve", *(argv if argv is not None else sys.argv[1:])]
-        command.remove("start")
-        try:
-            state = services.start(settings, SERVICE, command, ready=lambda: answers(url))
-        except services.ServiceError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"{SERVICE} {state} at {url}")
-        return 0
     fake = FakeSpotify.generated(
         args.seed, args.users, args.days,
         clients=[Client(args.client_id, args.client_secret, args.redirect_uri or [settings.spotify_redirect_uri])],

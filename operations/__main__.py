@@ -1,4 +1,12 @@
-"""Operations of the local machine: `python -m operations --help`."""
+"""Operations of the local machine: `python -m operations --help`.
+
+up | down | status | logs      the whole stack (operations/stack.py): every component but the Postgres
+                              clusters runs under supervisord (operations/supervisor.py)
+start | stop COMPONENT        one component (postgres, spark, debezium, fake-spotify, flask, airflow, dashboard)
+postgres start|stop|status    the local clusters (and migrations, on start)
+clean                         remove the runtime folder once nothing runs
+secrets | summary             generated secrets in .env; row counts of the three databases
+"""
 
 from __future__ import annotations
 
@@ -9,26 +17,65 @@ import sys
 from warehouse.settings import SettingsError, get_settings
 
 
-def cmd_postgres(args) -> None:
-    from operations.postgres import project_clusters
-    from warehouse.__main__ import migrate
+def _components(args) -> list:
+    from operations import stack
 
-    settings = get_settings()
-    clusters = project_clusters(settings)
-    for cluster in clusters:
-        if cluster.host not in ("127.0.0.1", "localhost"):
-            print(f"{cluster.name:8} {cluster.setting_name} points to {cluster.host}: "
-                  "not a local cluster of this project, left alone")
-            continue
-        if args.action == "start":
-            state = cluster.start()
-        elif args.action == "stop":
-            state = cluster.stop()
-        else:
-            state = "running" if cluster.running() else "stopped"
-        print(f"{cluster.name:8} 127.0.0.1:{cluster.port:<5} {state:20} {cluster.datadir}")
+    return [stack.BY_NAME[args.component]] if args.component else stack.COMPONENTS
+
+
+def cmd_up(args) -> None:
+    from operations import stack
+
+    stack.up(get_settings())
+    print("\n".join(stack.status_lines(get_settings())))
+
+
+def cmd_down(args) -> None:
+    from operations import stack
+
+    stack.down(get_settings())
+
+
+def cmd_status(args) -> None:
+    from operations import stack
+
+    print("\n".join(stack.status_lines(get_settings(), _components(args))))
+
+
+def cmd_logs(args) -> None:
+    from operations import stack
+
+    print("\n\n".join(stack.log_tails(get_settings(), _components(args), args.lines)))
+
+
+def cmd_clean(args) -> int:
+    from operations import stack
+
+    return stack.clean(get_settings(), args.yes)
+
+
+def cmd_start(args) -> None:
+    from operations import stack
+
+    options = {name: value for name in ("port", "users", "seed", "days") if (value := getattr(args, name)) is not None}
+    if options and args.component != "fake-spotify":
+        raise SystemExit(f"error: --{', --'.join(options)} only apply to fake-spotify")
+    print(stack.start(get_settings(), args.component, **options))
+
+
+def cmd_stop(args) -> None:
+    from operations import stack
+
+    print(f"{args.component}: {stack.stop(get_settings(), args.component)}")
+
+
+def cmd_postgres(args) -> None:
+    from operations import stack
+
     if args.action == "start":
-        migrate()
+        stack.start(get_settings(), "postgres")
+    else:
+        print(stack.postgres(get_settings(), args.action))
 
 
 def cmd_summary(args) -> None:
@@ -60,17 +107,48 @@ def cmd_secrets(args) -> None:
     print(f"wrote {', '.join(written)} to {env_file()}" if written else "every secret is already set")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m operations", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    pg = sub.add_parser("postgres", help="start, stop or show the local clusters")
+def parser() -> argparse.ArgumentParser:
+    from operations.stack import BY_NAME
+
+    cli = argparse.ArgumentParser(prog="python -m operations", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = cli.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every component in dependency order, each healthy before the next"
+                   ).set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop every component (reverse order), supervisord, then the clusters"
+                   ).set_defaults(func=cmd_down)
+    for name, func, what in (("status", cmd_status, "running or not, health, pids, URL"),
+                             ("logs", cmd_logs, "the last lines of the logs")):
+        command = sub.add_parser(name, help=f"each component (or one): {what}")
+        command.add_argument("component", nargs="?", choices=list(BY_NAME))
+        command.set_defaults(func=func)
+        if name == "logs":
+            command.add_argument("--lines", type=int, default=20, help="lines per log (default 20)")
+    clean = sub.add_parser("clean", help="remove the runtime folder (only when nothing runs)")
+    clean.add_argument("--yes", action="store_true", help="do not ask")
+    clean.set_defaults(func=cmd_clean)
+    start = sub.add_parser("start", help="start one component (idempotent), waiting until it answers")
+    start.add_argument("component", choices=list(BY_NAME))
+    start.add_argument("--port", type=int, help="fake-spotify only (default: SPOTIFY_ACCOUNTS_URL's port)")
+    for option in ("users", "seed", "days"):
+        start.add_argument(f"--{option}", type=int, help="fake-spotify only (default: fake_spotify serve's)")
+    start.set_defaults(func=cmd_start)
+    stop = sub.add_parser("stop", help="stop one component")
+    stop.add_argument("component", choices=list(BY_NAME))
+    stop.set_defaults(func=cmd_stop)
+    pg = sub.add_parser("postgres", help="start (and migrate), stop or show the local clusters")
     pg.add_argument("action", choices=["start", "stop", "status"])
     pg.set_defaults(func=cmd_postgres)
     sub.add_parser("secrets", help="append generated values for the empty secret settings to .env"
                    ).set_defaults(func=cmd_secrets)
-    sub.add_parser("summary", help="row counts of the three databases").set_defaults(
-        func=cmd_summary)
-    args = parser.parse_args(argv)
+    sub.add_parser("summary", help="row counts of the three databases").set_defaults(func=cmd_summary)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    from operations.stack import StackError
+
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         get_settings()
@@ -78,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """`make airflow`: Airflow 3 with this project's DAGs, as four background processes.
 
 api-server, scheduler (LocalExecutor), dag-processor and triggerer each run as
-their own process (operations.services: pid file and log file in the runtime
-folder), so each one is started, stopped and reported on its own, and a crash of
-one is seen in `make status` — `airflow standalone` would hide four processes
-behind one pid. They are stopped with SIGINT: Airflow's own shutdown (SIGTERM
-orphans their children).
+their own supervisor program (operations.supervisor; log `<runtime_dir>/logs/<program>.log`),
+so each one is started, stopped, restarted after a crash and reported on its own —
+`airflow standalone` would hide four processes behind one pid. They are stopped
+with SIGINT: Airflow's own shutdown (SIGTERM orphans their children).
 
 - AIRFLOW_HOME: `<runtime_dir>/airflow` (airflow.cfg, task logs, generated secrets).
 - Metadata database: a database `airflow` in the source cluster, with the
@@ -17,7 +16,7 @@ orphans their children).
 - No Airflow connection or variable is needed: the DAGs' tasks read the
   project's settings (environment and `.env`) themselves, as every command does.
 
-`python -m operations.airflow_service start|stop|status`.
+`python -m operations start|stop airflow`.
 """
 
 from __future__ import annotations
@@ -25,10 +24,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,8 +34,9 @@ import psycopg
 from cryptography.fernet import Fernet
 from psycopg import sql
 
-from operations import services
-from warehouse.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
+from operations import supervisor
+from operations.supervisor import Program, SupervisorError
+from warehouse.settings import PROJECT_ROOT, Settings
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 METADATA_DB = "airflow"
@@ -52,6 +50,7 @@ PROCESSES = {
     "airflow-triggerer": ("triggerer", "triggerer"),
 }
 START_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 45
 
 
 def home(settings: Settings) -> Path:
@@ -134,65 +133,44 @@ def _healthy(settings: Settings, component: str | None) -> bool:
 
 def healthy(settings: Settings) -> bool:
     """Every process runs and Airflow reports database, scheduler, triggerer and dag-processor healthy."""
-    if not all(services.running_pid(settings, name) for name in PROCESSES):
+    if not all(supervisor.pid(settings, name) for name in PROCESSES):
         return False
     answer = health(settings) or {}
     return all(answer.get(part, {}).get("status") == "healthy"
                for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
 
 
-def start(settings: Settings) -> str:
-    """Start the four processes (each left alone when already running); wait until each is healthy."""
-    from operations.postgres import port_is_free
-
-    if services.running_pid(settings, "airflow-api-server") is None and not port_is_free(settings.airflow_port):
-        raise services.ServiceError(f"port {settings.airflow_port} is taken by another process: "
-                                    "stop it or set AIRFLOW_PORT")
-    ensure_metadata_database(settings)
-    env = environment(settings)
-    log = services.log_file(settings, "airflow-db-migrate")
+def migrate_metadata(settings: Settings, env: dict[str, str]) -> None:
+    """`airflow db migrate` (a no-op when current), its output in <runtime_dir>/logs/airflow-db-migrate.log."""
+    log = supervisor.log_file(settings, "airflow-db-migrate")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         migrated = subprocess.run([AIRFLOW, "db", "migrate"], env={**os.environ, **env}, stdout=out,
                                   stderr=subprocess.STDOUT, timeout=600)
     if migrated.returncode != 0:
-        raise services.ServiceError(f"airflow db migrate failed (see {log}):\n"
-                                    + log.read_text(errors="replace")[-2000:])
+        raise SupervisorError(f"airflow db migrate failed (see {log}):\n" + log.read_text(errors="replace")[-2000:])
+
+
+def start(settings: Settings) -> str:
+    """Start the four programs (each left alone when already running); wait until each is healthy."""
+    from operations.postgres import port_is_free
+
+    if supervisor.pid(settings, "airflow-api-server") is None and not port_is_free(settings.airflow_port):
+        raise SupervisorError(f"port {settings.airflow_port} is taken by another process: "
+                              "stop it or set AIRFLOW_PORT")
+    ensure_metadata_database(settings)
+    env = environment(settings)
+    migrate_metadata(settings, env)
     states = []
     for name, (command, component) in PROCESSES.items():
-        state = services.start(settings, name, [AIRFLOW, command], env=env, timeout=START_TIMEOUT_S,
-                               ready=lambda component=component: _healthy(settings, component))
+        program = Program(name, [AIRFLOW, command], env, stopsignal="INT", stopwaitsecs=STOP_TIMEOUT_S,
+                          startsecs=5)
+        state = supervisor.start(settings, program, timeout=START_TIMEOUT_S,
+                                 ready=lambda component=component: _healthy(settings, component))
         states.append(f"{name.removeprefix('airflow-')} {state}")
     return f"airflow at {url(settings)} ({', '.join(states)}); admin password in {password_file(settings)}"
 
 
 def stop(settings: Settings) -> str:
-    states = [f"{name.removeprefix('airflow-')} {services.stop(settings, name, sig=signal.SIGINT, timeout=45)}"
-              for name in reversed(PROCESSES)]
-    return "airflow: " + ", ".join(states)
-
-
-def status(settings: Settings) -> str:
-    running = [name.removeprefix("airflow-") for name in PROCESSES if services.running_pid(settings, name)]
-    if not running:
-        return "not running"
-    answer = health(settings) or {}
-    parts = ", ".join(f"{part} {answer.get(part, {}).get('status', '?')}"
-                      for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
-    return (f"processes running: {', '.join(running)}; UI {url(settings)} (user {ADMIN_USER}, password in "
-            f"{password_file(settings)}); health: {parts}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    action = (argv if argv is not None else sys.argv[1:] or ["start"])[0]
-    try:
-        settings = get_settings()
-        print({"start": start, "stop": stop, "status": status}[action](settings))
-    except (SettingsError, services.ServiceError, psycopg.OperationalError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return ", ".join(f"{name.removeprefix('airflow-')} {supervisor.stop(settings, name)}"
+                     for name in reversed(PROCESSES))

@@ -1,22 +1,25 @@
 """The whole stack on one machine: `make up`, `make down`, `make status`, `make logs`, `make clean`.
 
-One table of components, in dependency order. Each entry only points at the
-component's own start/stop functions (the same ones its `make <component>`
-target runs) and says how to tell that it is healthy, where it answers, which
-processes and logs are its own. `up` starts them in order and waits for each to
-be healthy; the first that fails stops `up` with an error naming it (what
-already runs is left running: fix the cause and run `make up` again). `down`
-stops them in reverse order, by pid: only what this project started.
+One table of components, in dependency order. Each entry says how the component
+starts and stops (the same functions its `make <component>` target runs), how to
+tell that it is healthy, where it answers, and which supervisor programs are its
+own (operations.supervisor). The Postgres clusters stay on `pg_ctl`
+(operations.postgres): PostgreSQL is its own supervisor (its postmaster restarts
+crashed backends), `pg_ctl` waits for a clean shutdown, and the clusters must
+outlive supervisord so that `make down` stops the programs that write to them first.
 
-`python -m operations.stack up|down|status|logs [--lines N]|clean [--yes]`.
+`up` starts the components in order and waits for each to be healthy; the first
+that fails stops `up` with an error naming it (what already runs is left
+running: fix the cause and run `make up` again). `down` stops the programs in
+reverse order through supervisord, then supervisord, then the clusters.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +27,30 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from operations import airflow_service, services
-from warehouse.settings import Settings, SettingsError, get_settings
+from operations import airflow_service, spark_cluster, supervisor
+from operations.supervisor import Program, SupervisorError
+from warehouse.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HEALTHY_TIMEOUT_S = 180
+DASHBOARD_START_TIMEOUT_S = 30
 
 
 class StackError(RuntimeError):
     """A component did not start or did not become healthy; the message names it."""
 
 
-def _checked(code: int, what: str) -> str:
-    if code != 0:
-        raise StackError(f"{what} exited with status {code}")
-    return "done"
+def _answers(url: str) -> bool:
+    """Whether `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
 
 
 # -- postgres ---------------------------------------------------------------
@@ -48,16 +60,32 @@ def _local_clusters(settings: Settings):
     return [c for c in project_clusters(settings) if c.host in LOCAL_HOSTS]
 
 
+def postgres(settings: Settings, action: str) -> str:
+    """Start, stop or show this project's local clusters; one line per cluster."""
+    from operations.postgres import project_clusters
+
+    lines = []
+    for cluster in project_clusters(settings):
+        if cluster.host not in LOCAL_HOSTS:
+            lines.append(f"{cluster.name:8} {cluster.setting_name} points to {cluster.host}: "
+                         "not a local cluster of this project, left alone")
+            continue
+        if action == "start":
+            state = cluster.start()
+        elif action == "stop":
+            state = cluster.stop()
+        else:
+            state = "running" if cluster.running() else "stopped"
+        lines.append(f"{cluster.name:8} 127.0.0.1:{cluster.port:<5} {state:20} {cluster.datadir}")
+    return "\n".join(lines)
+
+
 def _postgres_start(settings: Settings) -> str:
-    from operations.__main__ import main
+    from warehouse.__main__ import migrate
 
-    return _checked(main(["postgres", "start"]), "python -m operations postgres start")
-
-
-def _postgres_stop(settings: Settings) -> str:
-    from operations.__main__ import main
-
-    return _checked(main(["postgres", "stop"]), "python -m operations postgres stop")
+    print(postgres(settings, "start"), flush=True)
+    migrate()
+    return "clusters running and migrated"
 
 
 def _postgres_healthy(settings: Settings) -> bool:
@@ -82,61 +110,22 @@ def _postgres_pids(settings: Settings) -> list[int]:
     return pids
 
 
-# -- spark ------------------------------------------------------------------
-def _spark_start(settings: Settings) -> str:
-    from operations import spark_cluster as cluster
-
-    return "; ".join(cluster.start(settings))
-
-
-def _spark_stop(settings: Settings) -> str:
-    from operations import spark_cluster as cluster
-
-    return "; ".join(cluster.stop(settings))
-
-
-def _spark_healthy(settings: Settings) -> bool:
-    from operations.spark_cluster import alive_workers
-
-    return alive_workers(settings) >= 1
-
-
 # -- debezium ---------------------------------------------------------------
 def _debezium_start(settings: Settings) -> str:
-    from operations.replicator_process import start
-
-    return start(settings)
-
-
-def _debezium_stop(settings: Settings) -> str:
-    from operations.replicator_process import stop
-
-    return stop(settings)
-
-
-def _debezium_pids(settings: Settings) -> list[int]:
-    from operations.replicator_process import running_pid
-
-    pid = running_pid(settings)
-    return [pid] if pid else []
+    program = Program("debezium", _python("cdc_connectors", "run"), startsecs=5, stopwaitsecs=60)
+    return f"debezium {supervisor.start(settings, program)}, log {supervisor.log_file(settings, 'debezium')}"
 
 
 def _debezium_healthy(settings: Settings) -> bool:
     from cdc_connectors.status import status
 
-    if not _debezium_pids(settings):
+    if not supervisor.pid(settings, "debezium"):
         return False
     try:
         current = status(settings)
     except psycopg.OperationalError:
         return False
     return current.connected and current.replica_error is None
-
-
-def _debezium_logs(settings: Settings) -> list[Path]:
-    from operations.replicator_process import log_file
-
-    return [log_file(settings)]
 
 
 # -- fake Spotify -----------------------------------------------------------
@@ -150,118 +139,103 @@ def _fake_spotify_skip(settings: Settings) -> str | None:
     return "SPOTIFY_ACCOUNTS_URL points at Spotify itself"
 
 
-def _fake_spotify_start(settings: Settings) -> str:
-    from fake_spotify.__main__ import main
-
-    port = urlsplit(settings.spotify_accounts_url).port or 80
-    return _checked(main(["start", "--port", str(port)]), "python -m fake_spotify start")
-
-
-def _fake_spotify_stop(settings: Settings) -> str:
-    return services.stop(settings, "fake-spotify")
+def _fake_spotify_start(settings: Settings, port: int | None = None, users: int | None = None,
+                        seed: int | None = None, days: int | None = None) -> str:
+    """On `port` (default: SPOTIFY_ACCOUNTS_URL's); users, seed and days default to fake_spotify's."""
+    port = port or urlsplit(settings.spotify_accounts_url).port or 80
+    options = [(f"--{name}", str(value)) for name, value in (("users", users), ("seed", seed), ("days", days))
+               if value is not None]
+    program = Program("fake-spotify", _python("fake_spotify", "serve", "--port", str(port),
+                                              *[word for option in options for word in option]))
+    url = f"http://127.0.0.1:{port}"
+    state = supervisor.start(settings, program, ready=lambda: _answers(f"{url}/_admin/health"))
+    return f"fake-spotify {state} at {url}"
 
 
 def _fake_spotify_healthy(settings: Settings) -> bool:
-    from fake_spotify.__main__ import answers
-
-    return answers(_fake_spotify_url(settings))
+    return _answers(f"{_fake_spotify_url(settings)}/_admin/health")
 
 
 # -- flask ------------------------------------------------------------------
-def _flask_start(settings: Settings) -> str:
-    from flask_endpoint.__main__ import main
-
-    return _checked(main(["start"]), "python -m flask_endpoint start")
-
-
-def _flask_stop(settings: Settings) -> str:
-    return services.stop(settings, "flask")
-
-
 def _flask_healthy(settings: Settings) -> bool:
-    from flask_endpoint.__main__ import healthy
-
-    return healthy(settings)
+    return _answers(f"{settings.login_service_url}/health")
 
 
-def _flask_url(settings: Settings) -> str:
-    from flask_endpoint.__main__ import health_url
-
-    return health_url(settings).removesuffix("/health")
+def _flask_start(settings: Settings) -> str:
+    program = Program("flask", _python("flask_endpoint", "serve"))
+    return f"flask {supervisor.start(settings, program, ready=lambda: _flask_healthy(settings))} at " \
+           f"{settings.login_service_url}"
 
 
 # -- dashboard --------------------------------------------------------------
-def _dashboard_start(settings: Settings) -> str:
-    from dashboard.service import start
-
-    return start(settings)
-
-
-def _dashboard_stop(settings: Settings) -> str:
-    from dashboard.service import stop
-
-    return stop(settings)
-
-
 def _dashboard_healthy(settings: Settings) -> bool:
-    from dashboard.service import answers
-
-    return answers(settings)
+    return _answers(f"{settings.dashboard_url}/healthz")
 
 
-def _dashboard_url(settings: Settings) -> str:
-    from dashboard.service import base_url
+def _dashboard_start(settings: Settings) -> str:
+    from operations.postgres import port_is_free
 
-    return base_url(settings)
+    if supervisor.pid(settings, "dashboard") is None and not port_is_free(settings.dashboard_port):
+        raise SupervisorError(f"port {settings.dashboard_port} is taken by another process: "
+                              "stop it or set DASHBOARD_PORT")
+    program = Program("dashboard", _python("dashboard", "serve"))
+    state = supervisor.start(settings, program, ready=lambda: _dashboard_healthy(settings),
+                             timeout=DASHBOARD_START_TIMEOUT_S)
+    login = ("log in as admin with the password DASHBOARD_ADMIN_PASSWORD (in .env), or open"
+             if settings.dashboard_admin_password else
+             "admin login disabled (DASHBOARD_ADMIN_PASSWORD is empty); open")
+    return (f"dashboard {state} at {settings.dashboard_url}\n{login} a user's pages with a share link: "
+            "python -m dashboard share create USER_ID")
 
 
 # -- the table --------------------------------------------------------------
-def _service_pids(*names: str) -> Callable[[Settings], list[int]]:
-    return lambda settings: [pid for name in names if (pid := services.running_pid(settings, name))]
-
-
-def _service_logs(*names: str) -> Callable[[Settings], list[Path]]:
-    return lambda settings: [services.log_file(settings, name) for name in names]
+def _program_stopper(name: str) -> Callable[[Settings], str]:
+    return lambda settings: supervisor.stop(settings, name)
 
 
 @dataclass(frozen=True)
 class Component:
     name: str  # also its make target
-    start: Callable[[Settings], str]
+    start: Callable[..., str]
     stop: Callable[[Settings], str]
     healthy: Callable[[Settings], bool]
     url: Callable[[Settings], str]
-    pids: Callable[[Settings], list[int]]
-    logs: Callable[[Settings], list[Path]]
+    programs: tuple[str, ...] = ()  # its supervisor programs; none: not under supervisord (postgres)
     skip: Callable[[Settings], str | None] = lambda settings: None  # why `up` leaves it out, if it does
+    other_logs: tuple[str, ...] = ()  # logs in <runtime_dir>/logs besides its programs'
 
+    def pids(self, settings: Settings) -> list[int]:
+        if not self.programs:
+            return _postgres_pids(settings)
+        return [pid for name in self.programs if (pid := supervisor.pid(settings, name))]
 
-SPARK_PROCESSES = ("spark-master", "spark-worker")
+    def logs(self, settings: Settings) -> list[Path]:
+        if not self.programs:
+            return [c.logfile for c in _local_clusters(settings)]
+        return [supervisor.log_file(settings, name) for name in (*self.other_logs, *self.programs)]
+
 
 COMPONENTS = [
-    Component("postgres", _postgres_start, _postgres_stop, _postgres_healthy,
-              lambda s: ", ".join(f"{c.name} 127.0.0.1:{c.port}" for c in _local_clusters(s)),
-              _postgres_pids, lambda s: [c.logfile for c in _local_clusters(s)]),
-    Component("spark", _spark_start, _spark_stop, _spark_healthy,
+    Component("postgres", _postgres_start, lambda s: postgres(s, "stop"), _postgres_healthy,
+              lambda s: ", ".join(f"{c.name} 127.0.0.1:{c.port}" for c in _local_clusters(s))),
+    Component("spark", spark_cluster.start, spark_cluster.stop, lambda s: spark_cluster.alive_workers(s) >= 1,
               lambda s: f"http://127.0.0.1:{s.spark_master_ui_port} (master spark://127.0.0.1:"
                         f"{s.spark_standalone_port}, worker UI http://127.0.0.1:{s.spark_worker_ui_port})",
-              _service_pids(*SPARK_PROCESSES), _service_logs(*SPARK_PROCESSES)),
-    Component("debezium", _debezium_start, _debezium_stop, _debezium_healthy,
-              lambda s: f"slot {s.debezium_slot_name} in main (make replication-status)",
-              _debezium_pids, _debezium_logs),
-    Component("fake-spotify", _fake_spotify_start, _fake_spotify_stop, _fake_spotify_healthy,
-              _fake_spotify_url, _service_pids("fake-spotify"), _service_logs("fake-spotify"),
-              _fake_spotify_skip),
-    Component("flask", _flask_start, _flask_stop, _flask_healthy, _flask_url,
-              _service_pids("flask"), _service_logs("flask")),
+              spark_cluster.PROGRAMS),
+    Component("debezium", _debezium_start, _program_stopper("debezium"), _debezium_healthy,
+              lambda s: f"slot {s.debezium_slot_name} in main (make replication-status)", ("debezium",)),
+    Component("fake-spotify", _fake_spotify_start, _program_stopper("fake-spotify"), _fake_spotify_healthy,
+              _fake_spotify_url, ("fake-spotify",), _fake_spotify_skip),
+    Component("flask", _flask_start, _program_stopper("flask"), _flask_healthy,
+              lambda s: s.login_service_url, ("flask",)),
     Component("airflow", airflow_service.start, airflow_service.stop, airflow_service.healthy,
               lambda s: f"{airflow_service.url(s)} (user {airflow_service.ADMIN_USER}, password in "
                         f"{airflow_service.password_file(s)})",
-              _service_pids(*airflow_service.PROCESSES),
-              _service_logs("airflow-db-migrate", *airflow_service.PROCESSES)),
-    Component("dashboard", _dashboard_start, _dashboard_stop, _dashboard_healthy, _dashboard_url,
-              _service_pids("dashboard"), _service_logs("dashboard")),
+              tuple(airflow_service.PROCESSES), other_logs=("airflow-db-migrate",)),
+    Component("dashboard", _dashboard_start, _program_stopper("dashboard"), _dashboard_healthy,
+              lambda s: s.dashboard_url, ("dashboard",)),
 ]
+BY_NAME = {component.name: component for component in COMPONENTS}
 
 
 def wait_healthy(component: Component, settings: Settings, timeout: float = HEALTHY_TIMEOUT_S) -> bool:
@@ -273,6 +247,18 @@ def wait_healthy(component: Component, settings: Settings, timeout: float = HEAL
     return True
 
 
+def start(settings: Settings, name: str, **options) -> str:
+    """Start one component (what runs with the same settings is left alone); StackError names it on a failure."""
+    try:
+        return BY_NAME[name].start(settings, **options)
+    except Exception as exc:  # any failure of a component's start is reported under its name
+        raise StackError(f"{name} did not start: {exc}") from exc
+
+
+def stop(settings: Settings, name: str) -> str:
+    return BY_NAME[name].stop(settings)
+
+
 def up(settings: Settings) -> None:
     """Start every component in order, each healthy before the next; StackError names the first that fails."""
     for component in COMPONENTS:
@@ -281,10 +267,7 @@ def up(settings: Settings) -> None:
             print(f"== {component.name}: skipped ({reason})", flush=True)
             continue
         print(f"== {component.name}: starting", flush=True)
-        try:
-            print(component.start(settings), flush=True)
-        except Exception as exc:  # any failure of a component's start is reported under its name
-            raise StackError(f"{component.name} did not start: {exc}") from exc
+        print(start(settings, component.name), flush=True)
         if not wait_healthy(component, settings):
             logs = ", ".join(str(p) for p in component.logs(settings))
             raise StackError(f"{component.name} started but is not healthy after {HEALTHY_TIMEOUT_S} s "
@@ -293,18 +276,26 @@ def up(settings: Settings) -> None:
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop every component, in reverse order, by pid; returns what each said."""
+    """Stop the supervised components in reverse order, then supervisord, then the clusters."""
     said = []
-    for component in reversed(COMPONENTS):
-        print(f"== {component.name}: stopping", flush=True)
-        said.append(f"{component.name}: {component.stop(settings)}")
-        print(said[-1], flush=True)
+
+    def say(line: str) -> None:
+        said.append(line)
+        print(line, flush=True)
+
+    for supervised in (True, False):
+        for component in reversed(COMPONENTS):
+            if bool(component.programs) == supervised:
+                print(f"== {component.name}: stopping", flush=True)
+                say(f"{component.name}: {component.stop(settings)}")
+        if supervised:
+            say(f"supervisord: {supervisor.shutdown(settings)}")
     return said
 
 
-def status_lines(settings: Settings) -> list[str]:
+def status_lines(settings: Settings, components: list[Component] = COMPONENTS) -> list[str]:
     lines = []
-    for component in COMPONENTS:
+    for component in components:
         pids = component.pids(settings)
         if pids:
             health = "healthy" if component.healthy(settings) else "NOT HEALTHY"
@@ -313,22 +304,25 @@ def status_lines(settings: Settings) -> list[str]:
             reason = component.skip(settings)
             state = f"stopped  {'(not started by make up: ' + reason + ')' if reason else ''}"
         lines.append(f"{component.name:13} {state}\n{'':13} {component.url(settings)}")
+    if components == COMPONENTS:
+        conf = supervisor.folder(settings) / "supervisord.conf"
+        lines.append(f"{'supervisord':13} {'running' if supervisor.running(settings) else 'stopped'}  {conf}")
     return lines
 
 
-def log_tails(settings: Settings, lines: int = 20) -> list[str]:
-    out = []
-    for component in COMPONENTS:
-        for path in component.logs(settings):
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"==> {component.name}: {path} <==\n" + "\n".join(tail))
-    return out
+def log_tails(settings: Settings, components: list[Component] = COMPONENTS, lines: int = 20) -> list[str]:
+    """The last `lines` of each component's logs (and of supervisord's, with every component)."""
+    logs = [(component.name, path) for component in components for path in component.logs(settings)]
+    if components == COMPONENTS:
+        logs.append(("supervisord", supervisor.log_file(settings, "supervisord")))
+    return [f"==> {name}: {path} <==\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            for name, path in logs if path.exists()]
 
 
 def clean(settings: Settings, yes: bool) -> int:
-    """Remove the runtime folder (clusters' data, logs, pid files, Airflow home, offsets) after saying so."""
-    running = [c.name for c in COMPONENTS if c.pids(settings)]
+    """Remove the runtime folder (clusters' data, logs, supervisord's files, Airflow home, offsets) after saying so."""
+    running = [c.name for c in COMPONENTS if c.pids(settings)] + (["supervisord"] if supervisor.running(settings)
+                                                                  else [])
     if running:
         print(f"error: still running: {', '.join(running)}; run `make down` first", file=sys.stderr)
         return 1
@@ -352,33 +346,3 @@ def clean(settings: Settings, yes: bool) -> int:
     shutil.rmtree(runtime)
     print(f"removed {runtime}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m operations.stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["up", "down", "status", "logs", "clean"])
-    parser.add_argument("--lines", type=int, default=20, help="logs: lines per log")
-    parser.add_argument("--yes", action="store_true", help="clean: do not ask")
-    args = parser.parse_args(argv)
-    try:
-        settings = get_settings()
-        if args.action == "up":
-            up(settings)
-            print("\n".join(status_lines(settings)))
-        elif args.action == "down":
-            down(settings)
-        elif args.action == "status":
-            print("\n".join(status_lines(settings)))
-        elif args.action == "logs":
-            print("\n\n".join(log_tails(settings, args.lines)))
-        else:
-            return clean(settings, args.yes)
-    except (SettingsError, StackError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,8 +11,8 @@ import time
 import psycopg
 import pytest
 
-from operations import replicator_process as background
 from fake_spotify.generate import generate, write_to_source
+from operations import stack, supervisor
 from spark_scripts.publish import publish
 from star_schema.load import load_main
 from warehouse.db import connect
@@ -196,18 +196,21 @@ def test_a_table_missing_in_the_replica_stops_the_replicator_with_a_clear_error(
 
 
 def test_background_start_status_stop_then_a_missing_slot_is_refused(cdc, replicator):
+    """The supervisor program debezium, started and stopped through operations."""
     execute(cdc, "INSERT INTO dim_user VALUES ('u1', 'One', 'UTC')")
-    assert background.start(cdc).startswith("replicator started")
+    assert stack.start(cdc, "debezium").startswith("debezium started (pid")
     try:
-        assert background.start(cdc).startswith("replicator already running")
+        assert stack.start(cdc, "debezium").startswith("debezium already running")
         replicator.wait_caught_up()
         shown = subprocess.run([sys.executable, "-m", "cdc_connectors", "status"], capture_output=True,
                                text=True, timeout=60)
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert "(exists, connected)" in shown.stdout and "initial snapshot  complete" in shown.stdout
     finally:
-        assert background.stop(cdc).startswith("replicator stopped")
-    assert "replicator failed" not in background.log_file(cdc).read_text()  # SIGTERM: a clean stop
+        stopped = stack.stop(cdc, "debezium")
+        supervisor.shutdown(cdc)
+    assert stopped.startswith("stopped (pid")
+    assert "replicator failed" not in supervisor.log_file(cdc, "debezium").read_text()  # SIGTERM: a clean stop
     with connect("main", cdc, autocommit=True) as conn:
         conn.execute("SELECT pg_drop_replication_slot(%s)", (cdc.debezium_slot_name,))
     execute(cdc, "INSERT INTO dim_user VALUES ('u2', 'Two', 'UTC')")

@@ -1,4 +1,5 @@
-"""`python -m dashboard start|status|stop` and `python -m dashboard share` as real processes."""
+"""`python -m operations start|status|stop dashboard` (the supervisor program) and `python -m dashboard share`
+as real processes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from operations import supervisor
 from operations.postgres import free_port, port_is_free
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replicate_share_links
-from warehouse.settings import PROJECT_ROOT
+from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.share_links import create_share_link
 
 
@@ -41,22 +45,30 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_start_is_idempotent_listens_on_loopback_and_stops(filled, tmp_path):
+@pytest.fixture
+def runtime(tmp_path):
+    """A private runtime folder; its supervisord is shut down at the end."""
+    yield tmp_path
+    supervisor.shutdown(Settings(_env_file=None, runtime_dir=tmp_path))
+
+
+def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
     port = free_port()
     env = dict(os.environ, DASHBOARD_PORT=str(port), DASHBOARD_ADMIN_PASSWORD=ADMIN_PASSWORD,
-               RUNTIME_DIR=str(tmp_path))
-    started = run(["dashboard", "start"], env)
+               RUNTIME_DIR=str(runtime))
+    started = run(["operations", "start", "dashboard"], env)
     try:
         assert started.returncode == 0, started.stderr
-        match = re.search(rf"started \(pid (\d+)\) at http://127\.0\.0\.1:{port}", started.stdout)
+        match = re.search(rf"dashboard started \(pid (\d+)\) at http://127\.0\.0\.1:{port}", started.stdout)
         assert match, started.stdout
         pid = int(match.group(1))
-        assert (tmp_path / "pids" / "dashboard.pid").read_text().strip() == str(pid)
+        assert "python -m dashboard serve" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         assert listening_addresses(port) == {"127.0.0.1"}
 
-        again = run(["dashboard", "start"], env)
-        assert again.returncode == 0 and f"already running (pid {pid})" in again.stdout
-        assert f"running (pid {pid})" in run(["dashboard", "status"], env).stdout
+        again = run(["operations", "start", "dashboard"], env)
+        assert again.returncode == 0 and f"dashboard already running (pid {pid})" in again.stdout
+        status = run(["operations", "status", "dashboard"], env).stdout
+        assert re.match(rf"dashboard +running +healthy +pids {pid}\n +http://127\.0\.0\.1:{port}$", status.strip())
 
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/users",
@@ -68,29 +80,30 @@ def test_start_is_idempotent_listens_on_loopback_and_stops(filled, tmp_path):
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         with browser.open(f"http://127.0.0.1:{port}/s/{token}", timeout=10) as response:
             assert response.url.endswith("/users/bob") and "Bob" in response.read().decode()
-        log = (tmp_path / "logs" / "dashboard.log").read_text()
+        log = (runtime / "logs" / "dashboard.log").read_text()
         assert "GET /api/users" in log and "GET /s/<token>" in log
         assert token not in log  # share tokens never reach the log
     finally:
-        stopped = run(["dashboard", "stop"], env)
-    assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout
+        stopped = run(["operations", "stop", "dashboard"], env)
+    assert stopped.returncode == 0 and f"dashboard: stopped (pid {pid})" in stopped.stdout
     assert not alive(pid)
-    assert not (tmp_path / "pids" / "dashboard.pid").exists()
     assert port_is_free(port)
-    assert run(["dashboard", "status"], env).stdout.strip() == "dashboard not running"
+    assert re.match(r"dashboard +stopped", run(["operations", "status", "dashboard"], env).stdout)
+    assert run(["operations", "stop", "dashboard"], env).stdout.strip() == "dashboard: not running"
 
 
-def test_start_on_a_taken_port_says_so(reader, tmp_path):
+def test_start_on_a_taken_port_says_so(reader, runtime):
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = dict(os.environ, DASHBOARD_PORT=str(port), RUNTIME_DIR=str(tmp_path))
-        result = run(["dashboard", "start"], env)
+        env = dict(os.environ, DASHBOARD_PORT=str(port), RUNTIME_DIR=str(runtime))
+        result = run(["operations", "start", "dashboard"], env)
     assert result.returncode == 1
-    assert f"port {port} is taken" in result.stderr and "DASHBOARD_PORT" in result.stderr
+    assert f"error: dashboard did not start: port {port} is taken" in result.stderr
+    assert "DASHBOARD_PORT" in result.stderr
 
 
 def test_share_command_creates_lists_and_revokes(filled, tmp_path):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import time
 import urllib.request
@@ -11,8 +13,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from cdc_connectors.capture import is_replicated
+from operations.stack import BY_NAME
 from testkit.stack_env import COMPONENTS, descendants, identity, make, make_root, stack_environment, status_pids
+from warehouse.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +121,51 @@ def _scheduled_runs_reach_the_replica(env) -> None:
     assert {(user, period): n for user, period, n in published}[(published[0][0], "all")] == streams > 0
 
 
+def _row_checksums(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and md5 of the rows of every replicated table of the database at `url`."""
+    with psycopg.connect(url) as conn:
+        tables = [(schema, table) for schema, table in conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables ORDER BY 1, 2") if is_replicated(f"{schema}.{table}")]
+        query = sql.SQL("SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {} t")
+        return {f"{schema}.{table}": conn.execute(query.format(sql.Identifier(schema, table))).fetchone()
+                for schema, table in tables}
+
+
+def _killed_components_come_back(env, pids: dict[str, set[int]]) -> None:
+    """kill -9 the dashboard, the login service and the replicator: supervisord brings each back, healthy, within
+    30 s without anyone acting, and the replica still equals main, a change made after the kills included.
+
+    Polled in this process (supervisord's pids, the components' own health checks): a `make status` a second
+    would take the CPU the restarting replicator needs; `make status` confirms at the end."""
+    settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()
+                                           if key.lower() in Settings.model_fields})
+    killed = {name: pids[name] for name in ("dashboard", "flask", "debezium")}
+    for pid in set().union(*killed.values()):
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    def back(name: str) -> bool:
+        now = set(BY_NAME[name].pids(settings))
+        return bool(now) and now.isdisjoint(killed[name]) and BY_NAME[name].healthy(settings)
+
+    waiting = set(killed)
+    while waiting := {name for name in waiting if not back(name)}:
+        assert time.monotonic() - killed_at < 30, f"not back and healthy 30 s after kill -9: {sorted(waiting)}"
+        time.sleep(0.5)
+    assert time.monotonic() - killed_at < 30
+    status = make("status", env)
+    for name, old in killed.items():
+        assert any(line.startswith(f"{name} ") and "running  healthy" in line for line in status.stdout.splitlines())
+        assert status_pids(status.stdout)[name].isdisjoint(old), status.stdout
+    with psycopg.connect(env["MAIN_DATABASE_URL"]) as main:
+        main.execute("UPDATE dim_user SET display_name = display_name || ' (after kill -9)'")
+    waited = make("replication-wait", env, 300, "TIMEOUT=120")
+    assert waited.returncode == 0, waited.stderr
+    in_main = _row_checksums(env["MAIN_DATABASE_URL"])
+    assert len(in_main) > 20 and in_main["public.dim_user"][0] > 0
+    assert _row_checksums(env["REPLICA_DATABASE_URL"]) == in_main
+
+
 def _failing_component_fails_up(env) -> None:
     """With the dashboard's port taken by someone else, `make up` fails and names the dashboard."""
     assert make("dashboard-stop", env).returncode == 0
@@ -137,6 +188,7 @@ def test_up_status_down_twice(stack_env):
         if round_ == 1:
             _airflow_lists_the_dags(stack_env)
             _scheduled_runs_reach_the_replica(stack_env)
+            _killed_components_come_back(stack_env, pids)
             _failing_component_fails_up(stack_env)
             pids = _up_and_healthy(stack_env)  # the dashboard comes back; the rest was left running
         _down_leaves_nothing(stack_env, pids)
