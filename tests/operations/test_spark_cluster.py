@@ -38,7 +38,7 @@ def test_a_job_runs_on_the_standalone_cluster(dbs, tmp_path, monkeypatch):
         assert cluster.start(settings).startswith(f"spark master already running (pid {pids[0]})")
         monkeypatch.setenv("SPARK_MASTER", cluster.master_url(settings))
         report = analytics.run(settings.model_copy(update={"spark_master": cluster.master_url(settings)}), full=True)
-        assert "full over all users" in str(report)
+        assert "full run over all users" in str(report)
         log = supervisor.log_file(settings, "spark-master").read_text()
         assert "Registering app spotify_analytics" in log
     finally:
