@@ -17,7 +17,7 @@ SEED  ?= 42
 FAKE_SPOTIFY_PORT ?= 8900
 FAKE_SPOTIFY_DAYS ?= 30
 
-.PHONY: help setup system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
+.PHONY: help setup lint system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
 .PHONY: secrets fake-spotify fake-spotify-stop flask flask-stop ingest
 .PHONY: import
 .PHONY: debezium debezium-stop replication-status replication-wait
@@ -131,6 +131,10 @@ import: setup ## import a Spotify data export: FILE=zip|folder|json USER=id [CRE
 recap: setup ## render one monthly recap e-mail to files, without sending: USER=id MONTH=YYYY-MM [OUT=folder]
 	@test -n "$(MONTH)" -a "$(origin USER)" = "command line" || { echo "usage: make recap USER=user_id MONTH=YYYY-MM [OUT=folder]" >&2; exit 2; }
 	$(PY) -m recap render --user "$(USER)" --month "$(MONTH)" $(if $(OUT),--out "$(OUT)")
+
+lint: setup ## ruff, and the test that every import follows the direction of dependency
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py
 
 test: setup ## run the test suite (starts its own servers on free ports)
 	$(PY) -m pytest

@@ -16,7 +16,7 @@ import sys
 
 from werkzeug.serving import run_simple
 
-from fake_spotify.server import Client, FakeSpotify, create_app
+from fake_spotify import Client, FakeSpotify, create_app
 from warehouse.settings import SettingsError, get_settings
 
 

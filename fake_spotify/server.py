@@ -16,9 +16,7 @@ import time
 from flask import Flask, current_app, request
 
 from fake_spotify import accounts, steering, web_api
-from fake_spotify.state import Client, FakeSpotify
-
-__all__ = ["Client", "FakeSpotify", "create_app"]  # what `python -m fake_spotify` imports from here
+from fake_spotify.state import FakeSpotify
 
 FAULT_MESSAGES = {500: "Server error.", 502: "Bad gateway.", 503: "Service unavailable"}
 

@@ -19,7 +19,6 @@ from fake_spotify.login import log_in
 from operations.postgres import free_port
 from warehouse.settings import Settings, get_settings
 
-
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-client-secret"
 
