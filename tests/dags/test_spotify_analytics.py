@@ -6,7 +6,7 @@ from fake_spotify.generate import generate, write_to_source
 from tests.airflow_support import load_dag_bag, run_dag
 from warehouse.db import connect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
 def test_the_dags_import_without_errors(airflow_home):

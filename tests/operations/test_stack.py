@@ -20,7 +20,7 @@ from operations.stack import BY_NAME
 from testkit.stack_env import COMPONENTS, descendants, identity, make, make_root, stack_environment, status_pids
 from warehouse.settings import Settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
 
 PROJECT_DAGS = {"spotify_ingest", "spotify_import", "spotify_analytics"}
 

@@ -20,7 +20,7 @@ from tests.airflow_support import load_dag_bag, run_dag
 from tests.spark_scripts.test_job import snapshot
 from warehouse.db import connect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
 @pytest.fixture
