@@ -9,7 +9,7 @@ and fills every statistic table with generated rows of the shape and volume the
 analytics job writes for ~1M plays: `--users` users x (all + 2 years + 24
 months) periods, top 50s, 24 hours, 7 days, 168 clock cells, a few hundred
 albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
-share link. Then it serves the dashboard in a child process (`dashboard.service.serve`:
+share link. Then it serves the dashboard in a child process (`dashboard.server.serve`:
 Werkzeug's threaded WSGI server) and sends, from `--clients` threads without
 pause, requests for random users and periods: the overview page (share link
 cookie), then one API endpoint per request (Bearer token), with a pool of 8
@@ -212,7 +212,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def serve(env: dict, port: int, pool_size: int, log: Path) -> subprocess.Popen:
-    code = ("from dashboard.service import serve; from warehouse.settings import get_settings; "
+    code = ("from dashboard.server import serve; from warehouse.settings import get_settings; "
             f"serve(get_settings(), pool_size={pool_size})")
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log.open("ab"),
                                stderr=subprocess.STDOUT)

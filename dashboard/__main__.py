@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard import service
+from dashboard import server
 from warehouse.settings import SettingsError, get_settings
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", nargs="?", default="serve", choices=["serve"])
     parser.parse_args(argv)
     try:
-        service.serve(get_settings())
+        server.serve(get_settings())
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
