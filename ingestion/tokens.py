@@ -6,7 +6,10 @@ least 60 s left, refreshing it when needed while holding the account row's lock
 (`SELECT ... FOR UPDATE`): concurrent callers, in any process, wait for the one
 refresh and then read its result. When Spotify omits `refresh_token` in a
 refresh answer, the old one is kept. `invalid_grant` (refresh token expired or
-revoked) marks the user `needs_login` and raises `NeedsLogin`.
+revoked) marks the user `needs_login` and raises `NeedsLogin`; any other failure
+of the refresh (the token endpoint answering 5xx or 429, a connection error or
+timeout) raises `TokenRefreshFailed`, a `SpotifyUnavailable`: that user's run
+fails, the user is not marked, the next run tries again.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import requests
 from cryptography.fernet import Fernet, InvalidToken
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError, SpotifyPKCE
 
+from ingestion.spotify_client import SpotifyUnavailable
 from warehouse.db import connect
 from warehouse.settings import Settings, SettingsError, get_settings
 
@@ -32,6 +37,20 @@ class NotConnected(LookupError):
 
 class NeedsLogin(RuntimeError):
     """Spotify refused the user's refresh token: the user must log in again."""
+
+
+class TokenRefreshFailed(SpotifyUnavailable):
+    """The token endpoint failed otherwise (5xx, 429, unreachable): the refresh token still holds."""
+
+
+def _refresh_failure(exc: SpotifyOauthError) -> str:
+    """What the token endpoint answered: spotipy keeps the HTTP status only on the error it raised from."""
+    response = getattr(exc.__context__, "response", None)
+    status = f"HTTP {response.status_code}" if response is not None else "an error"
+    said = exc.error_description or exc.error
+    if isinstance(said, dict):  # a Web API style body: {"error": {"status": 502, "message": "Bad gateway."}}
+        said = said.get("message")
+    return f"the token endpoint answered {status}: {str(said)[:200]}"
 
 
 def fernet(settings: Settings) -> Fernet:
@@ -146,9 +165,13 @@ def valid_access_token(user_id: str, settings: Settings | None = None, stale: st
             return access
         try:
             info = refresh_manager(settings).refresh_access_token(refresh)
+        except requests.RequestException as exc:
+            raise TokenRefreshFailed(f"refreshing the token of user {user_id} failed: "
+                                     f"the token endpoint is unreachable: {exc}") from exc
         except SpotifyOauthError as exc:
             if exc.error != "invalid_grant":
-                raise
+                raise TokenRefreshFailed(f"refreshing the token of user {user_id} failed: "
+                                         f"{_refresh_failure(exc)}") from exc
             reason = f"Spotify refused the refresh token ({exc.error_description or exc.error})"
             mark_needs_login(conn, user_id, reason)
             conn.commit()

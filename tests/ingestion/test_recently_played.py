@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingestion.recently_played import ingest_all, ingest_user, parse_played_at, to_ms
+from operations.postgres import free_port
 from warehouse.db import connect
 from warehouse.plays import api_play_key
 
@@ -194,6 +195,44 @@ def test_ingest_all_runs_every_connected_user(spotify_settings, fake_spotify, co
     for user_id in (users[0], users[2]):
         assert stored(spotify_settings, user_id) == fake_spotify.window(user_id)
     assert stored(spotify_settings, users[1]) == []
+
+
+def runs(settings, user_id) -> list[tuple]:
+    with connect("source", settings) as conn:
+        return conn.execute("SELECT status, plays_inserted, cursor_after, detail FROM ingestion_runs "
+                            "WHERE user_id = %s ORDER BY run_id", (user_id,)).fetchall()
+
+
+def test_a_failed_token_refresh_fails_that_user_only(spotify_settings, fake_spotify, connect_user):
+    """The token endpoint answering 502 to one user's refresh: a `failed` run for that user, cursor
+    unchanged, not marked needs_login; the next user in the same `ingest_all` is still polled."""
+    first, second = sorted(u.user_id for u in fake_spotify.fake.listening.users)[:2]
+    for user_id in (first, second):
+        connect_user(user_id)
+    fake_spotify.admin("POST", f"/users/{first}/expire-access-tokens")
+    fake_spotify.fault(path="/api/token", status=502)
+    results = {r.user_id: r for r in ingest_all(spotify_settings)}
+    assert (results[first].status, results[second].status) == ("failed", "ok")
+    [(status, inserted, cursor_after, detail)] = runs(spotify_settings, first)
+    assert (status, inserted, cursor_after) == ("failed", 0, None)
+    assert "token endpoint answered HTTP 502" in detail and "Bad gateway" in detail
+    assert stored(spotify_settings, first) == [] and cursor(spotify_settings, first) is None
+    assert stored(spotify_settings, second) == fake_spotify.window(second)
+    with connect("source", spotify_settings) as conn:
+        assert conn.execute("SELECT needs_login FROM users WHERE user_id = %s", (first,)).fetchone()[0] is False
+    # The fault is gone: the next run refreshes and stores the first user's plays.
+    assert ingest_user(first, spotify_settings).plays_inserted == 50
+    assert stored(spotify_settings, first) == fake_spotify.window(first)
+
+
+def test_an_unreachable_token_endpoint_fails_the_run(spotify_settings, user):
+    with connect("source", spotify_settings) as conn:
+        conn.execute("UPDATE spotify_accounts SET token_expires_at = now() WHERE user_id = %s", (user,))
+    unreachable = spotify_settings.model_copy(update={"spotify_accounts_url": f"http://127.0.0.1:{free_port()}"})
+    result = ingest_user(user, unreachable)
+    assert result.status == "failed" and "token endpoint is unreachable" in result.detail
+    assert [run[0] for run in runs(spotify_settings, user)] == ["failed"]
+    assert cursor(spotify_settings, user) is None
 
 
 def test_an_enriched_track_brings_its_album_and_artists(spotify_settings, fake_spotify, user):
