@@ -66,6 +66,17 @@ def _give_to_server_user(path: Path) -> None:
         shutil.chown(path, SERVER_USER_WHEN_ROOT, SERVER_USER_WHEN_ROOT)
 
 
+def private_dir(path: Path) -> Path:
+    """`path` (created if needed) closed to other users: 0700, or 0711 when we are root.
+
+    As root the clusters run as `postgres`, which must pass through RUNTIME_DIR, its `pgdata/` and
+    `logs/` to reach its data folder and log files (which are its own); with 0711 it can, but it can
+    list nothing, and every other file in there is root's own 0600 or 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o711 if os.geteuid() == 0 else 0o700)
+    return path
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -152,7 +163,7 @@ class Cluster:
         if self.initialized():
             return False
         for folder in (self.data_root, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         self.datadir.mkdir(mode=0o700, exist_ok=True)
         _give_to_server_user(self.datadir)
         with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pwfile:
@@ -190,8 +201,9 @@ class Cluster:
                 f"port {self.port} of the {self.name} cluster is already taken by another "
                 f"process; stop it or set {self.setting_name} to a free port"
             )
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.logfile.touch()
+        private_dir(self.log_dir)
+        self.logfile.touch(mode=0o600)
+        self.logfile.chmod(0o600)
         _give_to_server_user(self.logfile)
         result = subprocess.run(
             _as_server_user(

@@ -62,8 +62,10 @@ def _local_clusters(settings: Settings):
 
 def postgres(settings: Settings, action: str) -> str:
     """Start, stop or show this project's local clusters; one line per cluster."""
-    from operations.postgres import project_clusters
+    from operations.postgres import private_dir, project_clusters
 
+    if action == "start":
+        private_dir(Path(settings.runtime_dir))
     lines = []
     for cluster in project_clusters(settings):
         if cluster.host not in LOCAL_HOSTS:

@@ -8,6 +8,8 @@ One supervisord per runtime folder, so isolated runtimes never meet:
   caller's settings), written each time the program is started; supervisord re-reads it and, if it
   changed, restarts the program with the new settings.
 - each program's output in `<RUNTIME_DIR>/logs/<program>.log`, rotated at 10 MB, 5 backups.
+- umask 077 for supervisord and every program: their logs and what they write (Debezium's offsets, an
+  upload's copies) are 0600; RUNTIME_DIR and `logs/` are 0700 (0711 as root, see `private_dir`).
 
 A program that exits before `startsecs` is retried with back-off (supervisord's BACKOFF state: 1 s, 2 s,
 3 s) and given up (FATAL) after `START_RETRIES` tries; a program that crashes later is restarted at once.
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from operations.postgres import private_dir
 from warehouse.settings import PROJECT_ROOT, Settings
 
 SUPERVISORD = str(Path(sys.executable).parent / "supervisord")
@@ -41,6 +44,7 @@ PASSED_PREFIXES = ("SPARK_", "PYSPARK_", "AIRFLOW_")
 # supervisord itself starts with only these: a program sees its own file's settings, not the first caller's.
 SUPERVISORD_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes
+UMASK = 0o077  # supervisord's and its programs': what they create is theirs alone
 
 
 class SupervisorError(RuntimeError):
@@ -114,6 +118,7 @@ logfile = {_escaped(str(logs / "supervisord.log"))}
 logfile_maxbytes = 10MB
 logfile_backups = 5
 pidfile = {_escaped(str(_pid_file(settings)))}
+umask = {UMASK:03o}
 childlogdir = {_escaped(str(logs))}
 directory = {_escaped(str(PROJECT_ROOT))}
 
@@ -180,15 +185,20 @@ def ensure_running(settings: Settings, timeout: float = 15) -> None:
         return
     if len(str(_socket(settings))) > MAX_SOCKET_PATH:
         raise SupervisorError(f"RUNTIME_DIR {settings.runtime_dir} is too long for supervisord's socket")
+    private_dir(Path(settings.runtime_dir))
     (folder(settings) / "programs").mkdir(mode=0o700, parents=True, exist_ok=True)
     folder(settings).chmod(0o700)
-    (Path(settings.runtime_dir) / "logs").mkdir(parents=True, exist_ok=True)
+    logs = private_dir(Path(settings.runtime_dir) / "logs")
+    for log in logs.glob("*.log*"):  # logs an older version left readable by everyone
+        log.chmod(log.stat().st_mode & 0o700)
     config = folder(settings) / "supervisord.conf"
     config.write_text(_supervisord_config(settings))
     env = {key: os.environ[key] for key in SUPERVISORD_VARIABLES if key in os.environ}
     with tempfile.TemporaryFile() as errors:  # supervisord forks into the background once its config is read
+        # The umask also covers its own log, opened before it daemonizes and applies the config's `umask`.
         started = subprocess.run([SUPERVISORD, "-c", str(config)], env=env, stdin=subprocess.DEVNULL,
-                                 stdout=errors, stderr=errors, start_new_session=True, timeout=60)
+                                 stdout=errors, stderr=errors, start_new_session=True, timeout=60,
+                                 umask=UMASK)
         errors.seek(0)
         said = errors.read().decode(errors="replace").strip()
     deadline = time.monotonic() + timeout
