@@ -3,7 +3,8 @@
 Triggered by hand (or the API) with params, e.g.
 `airflow dags trigger spotify_import --conf '{"path": "/data/my_spotify_data.zip", "user_id": "alice"}'`:
 - `path`: an export file, a folder, or the zip Spotify sends (on this machine);
-- `user_id`: whose history it is; `create_user` (and `timezone`) to create that user.
+- `user_id`: whose history it is; `create_user` (and `timezone`) to create that user;
+- `skip_invalid`: skip (and count) records outside the source gate's bounds instead of refusing.
 Tasks: `import_export` (all or nothing, `ingestion.export_loader`), `resolve_names`
 (name-only tracks through Spotify search when the user is connected), then
 `spotify_analytics` is triggered. The logic lives in `ingestion/`; this file only orchestrates.
@@ -32,6 +33,8 @@ from pipeline.tasks import source_gate
         "user_id": Param(type="string", minLength=1, description="Spotify user id"),
         "create_user": Param(False, type="boolean", description="create the user if missing"),
         "timezone": Param(None, type=["null", "string"], description="IANA zone of a created user"),
+        "skip_invalid": Param(False, type="boolean",
+                              description="skip and count records outside the source gate's bounds"),
     },
     doc_md=__doc__,
 )
@@ -41,7 +44,7 @@ def spotify_import():
         from ingestion.export_loader import import_export as run_import
 
         report = run_import([params["path"]], params["user_id"], create_user=params["create_user"],
-                            timezone=params["timezone"])
+                            timezone=params["timezone"], skip_invalid=params["skip_invalid"])
         print(report)  # the task log shows the whole report
         return report.as_dict()
 

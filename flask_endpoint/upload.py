@@ -7,7 +7,8 @@ or its JSON files) is saved to a private temporary folder under RUNTIME_DIR,
 imported in one transaction (`ingestion.export_loader`), and deleted. Answers:
 200 with the report, 400 when the export is refused (nothing loaded; the
 message names file, record and reason), 401 when not logged in, 413 when
-larger than UPLOAD_MAX_MB.
+larger than UPLOAD_MAX_MB. The form's "skip invalid records" box imports the rest
+of an export whose records fall outside the source gate's bounds (counted in the report).
 Name-only tracks are left for the `spotify_import` DAG's resolution step or the
 next `make import`; the analytics pick the plays up on their next run.
 """
@@ -68,7 +69,8 @@ def upload():
             part.save(path)
             paths.append(path)
         try:
-            report = import_export(paths, session["user_id"], settings)
+            report = import_export(paths, session["user_id"], settings,
+                                   skip_invalid=request.form.get("skip_invalid") == "1")
         except (ExportError, ExportImportError) as exc:
             return _page(400, error=_user_names(str(exc), folder))
         return _page(report=report, report_text=_user_names(str(report), folder))

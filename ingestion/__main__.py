@@ -1,6 +1,8 @@
 """`python -m ingestion import PATH... --user USER_ID`: import a Spotify data export.
 `python -m ingestion poll [--until-enriched]`: one Web API ingestion run for every connected user, now.
 
+--skip-invalid skips records the source gate would refuse, counted in the report;
+by default they refuse the import.
 PATH: export files (`Streaming_History_Audio_*.json`, `endsong_*.json`,
 `StreamingHistory*.json`), folders holding them, or the zip Spotify sends.
 When the user has connected Spotify, name-only tracks are then resolved through
@@ -43,6 +45,9 @@ def import_main(argv: list[str]) -> int:
                         help="create the user in source when it does not exist yet")
     parser.add_argument("--timezone", help="IANA time zone of a user created with --create-user")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="skip (and count) records outside the source gate's bounds (played before 2006 "
+                             "or in the future, ms_played over 12 h, NUL or invalid Unicode) instead of refusing")
     parser.add_argument("--no-resolve", action="store_true",
                         help="do not resolve name-only tracks through Spotify search afterwards")
     args = parser.parse_args(argv)
@@ -52,7 +57,8 @@ def import_main(argv: list[str]) -> int:
     try:
         settings = get_settings()
         report = import_export(args.paths, args.user, settings, create_user=args.create_user,
-                               timezone=args.timezone, progress=not args.no_progress)
+                               timezone=args.timezone, progress=not args.no_progress,
+                               skip_invalid=args.skip_invalid)
     except (ExportError, ExportImportError) as exc:
         print(f"import refused, nothing loaded: {exc}", file=sys.stderr)
         return 1

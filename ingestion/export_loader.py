@@ -4,7 +4,8 @@
 1. In one transaction on source, holding the user's row lock (one import per
    user at a time), read and validate every file (`ingestion.export_reader.read_export`),
    COPYing each play into a temporary table as it passes. A bad file stops the
-   import, naming file, record and reason, before any source table is written;
+   import, naming file, record and reason, before any source table is written
+   (a record outside the source gate's bounds too, unless `skip_invalid`);
    the rollback discards the temporary table. Records equal on `ts`, item and
    `ms_played` are one play: duplicates across files are collapsed there.
 2. Sort every staged record into exactly one outcome:
@@ -45,6 +46,7 @@ from ingestion.export_reader import (
     ROW_COLUMNS,
     SURROGATE_PREFIX,
     ExportData,
+    ExportLimits,
     read_export,
     surrogate_id,
 )
@@ -296,8 +298,12 @@ def _load_metadata(conn, data: ExportData) -> tuple[int, int]:
 
 def import_export(paths: list[Path | str], user_id: str, settings: Settings | None = None, *,
                   create_user: bool = False, timezone: str | None = None,
-                  progress: bool = False) -> ImportReport:
-    """Import the export files under `paths` for `user_id`, all or nothing."""
+                  progress: bool = False, skip_invalid: bool = False) -> ImportReport:
+    """Import the export files under `paths` for `user_id`, all or nothing.
+
+    `skip_invalid`: records outside the source gate's bounds (`ingestion.bounds`) are
+    skipped and counted in the report instead of refusing the import.
+    """
     settings = settings or get_settings()
     started = time.perf_counter()
     window = timedelta(seconds=settings.export_api_match_seconds)
@@ -311,7 +317,8 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
         # the transaction. No source table is written before every record passed.
         conn.execute(f"CREATE TEMP TABLE export_stage ({STAGE_DDL}) ON COMMIT DROP")
         with conn.cursor().copy("COPY export_stage FROM STDIN") as copy:
-            data = read_export([Path(p) for p in paths], copy.write_row, resolved, progress=progress)
+            data = read_export([Path(p) for p in paths], copy.write_row, ExportLimits.from_settings(settings),
+                               resolved, progress=progress, skip_invalid=skip_invalid)
         conn.execute("ALTER TABLE export_stage ADD COLUMN status text NOT NULL DEFAULT 'new'")
         conn.execute("CREATE TEMP TABLE export_pairs (play_key text PRIMARY KEY, play_id bigint, "
                      "record_source text, outcome text) ON COMMIT DROP")

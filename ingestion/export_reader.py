@@ -10,12 +10,21 @@ the keys of each record, never by the file name:
   records with `endTime` (minute precision) and `msPlayed`, names only;
   `StreamingHistory_podcast_N.json` records carry `podcastName`/`episodeName`.
 
-`read_export(paths, write_row)` takes files, folders and zips, validates every
+`read_export(paths, write_row, limits)` takes files, folders and zips, validates every
 record and hands each play to `write_row` as a row ready for COPY (the first
 record of each play identity; later ones are counted as duplicates). A bad
 file raises `ExportError` naming the file, the record index and the reason.
 IP addresses, user agents and usernames are dropped while reading: they never
 reach a row.
+
+Memory stays bounded whatever the upload (`ExportLimits`, from the settings
+EXPORT_MAX_FILE_MB, EXPORT_MAX_TOTAL_MB, EXPORT_MAX_COMPRESSION_RATIO): before
+anything is read, every file's (or zip member's) declared size, every zip
+member's compression ratio and their total are checked; then each file is read
+one at a time, at most the file limit plus one byte (a declared size is never
+trusted), and the bytes actually read count against the total.
+A record outside the source gate's bounds (`ingestion.bounds`) is refused, or
+skipped and counted by kind with `skip_invalid`.
 """
 
 from __future__ import annotations
@@ -24,15 +33,20 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from tqdm import tqdm
 
+from ingestion.bounds import OutOfBounds, check_ms_played, check_played_at, check_texts
 from warehouse.plays import export_play_key
+from warehouse.settings import Settings
 
 EXTENDED = "extended"
 ACCOUNT = "account"
@@ -61,7 +75,9 @@ HISTORY_NAME = re.compile(r"(StreamingHistory|Streaming_History|endsong)[^/]*\.j
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 _END_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d\Z")
 _TRACK_URI = re.compile(r"spotify:track:([0-9A-Za-z]{22})\Z")
-_MS_LIMIT = 2**31 - 1
+MB = 2**20
+# Zip members smaller than this are not held to the compression ratio (tiny files compress oddly).
+RATIO_CHECK_ABOVE = MB
 # offline_timestamp: seconds or milliseconds (values > 2e9 are ms); earlier than
 # 2000-01-01 is junk (Spotify writes 0 or tiny values) and is stored as NULL.
 _OFFLINE_MS_ABOVE = 2_000_000_000
@@ -113,14 +129,29 @@ class ExportData:
         return hashlib.sha256("".join(sorted(f.sha256 for f in self.files)).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ExportLimits:
+    """How much an export may hold; an export over one is refused before it is read."""
+
+    max_file_bytes: int
+    max_total_bytes: int
+    max_compression_ratio: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExportLimits:
+        return cls(settings.export_max_file_mb * MB, settings.export_max_total_mb * MB,
+                   settings.export_max_compression_ratio)
+
+
 # -- finding the files ---------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Candidate:
     name: str
-    read: Callable[[], bytes]
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
     explicit: bool  # named by the user (must be history) or found in a folder/zip
-    size: int
+    size: int  # as declared (zip) or found (file): checked first, never trusted when reading
+    compressed: int | None = None  # zip members: the size stored in the zip
 
 
 def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
@@ -134,20 +165,59 @@ def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
             member = info.filename
             if info.is_dir() or not member.lower().endswith(".json") or "__MACOSX/" in member:
                 continue
-            found.append(_Candidate(f"{path}:{member}", _zip_reader(path, member), False, info.file_size))
+            found.append(_Candidate(f"{path}:{member}", _zip_opener(path, member), False, info.file_size,
+                                    info.compress_size))
     if explicit and not found:
         raise ExportError(str(path), "the zip holds no JSON file")
     return found
 
 
-def _zip_reader(path: Path, member: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return archive.read(member)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ExportError(f"{path}:{member}", f"cannot be read from the zip ({exc})") from None
-    return read
+def _zip_opener(path: Path, member: str) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    @contextmanager
+    def open_member():
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+            yield stream
+    return open_member
+
+
+def _file_opener(path: Path) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    return lambda: path.open("rb")
+
+
+def _mb(size: int) -> str:
+    return f"{size / MB:,.1f} MB" if size >= MB // 10 else f"{size:,} bytes"
+
+
+def check_limits(candidates: list[_Candidate], limits: ExportLimits, where: str) -> None:
+    """Refuse, before reading anything, files or zip members that declare too much."""
+    total = 0
+    for c in candidates:
+        if c.size > limits.max_file_bytes:
+            raise ExportError(c.name, f"{_mb(c.size)} uncompressed, more than the limit for one file "
+                                      f"(EXPORT_MAX_FILE_MB={limits.max_file_bytes // MB})")
+        if (c.compressed is not None and c.size > RATIO_CHECK_ABOVE
+                and c.size > limits.max_compression_ratio * max(c.compressed, 1)):
+            raise ExportError(c.name, f"expands {c.size / max(c.compressed, 1):,.0f} times ({_mb(c.compressed)} to "
+                                      f"{_mb(c.size)}), more than EXPORT_MAX_COMPRESSION_RATIO="
+                                      f"{limits.max_compression_ratio}: not a Spotify export")
+        total += c.size
+    if total > limits.max_total_bytes:
+        raise ExportError(where, f"{_mb(total)} of JSON in all, more than "
+                                 f"EXPORT_MAX_TOTAL_MB={limits.max_total_bytes // MB}")
+
+
+def _read_capped(candidate: _Candidate, limit: int) -> bytes:
+    """At most `limit` bytes of the file, whatever its declared size; over it, ExportError."""
+    try:
+        with candidate.open() as stream:
+            data = stream.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        where = "from the zip " if candidate.compressed is not None else ""
+        raise ExportError(candidate.name, f"cannot be read {where}({exc})") from None
+    if len(data) > limit:
+        raise ExportError(candidate.name, f"holds more than its declared size and the limit for one file "
+                                          f"(EXPORT_MAX_FILE_MB={limit // MB})")
+    return data
 
 
 def find_files(paths: list[Path]) -> list[_Candidate]:
@@ -158,13 +228,13 @@ def find_files(paths: list[Path]) -> list[_Candidate]:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.is_file() and child.suffix.lower() == ".json":
-                    found.append(_Candidate(str(child), child.read_bytes, False, child.stat().st_size))
+                    found.append(_Candidate(str(child), _file_opener(child), False, child.stat().st_size))
                 elif child.is_file() and child.suffix.lower() == ".zip":
                     found += _zip_candidates(child, False)
         elif path.is_file() and zipfile.is_zipfile(path):
             found += _zip_candidates(path, True)
         elif path.is_file():
-            found.append(_Candidate(str(path), path.read_bytes, True, path.stat().st_size))
+            found.append(_Candidate(str(path), _file_opener(path), True, path.stat().st_size))
         else:
             raise ExportError(str(path), "no such file or folder")
     if not found:
@@ -209,9 +279,12 @@ def _load_json(name: str, data: bytes):
     except UnicodeDecodeError as exc:
         raise ExportError(name, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _locate_json_error(name, text, exc) from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _locate_json_error(name, text, exc) from None
+    except RecursionError:
+        raise ExportError(name, "not a streaming history: JSON nested too deeply") from None
 
 
 def _record_format(record) -> str | None:
@@ -250,7 +323,7 @@ def _check_types(record: dict, keys: tuple[str, ...], values: list, allowed: fro
 
 
 def _ms(value, key: str) -> int:
-    if type(value) is not int or not 0 <= value <= _MS_LIMIT:
+    if type(value) is not int:
         raise _Bad(f"{key} must be a whole number of milliseconds >= 0, got {value!r}")
     return value
 
@@ -292,10 +365,15 @@ def _parse_end_time(value) -> datetime:
 class _Reader:
     """Turns validated records into rows; keeps the first of each play identity."""
 
-    def __init__(self, data: ExportData, write_row: Callable[[tuple], None], resolved: dict[str, str]):
+    def __init__(self, data: ExportData, write_row: Callable[[tuple], None], resolved: dict[str, str],
+                 limits: ExportLimits, skip_invalid: bool):
         self.data = data
         self.write_row = write_row
         self.resolved = resolved  # surrogate track id -> Spotify id resolved earlier
+        self.limits = limits
+        self.bytes_read = 0
+        self.skip_invalid = skip_invalid  # out of bounds: skipped and counted, not refused
+        self.now = datetime.now(UTC)  # "in the future" is after the import started (and the tolerance)
         # Names repeat across hundreds of thousands of records: keep one copy each.
         self._intern = {}.setdefault
 
@@ -350,6 +428,7 @@ class _Reader:
         else:
             self.data.skipped[_NO_CONTENT] += 1
             return
+        self._in_bounds(played_at, "ts", ms, "ms_played", _EXT_TEXT, texts)
         self._add((export_play_key(played_at, item, ms), "extended_export", content[0], record["ts"], ms,
                    *content[1:], *tail))
 
@@ -364,6 +443,7 @@ class _Reader:
         if first is None and second is None:
             self.data.skipped[_NO_CONTENT] += 1
             return
+        self._in_bounds(played_at, "endTime", ms, "msPlayed", keys[1:3], [first, second])
         first = first if first is None else self._intern(first, first)
         at = played_at.isoformat()
         key = export_play_key(played_at, f"{first or ''}|{second or ''}", ms)
@@ -376,8 +456,19 @@ class _Reader:
             self._add((key, "account_export", "track", at, ms, self._surrogate_track(first, name), name,
                        first, None, None, None, None, None, None, None, None, *unknown))
 
+    def _in_bounds(self, played_at: datetime, time_key: str, ms: int, ms_key: str,
+                   text_keys: tuple[str, ...], texts: list) -> None:
+        """The source gate's bounds (ingestion.bounds); raises OutOfBounds."""
+        check_played_at(time_key, played_at, self.now)
+        check_ms_played(ms_key, ms)
+        check_texts(text_keys, texts)
+
     def read_file(self, candidate: _Candidate) -> None:
-        data = candidate.read()
+        data = _read_capped(candidate, self.limits.max_file_bytes)
+        self.bytes_read += len(data)
+        if self.bytes_read > self.limits.max_total_bytes:
+            raise ExportError(candidate.name, f"the export holds more than {_mb(self.limits.max_total_bytes)} "
+                                              f"of JSON in all (EXPORT_MAX_TOTAL_MB) with this file")
         sha = hashlib.sha256(data).hexdigest()
         records = _load_json(candidate.name, data)
         del data
@@ -401,12 +492,18 @@ class _Reader:
                 (self.extended if kind == EXTENDED else self.account)(record)
             except _Bad as exc:
                 raise ExportError(candidate.name, str(exc), index) from None
+            except OutOfBounds as exc:
+                if not self.skip_invalid:
+                    raise ExportError(candidate.name, f"{exc} (outside the source gate's bounds: skip invalid "
+                                                      "records to import the rest)", index) from None
+                self.data.skipped[exc.kind] += 1
         self.data.records_read += len(records)
         self.data.files.append(ExportFile(candidate.name, sha, first, len(records)))
 
 
-def read_export(paths: list[Path], write_row: Callable[[tuple], None],
-                resolved: dict[str, str] | None = None, progress: bool = False) -> ExportData:
+def read_export(paths: list[Path], write_row: Callable[[tuple], None], limits: ExportLimits,
+                resolved: dict[str, str] | None = None, progress: bool = False,
+                skip_invalid: bool = False) -> ExportData:
     """Read and validate every file; raise ExportError at the first bad one.
 
     Each play (the first record of each identity, as a `ROW_COLUMNS` tuple) goes
@@ -414,11 +511,15 @@ def read_export(paths: list[Path], write_row: Callable[[tuple], None],
     discard what it wrote when an ExportError comes (ingestion.export_loader
     stages them in a temporary table of the transaction it rolls back).
     `resolved` maps surrogate track ids to the Spotify ids found for them since.
-    `progress` shows a progress bar (bytes read) on the terminal.
+    `progress` shows a progress bar (bytes read) on the terminal. Nothing is read
+    before the declared sizes passed `limits`. `skip_invalid`: a record outside
+    the source gate's bounds is skipped and counted (`skipped`, by kind) instead
+    of refusing the export.
     """
     data = ExportData()
-    reader = _Reader(data, write_row, resolved or {})
+    reader = _Reader(data, write_row, resolved or {}, limits, skip_invalid)
     candidates = find_files(paths)
+    check_limits(candidates, limits, ", ".join(map(str, paths)))
     with tqdm(total=sum(c.size for c in candidates), unit="B", unit_scale=True,
               desc="reading export", disable=not progress, leave=False) as bar:
         for candidate in candidates:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import spotipy
 
+from ingestion.bounds import OutOfBounds, check_json_text, check_ms_played, check_played_at
 from ingestion.enrich import EnrichReport, enrich, store_items, to_enrich
 from ingestion.spotify_client import REQUEST_TIMEOUT, RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, valid_access_token
@@ -90,6 +91,26 @@ def fetch_after(api: SpotifyApi, after_ms: int | None) -> tuple[list[dict], bool
 
 PLAY_FIELDS = ("user_id", "play_key", "played_at", "ms_played", "track_id", "track_name", "artist_name",
                "album_name", "context_type", "context_uri")
+
+
+def within_bounds(user_id: str, items: list[dict], now: datetime) -> list[dict]:
+    """The items the source gate accepts (`ingestion.bounds`); the others are dropped and logged.
+
+    Checked before anything of them is stored (plays, metadata, cursor): a play dated
+    in the future would otherwise also move the cursor past every play to come.
+    """
+    kept = []
+    for index, item in enumerate(items):
+        try:
+            check_played_at("played_at", parse_played_at(item["played_at"]), now)
+            check_ms_played("track.duration_ms", item["track"]["duration_ms"])
+            check_json_text("item", item)
+        except OutOfBounds as exc:
+            log.warning("%s: recently-played item %d (played_at %s) dropped: %s", user_id, index,
+                        item["played_at"], exc)
+            continue
+        kept.append(item)
+    return kept
 
 
 def play_rows(user_id: str, items: list[dict]) -> list[tuple]:
@@ -157,6 +178,7 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
 
         items = [i for i in items if (i.get("track") or {}).get("id")]  # local files have no id
         items = [i for i in items if cursor is None or to_ms(parse_played_at(i["played_at"])) > cursor]
+        items = within_bounds(user_id, items, datetime.now(UTC))
         result.plays_fetched = len(items)
         if items:
             played = [parse_played_at(i["played_at"]) for i in items]

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Data-export import (ingestion/export_loader.py, flask_endpoint/upload.py).
     export_api_match_seconds: int = Field(default=5, ge=0, le=60)
     upload_max_mb: int = Field(default=512, ge=1)
+    export_max_file_mb: int = Field(default=64, ge=1)
+    export_max_total_mb: int = Field(default=2048, ge=1)
+    export_max_compression_ratio: int = Field(default=100, ge=1)
     # Debezium replication main -> replica (cdc_connectors/).
     debezium_slot_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
     debezium_publication_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")

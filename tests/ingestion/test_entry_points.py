@@ -110,6 +110,24 @@ def test_upload_size_limit(dbs, upload_client, monkeypatch):
     assert answer.status_code == 413
 
 
+def test_upload_form_can_skip_invalid_records(dbs, upload_client, real_records):
+    from testkit.sourcedata import add_user
+    from warehouse.db import connect
+
+    with connect("source", dbs) as conn:
+        add_user(conn, "dan")
+        conn.commit()
+    with upload_client.session_transaction() as session:
+        session["user_id"] = "dan"
+    records = json.dumps([{**real_records[0], "ts": "1990-06-01T10:00:00Z"}, *real_records[1:4]]).encode()
+    refused = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json")})
+    assert refused.status_code == 400 and b"record 0: ts is before 2006-01-01" in refused.data
+    assert count(dbs, "SELECT count(*) FROM plays") == 0
+    done = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json"), "skip_invalid": "1"})
+    assert done.status_code == 200 and b"skipped: played before 2006-01-01  1" in done.data
+    assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'dan'") == 3
+
+
 @pytest.mark.slow
 def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, monkeypatch):
     folder = tmp_path / "dags"
@@ -119,7 +137,8 @@ def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, mo
     assert {t.task_id for t in dag.tasks} == {"import_export", "resolve_names", "source_gate",
                                               "trigger_spotify_analytics"}
     assert dag.get_task("trigger_spotify_analytics").trigger_dag_id == "spotify_analytics"
-    assert set(dag.params) == {"path", "user_id", "create_user", "timezone"}
+    assert set(dag.params) == {"path", "user_id", "create_user", "timezone", "skip_invalid"}
+    assert dag.params["skip_invalid"] is False  # records outside the gate's bounds refuse by default
 
     (folder / "spotify_analytics.py").symlink_to(DAGS_FOLDER / "spotify_analytics.py")
     use_dag_folder(monkeypatch, folder)
