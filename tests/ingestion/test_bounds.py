@@ -109,15 +109,26 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ), capture_output=True, text=True, timeout=300)
 
 
+# The child writes its own peak RSS (VmHWM) when it exits. Not ru_maxrss: Linux carries that across
+# execve, so a child forked from a large pytest process would report the parent's size.
+_REPORT_PEAK = (
+    "import atexit, os, runpy, sys\n"
+    "def peak():\n"
+    "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+    "    open(os.environ['PEAK_FILE'], 'w').write(hwm.split()[1])\n"
+    "atexit.register(peak)\n"
+    "sys.argv = ['ingestion', *sys.argv[1:]]\n"
+    "runpy.run_module('ingestion', run_name='__main__')\n"
+)
+
+
 def cli_peak(tmp_path, *args: str) -> tuple[int, str, int]:
-    """Exit status, stderr and the peak RSS in kB (ru_maxrss of that very child) of an import."""
-    err = tmp_path / "stderr.txt"
-    with err.open("wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "ingestion", "import", "--no-progress", *args],
-                                 cwd=PROJECT_ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, err.read_text(), usage.ru_maxrss
+    """Exit status, stderr and the peak RSS in kB of an import run in a child process."""
+    peak = tmp_path / "peak.txt"
+    done = subprocess.run([sys.executable, "-c", _REPORT_PEAK, "import", "--no-progress", *args], cwd=PROJECT_ROOT,
+                          env={**os.environ, "PEAK_FILE": str(peak)}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=300)
+    return done.returncode, done.stderr, int(peak.read_text())
 
 
 def write_bomb(path, member: str, size: int, compresslevel: int = 9):
