@@ -296,6 +296,20 @@ def _load_metadata(conn, data: ExportData) -> tuple[int, int]:
     return changed, queued
 
 
+def _record_import(conn, report: ImportReport, fingerprint: str) -> None:
+    """The import in `export_imports` (its report and file hashes), and its merged records in `export_merges`."""
+    (report.import_id,) = conn.execute(
+        "INSERT INTO export_imports (user_id, fingerprint, files, report) "
+        "VALUES (%s, %s, %s, '{}') RETURNING import_id",
+        (report.user_id, fingerprint, Jsonb(report.files))).fetchone()
+    conn.execute(
+        "INSERT INTO export_merges (user_id, play_key, play_id, record_source, import_id) "
+        "SELECT %s, play_key, play_id, record_source, %s FROM export_pairs",
+        (report.user_id, report.import_id))
+    conn.execute("UPDATE export_imports SET report = %s WHERE import_id = %s",
+                 (Jsonb(report.as_dict()), report.import_id))
+
+
 def import_export(paths: list[Path | str], user_id: str, settings: Settings | None = None, *,
                   create_user: bool = False, timezone: str | None = None,
                   progress: bool = False, skip_invalid: bool = False) -> ImportReport:
@@ -364,16 +378,7 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
             conn.rollback()
         else:
             report.seconds = round(time.perf_counter() - started, 1)
-            (report.import_id,) = conn.execute(
-                "INSERT INTO export_imports (user_id, fingerprint, files, report) "
-                "VALUES (%s, %s, %s, '{}') RETURNING import_id",
-                (user_id, data.fingerprint, Jsonb(report.files))).fetchone()
-            conn.execute(
-                "INSERT INTO export_merges (user_id, play_key, play_id, record_source, import_id) "
-                "SELECT %s, play_key, play_id, record_source, %s FROM export_pairs",
-                (user_id, report.import_id))
-            conn.execute("UPDATE export_imports SET report = %s WHERE import_id = %s",
-                         (Jsonb(report.as_dict()), report.import_id))
+            _record_import(conn, report, data.fingerprint)
             conn.commit()
     report.seconds = round(time.perf_counter() - started, 1)
     log.info("%s", report)

@@ -29,6 +29,7 @@ import psycopg
 
 from operations import airflow_service, spark_cluster, supervisor
 from operations.supervisor import Program, SupervisorError
+from warehouse.migrate import migrate_and_grant
 from warehouse.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -83,10 +84,8 @@ def postgres(settings: Settings, action: str) -> str:
 
 
 def _postgres_start(settings: Settings) -> str:
-    from warehouse.__main__ import migrate
-
     print(postgres(settings, "start"), flush=True)
-    migrate()
+    print("\n".join(migrate_and_grant(settings)), flush=True)
     return "clusters running and migrated"
 
 

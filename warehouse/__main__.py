@@ -6,16 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warehouse.migrate import MigrationError, migrate_all
-from warehouse.roles import ensure_replica_reader
+from warehouse.migrate import MigrationError, migrate_and_grant
 from warehouse.settings import SettingsError, get_settings
-
-
-def migrate() -> None:
-    settings = get_settings()
-    for database, names in migrate_all(settings).items():
-        print(f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}")
-    print(f"replica  read-only role {ensure_replica_reader(settings)!r} ready")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["migrate"])
     parser.parse_args(argv)
     try:
-        migrate()
+        print("\n".join(migrate_and_grant(get_settings())))
     except (SettingsError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

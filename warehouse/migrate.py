@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from warehouse.db import DATABASES, Database, connect
+from warehouse.roles import ensure_replica_reader
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,3 +95,11 @@ def migrate_all(settings: Settings | None = None) -> dict[str, list[str]]:
         with connect(database, settings) as conn:
             result[database] = apply_migrations(conn, database)
     return result
+
+
+def migrate_and_grant(settings: Settings) -> list[str]:
+    """Apply the pending migrations of the three databases, then create or update the replica's
+    read-only role; one line of report per database and for the role."""
+    lines = [f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}"
+             for database, names in migrate_all(settings).items()]
+    return [*lines, f"replica  read-only role {ensure_replica_reader(settings)!r} ready"]
