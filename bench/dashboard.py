@@ -42,8 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 from operations.postgres import Cluster, free_port  # noqa: E402
 from warehouse.catalog import STATISTICS  # noqa: E402
-from warehouse.migrate import apply_migrations  # noqa: E402
-from warehouse.roles import ensure_replica_reader  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 YEARS = (2024, 2025)
@@ -245,15 +243,14 @@ def main() -> None:
     pg_port, port = free_port(), free_port()
     settings = Settings(
         _env_file=None, replica_database_url=f"postgresql://wrapped:bench@127.0.0.1:{pg_port}/replica",
-        replica_reader_url=f"postgresql://dashboard:reader@127.0.0.1:{pg_port}/replica", runtime_dir=root)
-    cluster = Cluster("replica", settings.replica_database_url, root / "pgdata", root / "logs",
+        replica_reader_url=f"postgresql://dashboard:reader@127.0.0.1:{pg_port}/replica", runtime_dir=root,
+        database_owner_password="bench-owner")
+    cluster = Cluster("replica", settings, root / "pgdata", root / "logs",
                       (("fsync", "off"), ("max_connections", "200")))
     process = None
     try:
         cluster.start()
-        with psycopg.connect(settings.replica_database_url) as conn:
-            apply_migrations(conn, "replica")
-        ensure_replica_reader(settings)
+        cluster.migrate()
         started = time.perf_counter()
         with psycopg.connect(settings.replica_database_url) as conn:
             counts = fill(conn, args.users, args.seed)

@@ -22,14 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fake_spotify.generate import generate, write_extended_export  # noqa: E402
 from operations.postgres import Cluster, free_port  # noqa: E402
-from warehouse.migrate import apply_migrations  # noqa: E402
+from warehouse.settings import Settings  # noqa: E402
 
 
 def run_import(env: dict, folder: Path) -> tuple[float, float, float, str]:
@@ -57,12 +55,12 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="wrapped-bench-import-"))
     root.chmod(0o755)
-    cluster = Cluster("source", f"postgresql://wrapped:bench@127.0.0.1:{free_port()}/source",
-                      root / "pgdata", root / "logs")
+    url = f"postgresql://wrapped:bench@127.0.0.1:{free_port()}/source"
+    settings = Settings(_env_file=None, source_database_url=url, database_owner_password="bench-owner")
+    cluster = Cluster("source", settings, root / "pgdata", root / "logs")
     try:
         cluster.start()
-        with psycopg.connect(cluster.url) as conn:
-            apply_migrations(conn, "source")
+        cluster.migrate()
         started = time.perf_counter()
         users = max(1, round(args.records / 96_000))
         listening = generate(args.seed, users=users, days=3650,

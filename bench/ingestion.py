@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 from ingestion.recently_played import ingest_user  # noqa: E402
 from ingestion.tokens import store_login  # noqa: E402
 from operations.postgres import Cluster, free_port  # noqa: E402
-from warehouse.migrate import apply_migrations  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
@@ -98,13 +97,13 @@ def main() -> None:
         _env_file=None, source_database_url=f"postgresql://wrapped:bench@127.0.0.1:{pg_port}/source",
         runtime_dir=root, spotify_client_id=CLIENT_ID, spotify_client_secret=CLIENT_SECRET,
         spotify_redirect_uri="http://127.0.0.1:9/callback", spotify_api_url=f"{fake_url}/v1",
-        spotify_accounts_url=fake_url, token_encryption_key=Fernet.generate_key().decode())
-    cluster = Cluster("source", settings.source_database_url, root / "pgdata", root / "logs", (("fsync", "off"),))
+        spotify_accounts_url=fake_url, token_encryption_key=Fernet.generate_key().decode(),
+        database_owner_password="bench-owner")
+    cluster = Cluster("source", settings, root / "pgdata", root / "logs", (("fsync", "off"),))
     fake = None
     try:
         cluster.start()
-        with psycopg.connect(settings.source_database_url) as conn:
-            apply_migrations(conn, "source")
+        cluster.migrate()
         started = time.perf_counter()
         fake = subprocess.Popen(
             [sys.executable, "-m", "fake_spotify", "--port", str(fake_port), "--users", str(args.users),

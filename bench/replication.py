@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from operations.postgres import Cluster, free_port  # noqa: E402
-from warehouse.migrate import apply_migrations  # noqa: E402
+from warehouse.db import connect_owner  # noqa: E402
+from warehouse.settings import Settings  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -134,17 +135,26 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="wrapped-bench-cdc-"))
     root.chmod(0o755)
-    clusters = [Cluster(name, f"postgresql://wrapped:bench@127.0.0.1:{free_port()}/{name}",
-                        root / "pgdata", root / "logs") for name in ("main", "replica")]
+    ports = {name: free_port() for name in ("main", "replica")}
+    settings = Settings(
+        _env_file=None, runtime_dir=root / "runtime", database_owner_password="bench-owner",
+        debezium_database_password="bench-debezium",
+        **{f"{name}_database_url": f"postgresql://wrapped:bench@127.0.0.1:{port}/{name}"
+           for name, port in ports.items()},
+        replica_reader_url=f"postgresql://dashboard:bench@127.0.0.1:{ports['replica']}/replica")
+    clusters = [Cluster(name, settings, root / "pgdata", root / "logs") for name in ports]
     main_c, replica_c = clusters
     process = None
     try:
         for cluster in clusters:
             cluster.start()
-            with psycopg.connect(cluster.url) as conn:
-                apply_migrations(conn, cluster.name)
+            cluster.migrate()
+            with connect_owner(cluster.name, settings) as conn:  # a table of the bench's own, then published
+                conn.execute("CREATE TABLE analytics.bench_lag (id bigint PRIMARY KEY, payload text"
+                             + (", applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+                                if cluster.name == "replica" else ")"))
+            cluster.migrate()
         with psycopg.connect(main_c.url) as conn:
-            conn.execute("CREATE TABLE analytics.bench_lag (id bigint PRIMARY KEY, payload text)")
             conn.execute(
                 """INSERT INTO dim_track (track_id, name, album_id, primary_artist_id, artist_ids, duration_ms,
                                           explicit, popularity, track_number, disc_number, is_surrogate)
@@ -152,13 +162,11 @@ def main() -> int:
                           ARRAY['ar' || g %% 2000, 'ar' || g %% 7], 120000 + g %% 200000, g %% 3 = 0, g %% 101,
                           g %% 14 + 1, 1, false
                    FROM generate_series(1, %s) g""", (args.rows,))
-        with psycopg.connect(replica_c.url) as conn:
-            conn.execute("CREATE TABLE analytics.bench_lag (id bigint PRIMARY KEY, payload text,"
-                         " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())")
         env = dict(os.environ, MAIN_DATABASE_URL=main_c.url, REPLICA_DATABASE_URL=replica_c.url,
                    SOURCE_DATABASE_URL=main_c.url.replace("/main", "/postgres"),
-                   REPLICA_READER_URL=replica_c.url.replace("wrapped:bench", "dashboard:bench"),
-                   RUNTIME_DIR=str(root / "runtime"), ENV_FILE=str(root / "none.env"), DEBEZIUM_HEAP=args.heap)
+                   REPLICA_READER_URL=settings.replica_reader_url, DATABASE_OWNER_PASSWORD="bench-owner",
+                   DEBEZIUM_DATABASE_PASSWORD="bench-debezium", RUNTIME_DIR=str(root / "runtime"),
+                   ENV_FILE=str(root / "none.env"), DEBEZIUM_HEAP=args.heap)
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "cdc_connectors", "run"], cwd=ROOT, env=env,
                                    stdout=open(root / "replicator.log", "w"), stderr=subprocess.STDOUT)
@@ -180,7 +188,7 @@ def main() -> int:
     finally:
         if process is not None:
             stop_process(process)
-            with psycopg.connect(main_c.url, autocommit=True) as conn:
+            with psycopg.connect(settings.replication_url, autocommit=True) as conn:
                 conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots")
         for cluster in clusters:
             cluster.stop()

@@ -359,25 +359,25 @@ def stage_duckdb(compare: bool) -> dict:
 
 # -- the size's databases ----------------------------------------------------------------
 def fresh_databases(settings, clusters) -> None:
-    """Drop and recreate the three databases, migrate them, create the replica's reader role."""
+    """Drop and recreate the three databases (owned by the owner), migrate them and grant the roles."""
+    from operations.postgres import superuser_connection
     from warehouse.migrate import migrate_all
-    from warehouse.roles import ensure_replica_reader
+    from warehouse.roles import ensure_database
 
     for cluster in clusters:
-        with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
+        with superuser_connection(cluster) as conn:
             for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots").fetchall():
                 conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cluster.dbname)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cluster.dbname)))
+            ensure_database(conn, cluster.dbname, settings.database_owner)
     migrate_all(settings)
-    ensure_replica_reader(settings)
 
 
 def empty(settings, database: str, tables: str) -> None:
-    """TRUNCATE the tables matching a LIKE pattern on schema.table (migrations kept)."""
-    from warehouse.db import connect
+    """TRUNCATE the tables matching a LIKE pattern on schema.table (migrations kept), as the owner."""
+    from warehouse.db import connect_owner
 
-    with connect(database, settings) as conn:
+    with connect_owner(database, settings) as conn:
         names = [sql.Identifier(schema, table) for schema, table in conn.execute(
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname || '.' || tablename LIKE %s "
             "AND tablename <> 'schema_migrations'", (tables,)).fetchall()]
@@ -745,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
                        for name in DATABASES})
     os.environ.update(REPLICA_READER_URL=f"postgresql://dashboard:reader@127.0.0.1:{ports['replica']}/replica",
                       RUNTIME_DIR=str(root), ENV_FILE=str(root / "no.env"), SPARK_LOCAL_IP="127.0.0.1",
-                      DEBEZIUM_SLOT_NAME="bench_slot", PYTHONPATH=str(ROOT))
+                      DEBEZIUM_SLOT_NAME="bench_slot", PYTHONPATH=str(ROOT),
+                      DATABASE_OWNER_PASSWORD="bench-owner", DEBEZIUM_DATABASE_PASSWORD="bench-debezium")
     settings = load_settings()
     clusters = project_clusters(settings)
     results: dict = {"machine": machine(), "command": "python -m bench.run " + " ".join(argv or sys.argv[1:]),

@@ -1,49 +1,29 @@
 """What is replicated from main, and the Debezium configuration capturing it.
 
 One list of table patterns drives everything: Debezium's `table.include.list`
-(the publication is created `filtered` from it), the Kafka Connect
+(the publication main's owner creates of them), the Kafka Connect
 configuration, and which replica tables a fresh start empties.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+from warehouse.roles import HEARTBEAT_TABLE, REPLICATED_TABLES, is_replicated
 from warehouse.settings import Settings
 
+__all__ = ["HEARTBEAT_TABLE", "REPLICATED_TABLES", "is_replicated"]
+
 TOPIC_PREFIX = "wrapped"
-# Debezium regular expressions, matched against `schema.table` as a whole.
+# The replicated tables (Debezium regular expressions on `schema.table`) and the heartbeat are
+# the ground's (warehouse/roles.py), which also creates main's publication of them.
 # `fact_play`, `etl.*` and `analytics_staging.*` (the Spark job's staging) stay in main.
-REPLICATED_TABLES = (
-    r"public\.dim_user",
-    r"public\.dim_track",
-    r"public\.dim_album",
-    r"public\.dim_artist",
-    r"analytics\..*",
-    r"public\.dashboard_share_links",
-)
-# Written by Debezium's heartbeat action in main, captured but never applied:
-# its events carry main's WAL position when main is idle, so `wait` converges
-# and the slot's WAL does not grow.
-HEARTBEAT_TABLE = "cdc.heartbeat"
-HEARTBEAT_DDL = """
-CREATE SCHEMA IF NOT EXISTS cdc;
-CREATE TABLE IF NOT EXISTS cdc.heartbeat (id integer PRIMARY KEY, beat_at timestamptz NOT NULL);
-"""
 HEARTBEAT_QUERY = (
     "INSERT INTO cdc.heartbeat (id, beat_at) VALUES (1, now()) "
     "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
 )
-_REPLICATED = [re.compile(pattern) for pattern in REPLICATED_TABLES]
-
-
-@lru_cache(maxsize=4096)
-def is_replicated(qualified_name: str) -> bool:
-    """True if `schema.table` is one of the tables copied into the replica."""
-    return any(pattern.fullmatch(qualified_name) for pattern in _REPLICATED)
 
 
 def include_list() -> str:
@@ -57,14 +37,14 @@ def capture_properties(settings: Settings) -> dict[str, str]:
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": main.hostname or "127.0.0.1",
         "database.port": str(main.port or 5432),
-        "database.user": unquote(main.username or "postgres"),
-        "database.password": unquote(main.password or ""),
+        "database.user": settings.debezium_database_user,
+        "database.password": settings.require_secret("debezium_database_password"),
         "database.dbname": main.path.lstrip("/"),
         "topic.prefix": TOPIC_PREFIX,
         "plugin.name": "pgoutput",
         "slot.name": settings.debezium_slot_name,
         "publication.name": settings.debezium_publication_name,
-        "publication.autocreate.mode": "filtered",
+        "publication.autocreate.mode": "disabled",  # the owner's (warehouse.roles.grant)
         "table.include.list": include_list(),
         "snapshot.mode": "initial",
         "skipped.operations": "none",  # the default "t" drops TRUNCATE silently

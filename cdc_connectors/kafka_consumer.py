@@ -21,8 +21,7 @@ import threading
 from collections.abc import Iterable
 
 from cdc_connectors.apply import Applier, Change, StopRequested, decode_change
-from cdc_connectors.capture import HEARTBEAT_DDL, TOPIC_PREFIX
-from warehouse.db import connect
+from cdc_connectors.capture import TOPIC_PREFIX
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,6 @@ def consume(settings: Settings, stop: threading.Event | None = None) -> int:
     from kafka import KafkaConsumer
 
     stop = stop or threading.Event()
-    with connect("main", settings, autocommit=True) as conn:  # the connector's heartbeat action writes it
-        conn.execute(HEARTBEAT_DDL)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

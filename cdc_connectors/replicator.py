@@ -17,9 +17,10 @@ import time
 from functools import cached_property
 from pathlib import Path
 
+import psycopg
+
 from cdc_connectors.apply import Applier, ReplicationError, StopRequested, decode_change
 from cdc_connectors.capture import (
-    HEARTBEAT_DDL,
     debezium_dir,
     engine_properties,
     log_dir,
@@ -65,8 +66,6 @@ def prepare(settings: Settings, applier: Applier) -> str:
     """
     debezium_dir(settings).mkdir(parents=True, exist_ok=True)
     log_dir(settings).mkdir(parents=True, exist_ok=True)
-    with connect("main", settings, autocommit=True) as conn:
-        conn.execute(HEARTBEAT_DDL)
     if has_offsets(settings):
         if applier.snapshot_done():
             if not slot_exists(settings):
@@ -84,7 +83,7 @@ def prepare(settings: Settings, applier: Applier) -> str:
 def drop_slot(settings: Settings, wait_s: float = 15.0) -> bool:
     """Drop our slot if it exists, waiting a little for a killed replicator's walsender to go."""
     deadline = time.monotonic() + wait_s
-    with connect("main", settings, autocommit=True) as conn:
+    with psycopg.connect(settings.replication_url, autocommit=True) as conn:  # REPLICATION may drop slots
         while True:
             row = conn.execute(
                 "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (settings.debezium_slot_name,)

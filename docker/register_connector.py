@@ -1,7 +1,8 @@
 """Register Debezium's PostgreSQL source connector with Kafka Connect (Docker deployment).
 
 Reads cdc_connectors/kafka_connect/postgres-source.json, points it at main as
-MAIN_DATABASE_URL says, writes main's password where the connector's
+MAIN_DATABASE_URL says with Debezium's replication role (DEBEZIUM_DATABASE_USER),
+writes that role's password where the connector's
 `${file:...}` reference reads it (a volume shared with Kafka Connect, never in
 the connector config), then PUTs the config (idempotent: a re-run updates it).
 """
@@ -13,7 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -29,10 +30,10 @@ def main() -> int:
     spec = json.loads(CONNECTOR.read_text())
     config = spec["config"]
     main_db = urlsplit(settings.main_database_url)
-    (SECRETS_DIR / "main.properties").write_text(f"password={unquote(main_db.password or '')}\n")
+    (SECRETS_DIR / "main.properties").write_text(f"password={settings.require_secret('debezium_database_password')}\n")
     config.update({
         "database.hostname": main_db.hostname, "database.port": str(main_db.port or 5432),
-        "database.user": unquote(main_db.username or ""), "database.dbname": main_db.path.lstrip("/"),
+        "database.user": settings.debezium_database_user, "database.dbname": main_db.path.lstrip("/"),
         "slot.name": settings.debezium_slot_name, "publication.name": settings.debezium_publication_name,
         "heartbeat.interval.ms": str(settings.debezium_heartbeat_ms),
     })

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 import zipfile
 import zlib
 from collections import Counter
@@ -78,6 +79,9 @@ _TRACK_URI = re.compile(r"spotify:track:([0-9A-Za-z]{22})\Z")
 MB = 2**20
 # Zip members smaller than this are not held to the compression ratio (tiny files compress oddly).
 RATIO_CHECK_ABOVE = MB
+# A Spotify export zip holds a few dozen files; reading a zip's directory costs memory per entry,
+# so one with more entries than this is refused before its directory is read.
+MAX_ZIP_ENTRIES = 10_000
 # offline_timestamp: seconds or milliseconds (values > 2e9 are ms); earlier than
 # 2000-01-01 is junk (Spotify writes 0 or tiny values) and is stored as NULL.
 _OFFLINE_MS_ABOVE = 2_000_000_000
@@ -154,7 +158,28 @@ class _Candidate:
     compressed: int | None = None  # zip members: the size stored in the zip
 
 
+def zip_entry_count(path: Path) -> int | None:
+    """The entry count the zip's end-of-central-directory record declares (zip64 too), read from the
+    file's last 64 kB; None when there is no such record (zipfile then says what is wrong)."""
+    with open(path, "rb") as file:
+        size = file.seek(0, 2)
+        file.seek(max(0, size - 65_557))  # the record (22 bytes) and a comment of at most 65,535
+        tail = file.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    (entries,) = struct.unpack_from("<H", tail, at + 10)
+    zip64 = tail.rfind(b"PK\x06\x06", 0, at)
+    if entries == 0xFFFF and zip64 >= 0 and len(tail) >= zip64 + 40:
+        (entries,) = struct.unpack_from("<Q", tail, zip64 + 32)
+    return entries
+
+
 def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
+    entries = zip_entry_count(path)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise ExportError(str(path), f"the zip declares {entries:,} entries, more than {MAX_ZIP_ENTRIES:,}: "
+                                     "not a Spotify export")
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:

@@ -227,9 +227,21 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
 
 
 def ingest_all(settings: Settings | None = None) -> list[RunResult]:
-    """One run for every connected user, one after the other (`make ingest`)."""
+    """One run for every connected user, one after the other (`make ingest`). A user's run that fails
+    in any way is recorded as failed for that user (its cursor unmoved); the others still run."""
     settings = settings or get_settings()
-    return [ingest_user(user_id, settings) for user_id in users_to_poll(settings)]
+    results = []
+    for user_id in users_to_poll(settings):
+        try:
+            results.append(ingest_user(user_id, settings))
+        except Exception as exc:  # noqa: BLE001 - one user's failure never stops the others
+            log.exception("%s: the ingestion run failed", user_id)
+            with connect("source", settings) as conn:
+                (cursor,) = conn.execute("SELECT max(after_ms) FROM ingestion_cursors WHERE user_id = %s",
+                                         (user_id,)).fetchone()
+                results.append(_stop(conn, RunResult(user_id, cursor_before=cursor), "failed",
+                                     f"unexpected error ({type(exc).__name__}; see the log)"))
+    return results
 
 
 def queued_for_enrichment(settings: Settings | None = None) -> int:

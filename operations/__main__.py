@@ -6,6 +6,7 @@ start | stop COMPONENT        one component (postgres, spark, debezium, fake-spo
 postgres start|stop|status    the local clusters (and migrations, on start)
 clean                         remove the runtime folder once nothing runs
 secrets | summary             generated secrets in .env; row counts of the three databases
+provision --admin-user NAME   the roles and databases in clusters this project did not create (Docker)
 """
 
 from __future__ import annotations
@@ -107,6 +108,20 @@ def cmd_secrets(args) -> None:
     print(f"wrote {', '.join(written)} to {env_file()}" if written else "every secret is already set")
 
 
+def cmd_provision(args) -> None:
+    from operations.airflow_service import ensure_metadata_database
+    from operations.postgres import project_clusters, superuser_connection
+    from warehouse.roles import provision
+
+    settings = get_settings()
+    for cluster in project_clusters(settings):
+        with superuser_connection(cluster, args.admin_user) as conn:
+            roles = provision(conn, cluster.name, settings, cluster.dbname)
+        print(f"{cluster.name:8} {cluster.host}:{cluster.port}: roles {', '.join(roles)} and database "
+              f"{cluster.dbname} ready")
+    ensure_metadata_database(settings, args.admin_user)
+
+
 def parser() -> argparse.ArgumentParser:
     from operations.stack import BY_NAME
 
@@ -139,9 +154,13 @@ def parser() -> argparse.ArgumentParser:
     pg = sub.add_parser("postgres", help="start (and migrate), stop or show the local clusters")
     pg.add_argument("action", choices=["start", "stop", "status"])
     pg.set_defaults(func=cmd_postgres)
-    sub.add_parser("secrets", help="append generated values for the empty secret settings to .env"
+    sub.add_parser("secrets", help="generated values for the empty secrets and database passwords, into .env"
                    ).set_defaults(func=cmd_secrets)
     sub.add_parser("summary", help="row counts of the three databases").set_defaults(func=cmd_summary)
+    provision = sub.add_parser("provision", help="as a superuser (password: PGPASSWORD), create or update "
+                               "the roles and databases of clusters this project did not create")
+    provision.add_argument("--admin-user", required=True, help="a superuser of each cluster")
+    provision.set_defaults(func=cmd_provision)
     return cli
 
 

@@ -30,13 +30,12 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 from cryptography.fernet import Fernet
-from psycopg import sql
 
 from operations import supervisor
 from operations.supervisor import Program, SupervisorError
-from warehouse.settings import PROJECT_ROOT, Settings
+from warehouse.roles import ensure_database
+from warehouse.settings import PROJECT_ROOT, Settings, url_user
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 METADATA_DB = "airflow"
@@ -71,11 +70,16 @@ def metadata_url(settings: Settings) -> str:
     return parts._replace(scheme="postgresql+psycopg2", path=f"/{METADATA_DB}").geturl()
 
 
-def ensure_metadata_database(settings: Settings) -> None:
-    admin = urlsplit(settings.source_database_url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (METADATA_DB,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(METADATA_DB)))
+def ensure_metadata_database(settings: Settings, admin_user: str | None = None) -> None:
+    """Database `airflow` in the source cluster, owned by the application role (Airflow migrates it);
+    `admin_user`: a superuser of a cluster this project did not create (`python -m operations provision`)."""
+    from operations.postgres import LOCAL_HOSTS, project_clusters, superuser_connection
+
+    source = next(c for c in project_clusters(settings) if c.name == "source")
+    if admin_user is None and source.host not in LOCAL_HOSTS:
+        return  # not ours: provisioned with `python -m operations provision`
+    with superuser_connection(source, admin_user) as conn:
+        ensure_database(conn, METADATA_DB, url_user(settings.source_database_url))
 
 
 def _secrets(settings: Settings) -> dict[str, str]:

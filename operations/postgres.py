@@ -1,7 +1,10 @@
 """The project's own local PostgreSQL clusters: source, main and replica.
 
 Each cluster lives in `<runtime_dir>/pgdata/<name>`, listens on 127.0.0.1 only,
-on the port of its database URL, with the URL's user, password and database.
+on the port of its database URL, with the database of the URL and the roles of
+warehouse/roles.py (passwords from the settings; none is a superuser). The
+bootstrap superuser `postgres` has no password: it logs in only over the Unix
+socket in the cluster's private data folder, to provision the roles.
 `initdb` and `postgres` refuse to run as root: as root they run as the
 `postgres` system user, otherwise as the invoking user.
 """
@@ -12,20 +15,22 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
-from psycopg import sql
 
-from warehouse.db import DATABASES
+from warehouse.db import DATABASES, Database, connect_owner, database_url
+from warehouse.migrate import migrate
+from warehouse.roles import cluster_roles, provision
 from warehouse.settings import Settings
 
 PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
 SERVER_USER_WHEN_ROOT = "postgres"
+SUPERUSER = "postgres"  # initdb's bootstrap superuser: no password, Unix socket only
+LOCAL_HOSTS = ("127.0.0.1", "localhost")  # a database URL there names a cluster of this project
 
 # Extra server settings per cluster; main feeds Debezium (logical decoding).
 BASE_CONF = {
@@ -95,11 +100,15 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Cluster:
-    name: str  # source | main | replica
-    url: str
+    name: Database
+    settings: Settings  # the URL, the roles and their passwords
     data_root: Path  # <runtime_dir>/pgdata
     log_dir: Path
     extra_conf: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def url(self) -> str:
+        return database_url(self.name, self.settings)
 
     @property
     def datadir(self) -> Path:
@@ -120,14 +129,6 @@ class Cluster:
     @property
     def port(self) -> int:
         return self._url.port or 5432
-
-    @property
-    def user(self) -> str:
-        return unquote(self._url.username or "postgres")
-
-    @property
-    def password(self) -> str:
-        return unquote(self._url.password or "")
 
     @property
     def dbname(self) -> str:
@@ -166,23 +167,18 @@ class Cluster:
             private_dir(folder)
         self.datadir.mkdir(mode=0o700, exist_ok=True)
         _give_to_server_user(self.datadir)
-        with tempfile.NamedTemporaryFile("w", suffix=".pw", delete=False) as pwfile:
-            pwfile.write(self.password + "\n")
-        os.chmod(pwfile.name, 0o644)
-        try:
-            result = subprocess.run(
-                _as_server_user(
-                    [
-                        pg_bin("initdb"), "-D", str(self.datadir), "-U", self.user,
-                        f"--pwfile={pwfile.name}", "--auth-host=scram-sha-256",
-                        "--auth-local=trust", "-E", "UTF8", "--locale=C",
-                    ]
-                ),
-                capture_output=True,
-                text=True,
-            )
-        finally:
-            os.unlink(pwfile.name)
+        # TCP logins need a password (scram); the socket, in the 0700 data folder, trusts its
+        # owner's processes (and root's), the only ones that can reach it.
+        result = subprocess.run(
+            _as_server_user(
+                [
+                    pg_bin("initdb"), "-D", str(self.datadir), "-U", SUPERUSER,
+                    "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise ClusterError(f"initdb of the {self.name} cluster failed:\n{result.stderr}")
         conf_lines = [f"{key} = {value}" for key, value in self.conf().items()]
@@ -191,7 +187,9 @@ class Cluster:
         return True
 
     def start(self) -> str:
-        """Start the cluster (creating it if needed); leave a running one alone."""
+        """Start the cluster (creating it if needed); leave a running one alone. Either way the
+        roles and the database are provisioned; SettingsError first when a role has no password."""
+        cluster_roles(self.name, self.settings)
         created = self.init()
         if self.running():
             self.ensure_database()
@@ -233,32 +231,42 @@ class Cluster:
         )
         return "stopped"
 
-    def admin_url(self) -> str:
-        """The URL with the `postgres` maintenance database instead of ours."""
-        return self._url._replace(path="/postgres").geturl()
+    def migrate(self) -> list[str]:
+        """Our database's pending migrations, as the owner, and the roles' privileges (warehouse.migrate)."""
+        with connect_owner(self.name, self.settings) as conn:
+            return migrate(conn, self.name, self.settings)
+
+    def admin_url(self, dbname: str = "postgres") -> str:
+        """The bootstrap superuser's conninfo URL of `dbname`, over the Unix socket."""
+        return f"postgresql:///{dbname}?host={quote(str(self.datadir), safe='')}&port={self.port}&user={SUPERUSER}"
 
     def ensure_database(self) -> None:
+        """Create or update the roles and our database (warehouse.roles.provision)."""
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn = psycopg.connect(self.admin_url(), autocommit=True)
+                conn = superuser_connection(self)
                 break
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         with conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)
-            ).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
+            provision(conn, self.name, self.settings, self.dbname)
+
+
+def superuser_connection(cluster: Cluster, admin_user: str | None = None) -> psycopg.Connection:
+    """An autocommit superuser connection to `cluster`'s maintenance database: ours over the socket,
+    or, for a cluster this project did not create, `admin_user` over TCP (password: PGPASSWORD)."""
+    if admin_user is None:
+        return psycopg.connect(cluster.admin_url(), autocommit=True)
+    return psycopg.connect(host=cluster.host, port=cluster.port, user=admin_user, dbname="postgres",
+                           autocommit=True, connect_timeout=10)
 
 
 def project_clusters(settings: Settings, extra_conf: dict[str, str] | None = None) -> list[Cluster]:
     runtime = Path(settings.runtime_dir)
     extra = tuple((extra_conf or {}).items())
     return [
-        Cluster(name, getattr(settings, f"{name}_database_url"), runtime / "pgdata", runtime / "logs", extra)
-        for name in DATABASES
+        Cluster(name, settings, runtime / "pgdata", runtime / "logs", extra) for name in DATABASES
     ]

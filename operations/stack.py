@@ -28,11 +28,11 @@ from urllib.parse import urlsplit
 import psycopg
 
 from operations import airflow_service, spark_cluster, supervisor
+from operations.postgres import LOCAL_HOSTS
 from operations.supervisor import Program, SupervisorError
 from warehouse.migrate import migrate_and_grant
 from warehouse.settings import Settings
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HEALTHY_TIMEOUT_S = 180
 DASHBOARD_START_TIMEOUT_S = 30
 

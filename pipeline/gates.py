@@ -80,7 +80,7 @@ def refresh_statistics(stage: str, settings: Settings) -> list[str]:
             "SELECT format('%%I.%%I', schemaname, relname) FROM pg_stat_user_tables "
             "WHERE schemaname = %s AND n_mod_since_analyze > 50 + 0.1 * n_live_tup ORDER BY 1", (schema,))]
         for name in stale:
-            conn.execute(f"ANALYZE {name}")
+            conn.execute("SELECT analyze_table(%s::regclass)", (name,))  # the owner's (source migration 0006)
     return stale
 
 

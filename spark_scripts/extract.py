@@ -47,7 +47,7 @@ def write_run_users(main: psycopg.Connection, users: list[str]) -> None:
     """The run's users, for the JDBC read to join (empty for a full run)."""
     main.execute("TRUNCATE analytics_staging.run_users")
     main.execute("INSERT INTO analytics_staging.run_users SELECT unnest(%s::text[])", (users,))
-    main.execute("ANALYZE analytics_staging.run_users")
+    main.execute("SELECT analyze_table('analytics_staging.run_users')")  # the owner's (main migration 0008)
 
 
 def plays_query(scope: RunScope) -> str:

@@ -37,6 +37,8 @@ def stack_environment(root: Path) -> dict[str, str]:
         "MAIN_DATABASE_URL": f"{pg}:{ports['main']}/main",
         "REPLICA_DATABASE_URL": f"{pg}:{ports['replica']}/replica",
         "REPLICA_READER_URL": f"postgresql://dashboard:reader@127.0.0.1:{ports['replica']}/replica",
+        "DATABASE_OWNER_PASSWORD": "stack-owner",
+        "DEBEZIUM_DATABASE_PASSWORD": "stack-debezium",
         "AIRFLOW_PORT": str(ports["airflow"]),
         "SPARK_STANDALONE_PORT": str(ports["spark"]),
         "SPARK_MASTER_UI_PORT": str(ports["spark_ui"]),

@@ -27,9 +27,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from operations.airflow_service import METADATA_DB, ensure_metadata_database, metadata_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = PROJECT_ROOT / "dags"
-METADATA_DB = "airflow"
 
 
 def airflow_environment(home: Path, metadata_url: str) -> dict[str, str]:
@@ -46,14 +47,14 @@ def airflow_environment(home: Path, metadata_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def airflow_home(clusters, tmp_path_factory) -> Path:
+def airflow_home(clusters, test_settings, tmp_path_factory) -> Path:
     source = next(c for c in clusters if c.name == "source")
     with psycopg.connect(source.admin_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(METADATA_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(METADATA_DB)))
-    url = source.admin_url().rsplit("/", 1)[0] + "/" + METADATA_DB
+    ensure_metadata_database(test_settings)  # owned by the application role, as `make airflow` makes it
+    url = metadata_url(test_settings)
     home = tmp_path_factory.mktemp("airflow-home")
-    env = airflow_environment(home, url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    env = airflow_environment(home, url)
     migrate = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
                              env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stdout}\n{migrate.stderr}"

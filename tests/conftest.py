@@ -14,15 +14,17 @@ import shutil
 import tempfile
 from email.message import Message
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from psycopg import sql
 
-from operations.postgres import Cluster, free_port, project_clusters
+from operations.postgres import Cluster, free_port, project_clusters, superuser_connection
 from warehouse.db import DATABASES
-from warehouse.migrate import apply_migrations
+from warehouse.migrate import migrate
+from warehouse.roles import ensure_database
 from warehouse.settings import Settings
 
 # Fixtures shared by several test folders (a conftest below the root may not register plugins).
@@ -68,6 +70,8 @@ def test_settings(pg_root) -> Settings:
             for name, port in ports.items()
         },
         replica_reader_url=f"postgresql://dashboard:reader@127.0.0.1:{ports['replica']}/replica",
+        database_owner_password="owner-secret",
+        debezium_database_password="debezium-secret",
         runtime_dir=pg_root,
         default_timezone="UTC",
     )
@@ -79,19 +83,20 @@ def clusters(test_settings) -> list[Cluster]:
     try:
         for cluster in started:
             cluster.start()
-            with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
-                template = f"{cluster.name}_template"
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-            with psycopg.connect(_with_db(cluster, template)) as conn:
-                apply_migrations(conn, cluster.name)
+            template = f"{cluster.name}_template"
+            with superuser_connection(cluster) as conn:
+                ensure_database(conn, template, test_settings.database_owner)
+            with psycopg.connect(owner_url(test_settings, cluster.name, template)) as conn:
+                migrate(conn, cluster.name, test_settings)
         yield started
     finally:
         for cluster in started:
             cluster.stop()
 
 
-def _with_db(cluster: Cluster, dbname: str) -> str:
-    return cluster.admin_url().rsplit("/", 1)[0] + "/" + dbname
+def owner_url(settings: Settings, database: str, dbname: str) -> str:
+    """The owner's URL of database `dbname` in `database`'s cluster."""
+    return urlsplit(settings.owner_url(database))._replace(path=f"/{dbname}").geturl()
 
 
 @pytest.fixture
@@ -101,14 +106,16 @@ def dbs(clusters, test_settings, monkeypatch) -> Settings:
     The environment is pointed there too, so subprocesses use the test clusters.
     """
     for cluster in clusters:
-        with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
+        with superuser_connection(cluster) as conn:
             name = sql.Identifier(cluster.dbname)
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                name, sql.Identifier(f"{cluster.name}_template")))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                name, sql.Identifier(f"{cluster.name}_template"), sql.Identifier(test_settings.database_owner)))
     for name in DATABASES:
         monkeypatch.setenv(f"{name.upper()}_DATABASE_URL", getattr(test_settings, f"{name}_database_url"))
     monkeypatch.setenv("REPLICA_READER_URL", test_settings.replica_reader_url)
+    monkeypatch.setenv("DATABASE_OWNER_PASSWORD", test_settings.database_owner_password)
+    monkeypatch.setenv("DEBEZIUM_DATABASE_PASSWORD", test_settings.debezium_database_password)
     monkeypatch.setenv("RUNTIME_DIR", str(test_settings.runtime_dir))
     monkeypatch.setenv("DEFAULT_TIMEZONE", test_settings.default_timezone)
     from warehouse.settings import get_settings

@@ -8,7 +8,6 @@ import pytest
 
 from testkit.replica_rows import fill_replica
 from warehouse.db import connect
-from warehouse.roles import ensure_replica_reader
 
 ADDRESSES = {"alice": "alice@example.org", "bob": "bob@example.org", "carol": "carol@example.org"}
 
@@ -26,7 +25,6 @@ def recap_settings(dbs, smtp):
     """The dashboard tests' replica rows (alice in Berlin: 2025-11, 2025-12, 2026-01; bob in New York:
     2026-01; carol: no streams), every user with an e-mail address, a local SMTP server."""
     controller, _ = smtp
-    ensure_replica_reader(dbs)
     fill_replica(dbs)
     copy_tables(dbs, ["analytics.overview"], "replica", "main")  # main published what the replica holds
     with connect("source", dbs) as conn:

@@ -1,5 +1,5 @@
-"""`python -m warehouse migrate`: apply the pending schema migrations of source, main and replica,
-and create or update the replica's read-only role (REPLICA_READER_URL). Idempotent."""
+"""`python -m warehouse migrate`: as the owner (DATABASE_OWNER), apply the pending schema migrations
+of source, main and replica, and grant every role its privileges (warehouse/roles.py). Idempotent."""
 
 from __future__ import annotations
 

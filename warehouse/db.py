@@ -23,6 +23,11 @@ def connect(database: Database, settings: Settings | None = None, **kwargs) -> p
     return psycopg.connect(database_url(database, settings), **kwargs)
 
 
+def connect_owner(database: Database, settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+    """A new connection to `database` as its owner (DATABASE_OWNER): for migrations, never the pipeline."""
+    return psycopg.connect((settings or get_settings()).owner_url(database), **kwargs)
+
+
 def copy_rows(conn: psycopg.Connection, table: str, ddl: str, rows: Iterable[tuple]) -> None:
     """COPY `rows` into a new temporary table `table` (`ddl`: its columns), dropped at commit, then ANALYZE it."""
     conn.execute(f"CREATE TEMP TABLE {table} ({ddl}) ON COMMIT DROP")

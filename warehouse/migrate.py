@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from warehouse.db import DATABASES, Database, connect
-from warehouse.roles import ensure_replica_reader
+from warehouse.db import DATABASES, Database, connect_owner
+from warehouse.roles import grant
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,18 +88,25 @@ def apply_migrations(conn: psycopg.Connection, database: Database) -> list[str]:
     return done
 
 
-def migrate_all(settings: Settings | None = None) -> dict[str, list[str]]:
-    """Apply pending migrations on source, main and replica."""
+def migrate(conn: psycopg.Connection, database: Database, settings: Settings) -> list[str]:
+    """On the owner's connection `conn`: the pending migrations of `database`, then each role's
+    privileges (warehouse.roles.grant, with main's publication); the migrations' names."""
+    names = apply_migrations(conn, database)
+    with conn.transaction():
+        grant(conn, database, settings)
+    return names
+
+
+def migrate_all(settings: Settings) -> dict[str, list[str]]:
+    """`migrate` source, main and replica as the owner (DATABASE_OWNER)."""
     result = {}
     for database in DATABASES:
-        with connect(database, settings) as conn:
-            result[database] = apply_migrations(conn, database)
+        with connect_owner(database, settings) as conn:
+            result[database] = migrate(conn, database, settings)
     return result
 
 
 def migrate_and_grant(settings: Settings) -> list[str]:
-    """Apply the pending migrations of the three databases, then create or update the replica's
-    read-only role; one line of report per database and for the role."""
-    lines = [f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}"
-             for database, names in migrate_all(settings).items()]
-    return [*lines, f"replica  read-only role {ensure_replica_reader(settings)!r} ready"]
+    """`migrate_all`, one line of report per database."""
+    return [f"{database:8} migrations applied: {', '.join(names) if names else 'none pending'}; roles granted"
+            for database, names in migrate_all(settings).items()]

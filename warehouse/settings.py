@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -30,11 +30,19 @@ def env_file() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
-    source_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5433/source"
-    main_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5434/main"
-    replica_database_url: str = "postgresql://wrapped:wrapped@127.0.0.1:5435/replica"
-    # Read-only role on the replica, used by the dashboard.
-    replica_reader_url: str = "postgresql://dashboard:dashboard@127.0.0.1:5435/replica"
+    # The database roles (warehouse/roles.py). Source and main: the pipeline's application role;
+    # replica: its applier, the only role that writes there; the reader: the dashboard's, read-only.
+    # No password by default: `make setup` writes generated ones into .env.
+    source_database_url: str = Field(default="postgresql://wrapped@127.0.0.1:5433/source", repr=False)
+    main_database_url: str = Field(default="postgresql://wrapped@127.0.0.1:5434/main", repr=False)
+    replica_database_url: str = Field(default="postgresql://wrapped_applier@127.0.0.1:5435/replica", repr=False)
+    replica_reader_url: str = Field(default="postgresql://dashboard@127.0.0.1:5435/replica", repr=False)
+    # Owner of every schema and table of the three databases, used only by migrations.
+    database_owner: str = Field(default="wrapped_owner", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    database_owner_password: str = Field(default="", repr=False)
+    # Debezium's replication role on main (REPLICATION, SELECT on the replicated tables).
+    debezium_database_user: str = Field(default="wrapped_debezium", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    debezium_database_password: str = Field(default="", repr=False)
     default_timezone: str = "UTC"
     runtime_dir: Path = PROJECT_ROOT / ".runtime"
     album_min_tracks: int = Field(default=5, ge=1)
@@ -111,6 +119,17 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.flask_host in ("0.0.0.0", "::", "") else self.flask_host
         return f"http://{host}:{self.flask_port}"
 
+    def owner_url(self, database: str) -> str:
+        """The URL of `database` (source, main, replica) with the owner's credentials."""
+        return _with_credentials(getattr(self, f"{database}_database_url"), self.database_owner,
+                                 self.require_secret("database_owner_password"))
+
+    @property
+    def replication_url(self) -> str:
+        """Main's URL with Debezium's replication role."""
+        return _with_credentials(self.main_database_url, self.debezium_database_user,
+                                 self.require_secret("debezium_database_password"))
+
     def require_secret(self, name: str) -> str:
         """The value of secret setting `name`; SettingsError naming it when empty."""
         value = getattr(self, name)
@@ -123,13 +142,13 @@ class Settings(BaseSettings):
     def _postgres_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("postgresql", "postgres"):
-            raise ValueError(f"must be a postgresql:// URL, got {value!r}")
-        if not parts.hostname or not parts.path.strip("/"):
-            raise ValueError(f"must name a host and a database, got {value!r}")
+            raise ValueError(f"must be a postgresql:// URL, got {_no_password(value)!r}")
+        if not parts.hostname or not parts.path.strip("/") or not parts.username:
+            raise ValueError(f"must name a user, a host and a database, got {_no_password(value)!r}")
         try:
             _ = parts.port  # urlsplit checks the port lazily
         except ValueError as exc:
-            raise ValueError(f"has a bad port: {value!r}") from exc
+            raise ValueError(f"has a bad port: {_no_password(value)!r}") from exc
         return value
 
     @field_validator("runtime_dir")
@@ -141,6 +160,29 @@ class Settings(BaseSettings):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return validate_timezone(value)
+
+
+def _no_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def _with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}").geturl()
+
+
+def url_user(url: str) -> str:
+    """The user name of a database URL."""
+    return unquote(urlsplit(url).username or "")
+
+
+def url_password(url: str) -> str:
+    """The password of a database URL ("" when it has none)."""
+    return unquote(urlsplit(url).password or "")
 
 
 def validate_timezone(value: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from warehouse.settings import Settings, load_settings
 
-from .helpers import Replicator, drop_slot_and_publication
+from .helpers import Replicator, drop_slot
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def cdc(dbs, tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("DEBEZIUM_HEARTBEAT_MS", "500")
     settings = load_settings()
     yield settings
-    drop_slot_and_publication(settings)
+    drop_slot(settings)
 
 
 @pytest.fixture

@@ -58,9 +58,9 @@ class Replicator:
                 self.process.wait(10)
 
 
-def drop_slot_and_publication(settings: Settings) -> None:
+def drop_slot(settings: Settings) -> None:
     """Free main's database for the next test's DROP DATABASE (a slot would block it)."""
-    with connect("main", settings, autocommit=True) as conn:
+    with psycopg.connect(settings.replication_url, autocommit=True) as conn:
         deadline = time.monotonic() + 30
         while conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active",
                            (settings.debezium_slot_name,)).fetchone():
@@ -68,8 +68,6 @@ def drop_slot_and_publication(settings: Settings) -> None:
             time.sleep(0.2)
         conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
                      (settings.debezium_slot_name,))
-        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(
-            sql.Identifier(settings.debezium_publication_name)))
 
 
 def replicated_tables(settings: Settings) -> list[str]:

@@ -122,9 +122,10 @@ def test_kafka_messages_become_the_same_changes():
 
 def test_kafka_connect_configuration_captures_like_the_embedded_engine():
     config = json.loads(KAFKA_CONFIG.read_text())["config"]
-    embedded = capture_properties(Settings(_env_file=None))
+    embedded = capture_properties(Settings(_env_file=None, debezium_database_password="x"))
     shared = {key: value for key, value in embedded.items() if not key.startswith("database.")}
     assert {key: config.get(key) for key in shared} == shared
+    assert config["database.user"] == embedded["database.user"] == "wrapped_debezium"
     assert config["key.converter"] == config["value.converter"] == "org.apache.kafka.connect.json.JsonConverter"
 
 

@@ -15,7 +15,8 @@ from fake_spotify.generate import generate, write_to_source
 from operations import stack, supervisor
 from spark_scripts.publish import publish
 from star_schema.load import load_main
-from warehouse.db import connect
+from warehouse.db import connect, connect_owner
+from warehouse.roles import grant
 
 from .helpers import assert_replica_equal, execute
 
@@ -186,8 +187,10 @@ def test_replica_down_during_changes_the_replicator_retries_and_converges(cdc, r
 
 
 def test_a_table_missing_in_the_replica_stops_the_replicator_with_a_clear_error(cdc, replicator):
-    execute(cdc, "CREATE TABLE analytics.not_in_replica (id integer PRIMARY KEY)",
-            "INSERT INTO analytics.not_in_replica VALUES (1)",
+    with connect_owner("main", cdc) as owner:  # a migration of main only: the table is published
+        owner.execute("CREATE TABLE analytics.not_in_replica (id integer PRIMARY KEY)")
+        grant(owner, "main", cdc)
+    execute(cdc, "INSERT INTO analytics.not_in_replica VALUES (1)",
             "INSERT INTO dim_user VALUES ('u1', 'One', 'UTC')")
     replicator.start()
     assert replicator.exit_code() == 1
@@ -211,7 +214,7 @@ def test_background_start_status_stop_then_a_missing_slot_is_refused(cdc, replic
         supervisor.shutdown(cdc)
     assert stopped.startswith("stopped (pid")
     assert "replicator failed" not in supervisor.log_file(cdc, "debezium").read_text()  # SIGTERM: a clean stop
-    with connect("main", cdc, autocommit=True) as conn:
+    with psycopg.connect(cdc.replication_url, autocommit=True) as conn:
         conn.execute("SELECT pg_drop_replication_slot(%s)", (cdc.debezium_slot_name,))
     execute(cdc, "INSERT INTO dim_user VALUES ('u2', 'Two', 'UTC')")
     replicator.start()

@@ -6,13 +6,11 @@ import pytest
 
 from testkit.replica_rows import fill_replica
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, RunningServer
-from warehouse.roles import ensure_replica_reader
 
 
 @pytest.fixture
 def reader(dbs):
     """Settings whose REPLICA_READER_URL works: the read-only role exists with its grants."""
-    ensure_replica_reader(dbs)
     return dbs.model_copy(update={"dashboard_admin_password": ADMIN_PASSWORD})
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion import bounds
 from ingestion.export_loader import import_export
-from ingestion.export_reader import ExportError
+from ingestion.export_reader import MAX_ZIP_ENTRIES, ExportError, zip_entry_count
 from ingestion.recently_played import ingest_user
 from pipeline.gates import source_gate
 from tests.ingestion.conftest import REAL_EXPORT, count, source_checksums, write_json
@@ -171,6 +171,19 @@ def test_compression_ratio_and_sizes_are_limited(dbs, tmp_path):
     with pytest.raises(ExportError, match=r"2.0 MB of JSON in all, more than EXPORT_MAX_TOTAL_MB=2"):
         import_export([REAL_EXPORT, copy.parent], "me", two_mb, create_user=True)
     assert count(dbs, "SELECT count(*) FROM users") == 0
+
+
+def test_a_zip_of_too_many_entries_is_refused_before_its_directory_is_read(dbs, tmp_path):
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:  # 65,536 entries: the count lives in the zip64 record
+        for i in range(MAX_ZIP_ENTRIES * 6 + 5_536):
+            zf.writestr(f"f{i}.txt", b"")
+    assert zip_entry_count(many) == 65_536
+    with pytest.raises(ExportError, match=r"many.zip: the zip declares 65,536 entries, more than 10,000"):
+        import_export([many], "me", dbs, create_user=True)
+    assert count(dbs, "SELECT count(*) FROM users") == 0
+    few = write_bomb(tmp_path / "few.zip", "Streaming_History_Audio_2023_0.json", 2**20)
+    assert zip_entry_count(few) == 1
 
 
 def test_deeply_nested_json_is_refused_clearly(dbs, tmp_path):

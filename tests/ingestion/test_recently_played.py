@@ -287,3 +287,20 @@ def test_a_play_imported_from_an_export_first_is_not_stored_twice(spotify_settin
     assert result.status == "ok" and result.plays_inserted == 50 - len(plays)
     with connect("source", spotify_settings) as conn:
         assert conn.execute("SELECT count(*) FROM plays WHERE user_id = %s", (user,)).fetchone()[0] == 50
+
+
+def test_any_unexpected_failure_of_one_user_is_recorded_and_the_others_are_polled(
+        spotify_settings, fake_spotify, connect_user):
+    """A user whose stored tokens no longer decrypt (a bug or a damaged row, not one of Spotify's
+    documented failures): `failed` for that user, recorded, and the next user is still polled."""
+    first, second = sorted(u.user_id for u in fake_spotify.fake.listening.users)[:2]
+    for user_id in (first, second):
+        connect_user(user_id)
+    with connect("source", spotify_settings) as conn:
+        conn.execute("UPDATE spotify_accounts SET access_token_encrypted = 'damaged' WHERE user_id = %s", (first,))
+    results = {r.user_id: r for r in ingest_all(spotify_settings)}
+    assert (results[first].status, results[second].status) == ("failed", "ok")
+    [(status, inserted, cursor_after, detail)] = runs(spotify_settings, first)
+    assert (status, inserted, cursor_after) == ("failed", 0, None)
+    assert detail == "unexpected error (SettingsError; see the log)"
+    assert stored(spotify_settings, first) == [] and stored(spotify_settings, second) == fake_spotify.window(second)

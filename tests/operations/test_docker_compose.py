@@ -13,7 +13,9 @@ import pytest
 from warehouse.settings import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker" / "compose.yaml"
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "REPLICA_READER_PASSWORD": "reader-secret",
+SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "APP_DATABASE_PASSWORD": "app-secret",
+           "REPLICA_APPLIER_PASSWORD": "applier-secret", "REPLICA_READER_PASSWORD": "reader-secret",
+           "DATABASE_OWNER_PASSWORD": "owner-secret", "DEBEZIUM_DATABASE_PASSWORD": "debezium-secret",
            "AIRFLOW_FERNET_KEY": "fernet-secret", "AIRFLOW_JWT_SECRET": "j" * 64}
 SERVICES = {"source", "main", "replica", "migrate", "airflow-init", "airflow-api-server", "airflow-scheduler",
             "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker", "flask", "dashboard",
@@ -54,7 +56,13 @@ def test_compose_config_passes(compose, tmp_path):
     assert set(services) == SERVICES
     assert services["main"]["command"][:3] == ["postgres", "-c", "wal_level=logical"]
     assert {v["target"] for v in services["main"]["volumes"]} == {"/var/lib/postgresql/data"}
-    assert "pg-secret" in services["flask"]["environment"]["SOURCE_DATABASE_URL"]
+    app = services["flask"]["environment"]  # the application role; the superuser's password only in `migrate`
+    assert app["SOURCE_DATABASE_URL"] == "postgresql://wrapped:app-secret@source:5432/source"
+    assert app["REPLICA_DATABASE_URL"] == "postgresql://wrapped_applier:applier-secret@replica:5432/replica"
+    assert [name for name, service in services.items()
+            if "pg-secret" in json.dumps(service.get("environment", {}))] == ["main", "migrate", "replica", "source"]
+    assert services["migrate"]["command"][-1] == ('python -m operations provision --admin-user "$$POSTGRES_USER" '
+                                                  "&& python -m warehouse migrate")
     assert services["airflow-scheduler"]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] == "j" * 64
     for name, service in services.items():  # published ports only on this machine
         for port in service.get("ports", []):

@@ -38,8 +38,10 @@ def settings():
     root = make_temp_dir("wrapped-test-private-")
     ports = {name: free_port() for name in DATABASES}
     settings = Settings(_env_file=None, runtime_dir=root / "runtime",
-                        **{f"{name}_database_url": f"postgresql://owner:pw@127.0.0.1:{port}/{name}"
-                           for name, port in ports.items()})
+                        database_owner_password="owner-pw", debezium_database_password="debezium-pw",
+                        **{f"{name}_database_url": f"postgresql://app:pw@127.0.0.1:{port}/{name}"
+                           for name, port in ports.items()},
+                        replica_reader_url=f"postgresql://dashboard:pw@127.0.0.1:{ports['replica']}/replica")
     yield settings
     supervisor.shutdown(settings)
     stack.postgres(settings, "stop")

@@ -16,7 +16,6 @@ from star_schema.load import load_main
 from tests.recap.test_render import assert_matches_replica
 from tests.recap_support import copy_main_to_replica
 from warehouse.db import connect
-from warehouse.roles import ensure_replica_reader
 from warehouse.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,6 @@ def test_recaps_of_generated_listening_match_the_replica(dbs, spark, smtp, tmp_p
                      "VALUES ('quiet', 'Quiet', 'quiet@example.org', 'UTC')")  # no streams: no recap
     load_main(dbs)
     analytics.run(dbs, full=True, spark=spark)
-    ensure_replica_reader(dbs)
     copy_main_to_replica(dbs)
 
     settings = dbs.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": controller.port,

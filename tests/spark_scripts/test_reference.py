@@ -141,8 +141,9 @@ def analysed(request, clusters, test_settings, spark):
             dbname = f"{cluster.name}_reference_{dataset}"
             with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(dbname), sql.Identifier(f"{cluster.name}_template")))
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                    sql.Identifier(dbname), sql.Identifier(f"{cluster.name}_template"),
+                    sql.Identifier(test_settings.database_owner)))
             made.append((cluster, dbname))
             url_field = f"{cluster.name}_database_url"
             urls[url_field] = _database_url(getattr(test_settings, url_field), dbname)

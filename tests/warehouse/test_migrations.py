@@ -3,7 +3,7 @@ import pytest
 
 from warehouse import migrate
 from warehouse.catalog import STATISTICS
-from warehouse.db import connect
+from warehouse.db import connect, connect_owner
 
 EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_artist", "fact_play"}
 
@@ -41,7 +41,7 @@ def test_analytics_tables_carry_keys_and_freshness(dbs):
 
 
 def test_reapplying_is_a_no_op_and_keeps_data(dbs):
-    with connect("source", dbs) as conn:
+    with connect_owner("source", dbs) as conn:
         conn.execute("INSERT INTO users (user_id, timezone) VALUES ('u1', 'UTC')")
         conn.commit()
         assert migrate.apply_migrations(conn, "source") == []
@@ -63,7 +63,7 @@ def test_an_edited_applied_migration_is_refused(dbs, monkeypatch):
         return [migrate.Migration(first.version, first.name, first.sql + "\n-- edited"), *found[1:]]
 
     monkeypatch.setattr(migrate, "migrations_for", edited)
-    with connect("source", dbs) as conn, pytest.raises(migrate.MigrationError, match="changed"):
+    with connect_owner("source", dbs) as conn, pytest.raises(migrate.MigrationError, match="changed"):
         migrate.apply_migrations(conn, "source")
 
 
@@ -71,7 +71,7 @@ def test_a_failing_migration_leaves_nothing_behind(dbs, monkeypatch):
     original = migrate.migrations_for
     broken = migrate.Migration("9999", "9999_broken", "CREATE TABLE half (x int); SELECT 1/0;")
     monkeypatch.setattr(migrate, "migrations_for", lambda db: [*original(db), broken])
-    with connect("source", dbs) as conn:
+    with connect_owner("source", dbs) as conn:
         with pytest.raises(psycopg.errors.DivisionByZero):
             migrate.apply_migrations(conn, "source")
         conn.rollback()

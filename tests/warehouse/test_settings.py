@@ -1,7 +1,7 @@
 import pytest
 
 from operations.__main__ import main as cli_main
-from warehouse.settings import PROJECT_ROOT, SettingsError, load_settings
+from warehouse.settings import PROJECT_ROOT, SettingsError, load_settings, url_password
 
 
 def test_defaults_point_at_the_local_clusters():
@@ -60,10 +60,21 @@ def test_secrets_are_generated_once_and_an_empty_admin_password_stays_empty(env_
     from warehouse.settings import get_settings
 
     get_settings.cache_clear()
-    assert write_missing_secrets() == ["TOKEN_ENCRYPTION_KEY", "PIPELINE_API_KEY", "FLASK_SECRET_KEY",
-                                       "DASHBOARD_ADMIN_PASSWORD"]
+    env_file.write_text("# kept\nMAIN_DATABASE_URL=postgresql://wrapped@127.0.0.1:6001/main\n")
+    assert write_missing_secrets() == [
+        "TOKEN_ENCRYPTION_KEY", "PIPELINE_API_KEY", "FLASK_SECRET_KEY", "DASHBOARD_ADMIN_PASSWORD",
+        "DATABASE_OWNER_PASSWORD", "DEBEZIUM_DATABASE_PASSWORD",
+        "SOURCE_DATABASE_URL", "MAIN_DATABASE_URL", "REPLICA_DATABASE_URL", "REPLICA_READER_URL"]
     written = env_file.read_text()
+    assert written.startswith("# kept\nMAIN_DATABASE_URL=postgresql://wrapped:")  # replaced in place
+    assert written.count("MAIN_DATABASE_URL=") == 1 and oct(env_file.stat().st_mode & 0o777) == "0o600"
     get_settings.cache_clear()
+    settings = load_settings()
+    passwords = {url_password(getattr(settings, name)) for name in
+                 ("source_database_url", "main_database_url", "replica_database_url", "replica_reader_url")}
+    passwords |= {settings.database_owner_password, settings.debezium_database_password}
+    assert len(passwords) == 6 and min(map(len, passwords)) >= 32  # every role its own generated password
+    assert settings.main_database_url.endswith("@127.0.0.1:6001/main")
     assert write_missing_secrets() == [] and env_file.read_text() == written  # never changed once set
     env_file.write_text("DASHBOARD_ADMIN_PASSWORD=\n")  # the admin login turned off on purpose
     get_settings.cache_clear()

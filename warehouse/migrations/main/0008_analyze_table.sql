@@ -1,0 +1,1 @@
+../source/0006_analyze_table.sql
