@@ -1,0 +1,1 @@
+../main/0007_share_link_expiry.sql
