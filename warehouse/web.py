@@ -32,9 +32,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 web = Blueprint("web", __name__)
 
 
-def same_secret(given: str | None, expected: str) -> bool:
-    """Whether `given` equals `expected`, in constant time, compared as UTF-8 bytes (any text is fine)."""
-    if given is None:
+def same_secret(given: object, expected: str) -> bool:
+    """Whether `given` is text equal to `expected`, in constant time, compared as UTF-8 bytes (any text is fine)."""
+    if not isinstance(given, str):
         return False
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
