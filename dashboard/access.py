@@ -5,19 +5,27 @@ A user's pages and API answers open only with that user's share link token
 password (login form, or HTTP Basic for scripts). Anything else, a wrong or a
 revoked token included, gets the same 404 as an unknown user, so nothing tells
 whether a user exists. Tokens are checked against the replica on every request:
-a revoked link stops working as soon as the revocation is replicated.
+a revoked or expired link stops working as soon as the revocation is replicated
+(expiry needs no replication).
+
+The admin session carries the process's admin session version
+(`app.extensions["admin_version"]`, random); logging out makes a new one, so every
+copy of an admin cookie taken before is refused. Wrong admin passwords (form or
+HTTP Basic) back off per client address (`dashboard.backoff`): 429 with Retry-After.
 """
 
 from __future__ import annotations
 
-import hmac
+import secrets
 from dataclasses import dataclass
 from typing import NoReturn
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import TooManyRequests
 
 from dashboard.queries import User, current_replica
 from warehouse.share_links import hash_token
+from warehouse.web import same_secret, start_session
 
 SHARE_COOKIE = "wrapped_share"
 SHARE_COOKIE_DAYS = 30
@@ -35,9 +43,28 @@ class Viewer:
         return self.admin or self.user_id == user_id
 
 
-def is_admin_password(candidate: str | None) -> bool:
-    password = current_app.config["ADMIN_PASSWORD"]
-    return bool(password) and candidate is not None and hmac.compare_digest(candidate.encode(), password.encode())
+def new_admin_version(app: Flask) -> None:
+    """Every admin session made before is over."""
+    app.extensions["admin_version"] = secrets.token_urlsafe(16)
+
+
+def check_admin_password(candidate: str | None) -> bool:
+    """Whether `candidate` is the admin password; counted per client address, and refused (429)
+    while that address backs off after wrong ones, the right password included."""
+    logins, address = current_app.extensions["admin_logins"], request.remote_addr or "?"
+    wait = logins.retry_after(address)
+    if wait:
+        raise TooManyRequests(f"too many wrong admin passwords from your address: try again in {wait} s",
+                              retry_after=wait)
+    if same_secret(candidate, current_app.config["ADMIN_PASSWORD"]):
+        logins.succeeded(address)
+        return True
+    logins.failed(address)
+    return False
+
+
+def _admin_session() -> bool:
+    return same_secret(session.get("admin"), current_app.extensions["admin_version"])
 
 
 def current_viewer() -> Viewer:
@@ -45,8 +72,7 @@ def current_viewer() -> Viewer:
     if "viewer" not in g:
         auth = request.authorization
         admin = bool(current_app.config["ADMIN_PASSWORD"]) and (
-            session.get("admin") is True
-            or (auth is not None and auth.type == "basic" and is_admin_password(auth.password)))
+            _admin_session() or (auth is not None and auth.type == "basic" and check_admin_password(auth.password)))
         token = (auth.token if auth is not None and auth.type == "bearer" else None) or \
             request.cookies.get(SHARE_COOKIE)
         g.viewer = Viewer(admin, current_replica().share_link_user(hash_token(token)) if token else None)
@@ -87,7 +113,7 @@ def open_share_link(token: str):
         abort(404, "this share link is wrong or was revoked")
     response = redirect(url_for("pages.overview", user_id=user_id))
     response.set_cookie(SHARE_COOKIE, token, max_age=SHARE_COOKIE_DAYS * 86400, httponly=True,
-                        samesite="Lax", secure=request.is_secure)
+                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
     return response
 
 
@@ -96,9 +122,13 @@ def admin_login():
     if not current_app.config["ADMIN_PASSWORD"]:
         abort(404, "the admin login is disabled: set DASHBOARD_ADMIN_PASSWORD")
     if request.method == "POST":
-        if is_admin_password(request.form.get("password")):
-            session.clear()
-            session["admin"] = True
+        try:
+            right = check_admin_password(request.form.get("password"))
+        except TooManyRequests as refused:
+            page = render_template("landing.html", error=refused.description)
+            return page, 429, {"Retry-After": str(refused.retry_after)}
+        if right:
+            start_session(session, admin=current_app.extensions["admin_version"])
             return redirect(url_for("pages.user_list"))
         return render_template("landing.html", error="Wrong password."), 403
     return render_template("landing.html")
@@ -106,6 +136,8 @@ def admin_login():
 
 @access.post("/logout")
 def logout():
+    if _admin_session():
+        new_admin_version(current_app)
     session.clear()
     response = redirect(url_for("pages.home"))
     response.delete_cookie(SHARE_COOKIE)

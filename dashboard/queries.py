@@ -213,7 +213,7 @@ class Replica:
         return self._value("SELECT EXISTS (SELECT 1 FROM analytics.overview)")
 
     def share_link_user(self, token_hash: str) -> str | None:
-        """The user a live (not revoked) share link opens, or None."""
+        """The user a live (neither revoked nor expired) share link opens, or None."""
         with self._connection() as conn:
             return share_link_user(conn, token_hash)
 

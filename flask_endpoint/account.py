@@ -1,7 +1,8 @@
 """The account page of the logged-in user: `/account` (connection, last ingestion, settings, share links),
 `POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`.
 
-Without a login the page sends the browser to `/`; the forms answer 401.
+Without a login the page sends the browser to `/`; the forms answer 401 (403 without
+their `csrf_token`, see warehouse.web). A share link may be made to expire after a number of days.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from warehouse.settings import validate_timezone
 
 bp = Blueprint("account", __name__)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EXPIRY_DAYS = 3650
 
 
 def _logged_in_user_id() -> str:
@@ -65,7 +67,11 @@ def settings_form():
 @bp.post("/account/share-links")
 def create_link():
     user_id = _logged_in_user_id()
-    session["new_share_token"] = share_links.create_share_link(current_app.config["SETTINGS"], user_id)
+    days = request.form.get("expires_days", "").strip()
+    if days and not (days.isascii() and days.isdigit() and 1 <= int(days) <= MAX_EXPIRY_DAYS):
+        return _not_saved(f"Expiry {days!r} is not a number of days from 1 to {MAX_EXPIRY_DAYS}.")
+    session["new_share_token"] = share_links.create_share_link(current_app.config["SETTINGS"], user_id,
+                                                               int(days) if days else None)
     return redirect(url_for("account.page"))
 
 

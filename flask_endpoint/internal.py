@@ -8,13 +8,12 @@ Retry-After), 502 `spotify_unavailable`.
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Blueprint, current_app, jsonify, request
 
 from ingestion.recently_played import PAGE_LIMIT
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, valid_access_token
+from warehouse.web import same_secret
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 
@@ -26,7 +25,7 @@ def _error(status: int, error: str, message: str):
 @bp.before_request
 def _check_api_key():
     expected = current_app.config["SETTINGS"].pipeline_api_key
-    if not secrets.compare_digest(request.headers.get("X-API-Key", ""), expected):
+    if not same_secret(request.headers.get("X-API-Key", ""), expected):
         return _error(401, "unauthorized", "a valid X-API-Key header is required")
     return None
 

@@ -3,6 +3,11 @@
 Authorization code with PKCE; the `state` and the verifier wait in the browser's
 Flask session between `/login` and `/callback`. A browser time zone sent as
 `/login?tz=` becomes the user's time zone ("detected") when it is a valid one.
+
+The session of a logged-in user carries their `users.session_version`; a cookie
+with another version is a logged-out one. Logout increments the version, so a
+copy of the cookie taken before is refused, as is any cookie older than
+SESSION_LIFETIME_HOURS (warehouse.web).
 """
 
 from __future__ import annotations
@@ -12,13 +17,24 @@ import secrets
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from spotipy.oauth2 import SpotifyOauthError
 
-from flask_endpoint.users import find_user
+from flask_endpoint.users import end_sessions, find_user, session_version
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import forget_tokens, pkce_manager, store_login
 from warehouse.db import connect
 from warehouse.settings import validate_timezone
+from warehouse.web import same_secret, start_session
 
 bp = Blueprint("login", __name__)
+
+
+@bp.before_app_request
+def _refuse_ended_sessions() -> None:
+    """A session whose version is not the user's current one (logged out since) is no login."""
+    if "user_id" in session:
+        with connect("source", current_app.config["SETTINGS"]) as conn:
+            current = session_version(conn, session["user_id"])
+        if current is None or session.get("version") != current:
+            session.clear()
 
 
 def _refused(title: str, text: str, status: int = 400):
@@ -59,7 +75,7 @@ def login():
 def callback():
     settings = current_app.config["SETTINGS"]
     pending = session.pop("oauth", None)
-    if pending is None or not secrets.compare_digest(request.args.get("state", ""), pending["state"]):
+    if pending is None or not same_secret(request.args.get("state", ""), pending["state"]):
         return _refused("Login refused", "This login answer does not belong to this browser session "
                                          "(state mismatch). Start again from the login page.")
     if "error" in request.args:
@@ -78,8 +94,8 @@ def callback():
         return _refused("Spotify is busy", str(exc), 503)
     with connect("source", settings) as conn:
         store_login(conn, settings, profile, token_info, pending["tz"], "detected" if pending["tz"] else None)
-    session.clear()
-    session["user_id"] = profile["id"]
+        version = session_version(conn, profile["id"])
+    start_session(session, user_id=profile["id"], version=version)
     return redirect(url_for("account.page"))
 
 
@@ -88,5 +104,6 @@ def logout():
     if "user_id" in session:
         with connect("source", current_app.config["SETTINGS"]) as conn:
             forget_tokens(conn, session["user_id"])
+            end_sessions(conn, session["user_id"])
     session.clear()
     return redirect(url_for("login.index"))

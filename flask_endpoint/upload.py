@@ -7,7 +7,8 @@ or its JSON files) is saved to a private temporary folder under RUNTIME_DIR,
 imported in one transaction (`ingestion.export_loader`), and deleted. Answers:
 200 with the report, 400 when the export is refused (nothing loaded; the
 message names file, record and reason), 401 when not logged in, 413 when
-larger than UPLOAD_MAX_MB. The form's "skip invalid records" box imports the rest
+larger than UPLOAD_MAX_MB (the app's MAX_CONTENT_LENGTH: Werkzeug stops reading
+there, chunked uploads included). The form's "skip invalid records" box imports the rest
 of an export whose records fall outside the source gate's bounds (counted in the report).
 Name-only tracks are left for the `spotify_import` DAG's resolution step or the
 next `make import`; the analytics pick the plays up on their next run.
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request, session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from ingestion.export_loader import ExportImportError, import_export
@@ -39,6 +41,12 @@ def _user_names(text: str, folder: Path) -> str:
     return re.sub(re.escape(str(folder)) + r"/\d{3}/", "", text)
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_: RequestEntityTooLarge):
+    return _page(413, error=f"the upload is larger than {current_app.config['SETTINGS'].upload_max_mb} MB "
+                            "(UPLOAD_MAX_MB)")
+
+
 @bp.get("/import")
 def form():
     if "user_id" not in session:
@@ -51,8 +59,6 @@ def upload():
     settings = current_app.config["SETTINGS"]
     if "user_id" not in session:
         return _page(401, error="log in with Spotify first")
-    if request.content_length and request.content_length > settings.upload_max_mb * 2**20:
-        return _page(413, error=f"the upload is larger than {settings.upload_max_mb} MB (UPLOAD_MAX_MB)")
     files = [f for f in request.files.getlist("export") if f.filename]
     if not files:
         return _page(400, error="choose the zip Spotify sent, or its .json files")

@@ -1,4 +1,5 @@
-"""What the login service's pages read and write in source: the user, their latest ingestion run, their settings."""
+"""What the login service's pages read and write in source: the user, their latest ingestion run, their settings,
+their session version."""
 
 from __future__ import annotations
 
@@ -57,3 +58,14 @@ def save_settings(conn: psycopg.Connection, user_id: str, timezone: str, email: 
     conn.execute("UPDATE users SET timezone = %s, timezone_source = 'asked', email = %s, "
                  "recap_opt_out = %s, updated_at = now() WHERE user_id = %s",
                  (timezone, email, recap_opt_out, user_id))
+
+
+def session_version(conn: psycopg.Connection, user_id: str) -> int | None:
+    """The version a session cookie of the user must carry (None: no such user)."""
+    row = conn.execute("SELECT session_version FROM users WHERE user_id = %s", (user_id,)).fetchone()
+    return row[0] if row else None
+
+
+def end_sessions(conn: psycopg.Connection, user_id: str) -> None:
+    """Every session cookie of the user, copies included, is refused from now on."""
+    conn.execute("UPDATE users SET session_version = session_version + 1 WHERE user_id = %s", (user_id,))

@@ -148,6 +148,8 @@ def migrate_metadata(settings: Settings, env: dict[str, str]) -> None:
     """`airflow db migrate` (a no-op when current), its output in <runtime_dir>/logs/airflow-db-migrate.log."""
     log = supervisor.log_file(settings, "airflow-db-migrate")
     log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch(mode=0o600)
+    log.chmod(0o600)  # private like every log (it may name the metadata database's role)
     with open(log, "ab") as out:
         migrated = subprocess.run([AIRFLOW, "db", "migrate"], env={**os.environ, **env}, stdout=out,
                                   stderr=subprocess.STDOUT, timeout=600)

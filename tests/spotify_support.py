@@ -6,6 +6,7 @@ test can steer the fake through its `/_admin` endpoints and read its counters.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -89,7 +90,7 @@ def spotify_settings(dbs, fake_spotify, flask_port, monkeypatch) -> Settings:
         "spotify_accounts_url": fake_spotify.url,
         "token_encryption_key": Fernet.generate_key().decode(),
         "pipeline_api_key": "test-pipeline-key",
-        "flask_secret_key": "test-flask-secret",
+        "flask_secret_key": "test-flask-secret-of-at-least-32-characters",
         "flask_port": flask_port,
         "spotify_max_retry_after_seconds": 5,
     }
@@ -111,3 +112,9 @@ def login_service(spotify_settings, flask_port):
 @pytest.fixture
 def connect_user(login_service, fake_spotify):
     return lambda user_id, tz="Europe/Berlin": log_in(login_service.url, fake_spotify.url, user_id, tz)
+
+
+def csrf(browser: requests.Session, page_url: str) -> dict:
+    """The `csrf_token` field of the forms on `page_url`, as this browser's session gets it."""
+    page = browser.get(page_url, timeout=10)
+    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)}

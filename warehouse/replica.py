@@ -102,8 +102,9 @@ def replication_position(conn: psycopg.Connection) -> Replication | None:
 
 
 def share_link_user(conn: psycopg.Connection, token_hash: str) -> str | None:
-    """The user a live (not revoked) share link opens, or None."""
+    """The user a live (neither revoked nor expired) share link opens, or None."""
     row = conn.execute(
-        "SELECT user_id FROM public.dashboard_share_links WHERE token_hash = %s AND revoked_at IS NULL",
+        "SELECT user_id FROM public.dashboard_share_links WHERE token_hash = %s AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > now())",
         (token_hash,)).fetchone()
     return row[0] if row else None

@@ -13,10 +13,13 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Shortest value of a secret setting, and what an empty one means.
+MIN_LENGTH = {"flask_secret_key": (32, "`make secrets` generates one when it is empty"),
+              "dashboard_admin_password": (12, "empty turns the admin login off")}
 
 
 class SettingsError(ValueError):
@@ -78,6 +81,10 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(default=8050, ge=1, le=65535)
     dashboard_admin_password: str = Field(default="", repr=False)
+    # The dashboard's address as browsers reach it (e.g. behind a TLS proxy); "" = dashboard_url.
+    dashboard_public_url: str = ""
+    # Both web services: a login lasts at most this long, however active.
+    session_lifetime_hours: int = Field(default=12, ge=1, le=720)
     # Spotify login service and ingestion (flask_endpoint/, ingestion/). Secrets
     # default to "" and are checked where used (require_secret).
     spotify_client_id: str = ""
@@ -112,6 +119,11 @@ class Settings(BaseSettings):
         """Where the dashboard answers (a wildcard listen address is reached on 127.0.0.1)."""
         host = "127.0.0.1" if self.dashboard_host in ("0.0.0.0", "::", "") else self.dashboard_host
         return f"http://{host}:{self.dashboard_port}"
+
+    @property
+    def dashboard_link_url(self) -> str:
+        """The dashboard's address in links given out (share links): DASHBOARD_PUBLIC_URL, else dashboard_url."""
+        return self.dashboard_public_url.rstrip("/") or self.dashboard_url
 
     @property
     def login_service_url(self) -> str:
@@ -149,6 +161,22 @@ class Settings(BaseSettings):
             _ = parts.port  # urlsplit checks the port lazily
         except ValueError as exc:
             raise ValueError(f"has a bad port: {_no_password(value)!r}") from exc
+        return value
+
+    @field_validator("flask_secret_key", "dashboard_admin_password")
+    @classmethod
+    def _long_enough(cls, value: str, info: ValidationInfo) -> str:
+        least, empty = MIN_LENGTH[info.field_name]
+        if value and len(value) < least:
+            raise ValueError(f"is too short: at least {least} characters ({empty})")
+        return value
+
+    @field_validator("dashboard_public_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError(f"must be empty or an http:// or https:// URL, got {value!r}")
         return value
 
     @field_validator("runtime_dir")

@@ -3,7 +3,8 @@
 The token is shown once, when created; only its sha256 hash is stored, in
 `public.dashboard_share_links` of main. Debezium replicates that table to the
 replica, where the dashboard checks each request's token (see
-dashboard/app.py). Revoking sets `revoked_at`; the row is kept.
+dashboard/access.py). Revoking sets `revoked_at`; the row is kept. A link may
+expire (`expires_at`, optional): after that it opens nothing, as a revoked one.
 
 Used by `python -m dashboard share` and by the Flask login service's account page.
 """
@@ -14,7 +15,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from warehouse.db import connect
 from warehouse.settings import Settings
@@ -22,6 +23,7 @@ from warehouse.settings import Settings
 TOKEN_BYTES = 32  # 256 random bits, URL-safe base64 (43 characters)
 SHOWN_ID_LENGTH = 12  # `list` shows the first characters of the hash as the link's id
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
+_COLUMNS = "token_hash, user_id, created_at, revoked_at, expires_at"  # of ShareLink
 
 
 class ShareLinkError(ValueError):
@@ -34,26 +36,40 @@ class ShareLink:
     user_id: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None  # None: open until revoked
 
     @property
     def id(self) -> str:
         return self.token_hash[:SHOWN_ID_LENGTH]
+
+    @property
+    def state(self) -> str:
+        """'revoked <when>', 'expired <when>', 'live until <when>' or 'live' (times in UTC)."""
+        if self.revoked_at:
+            return f"revoked {self.revoked_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}"
+        if self.expires_at and self.expires_at <= datetime.now(UTC):
+            return f"expired {self.expires_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}"
+        return f"live until {self.expires_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}" if self.expires_at else "live"
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_share_link(settings: Settings, user_id: str) -> str:
-    """A new live share link for `user_id` (a user of source `users`); returns its token."""
+def create_share_link(settings: Settings, user_id: str, expires_days: int | None = None) -> str:
+    """A new live share link for `user_id` (a user of source `users`), open for `expires_days` days
+    (None: until revoked); returns its token."""
+    if expires_days is not None and expires_days < 1:
+        raise ShareLinkError(f"a share link expires after 1 day or more, not {expires_days}")
     with connect("source", settings) as conn:
         if not conn.execute("SELECT 1 FROM users WHERE user_id = %s", (user_id,)).fetchone():
             raise ShareLinkError(f"unknown user {user_id!r}: no such user in the source database")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with connect("main", settings) as conn:
         conn.execute(
-            "INSERT INTO public.dashboard_share_links (token_hash, user_id) VALUES (%s, %s)",
-            (hash_token(token), user_id),
+            "INSERT INTO public.dashboard_share_links (token_hash, user_id, expires_at) "
+            "VALUES (%s, %s, now() + make_interval(days => %s))",
+            (hash_token(token), user_id, expires_days),
         )
     return token
 
@@ -78,18 +94,18 @@ def revoke_share_link(settings: Settings, token_or_id: str) -> ShareLink:
             raise ShareLinkError(f"{len(rows)} share links start with {token_or_id!r}: give more characters")
         row = conn.execute(
             "UPDATE public.dashboard_share_links SET revoked_at = coalesce(revoked_at, now()) "
-            "WHERE token_hash = %s RETURNING token_hash, user_id, created_at, revoked_at",
+            "WHERE token_hash = %s RETURNING " + _COLUMNS,
             (rows[0][0],),
         ).fetchone()
     return ShareLink(*row)
 
 
 def list_share_links(settings: Settings, user_id: str) -> list[ShareLink]:
-    """The user's share links, newest first, revoked ones included."""
+    """The user's share links, newest first, revoked and expired ones included."""
     with connect("main", settings) as conn:
         rows = conn.execute(
-            "SELECT token_hash, user_id, created_at, revoked_at FROM public.dashboard_share_links "
-            "WHERE user_id = %s ORDER BY created_at DESC, token_hash",
+            "SELECT " + _COLUMNS + " FROM public.dashboard_share_links WHERE user_id = %s "
+            "ORDER BY created_at DESC, token_hash",
             (user_id,),
         ).fetchall()
     return [ShareLink(*row) for row in rows]

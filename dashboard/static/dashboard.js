@@ -1,6 +1,7 @@
 // The dashboard's pages: cards, tables and Plotly charts drawn from the page's
 // data (the replica's rows, embedded as JSON by the server). Text from the data
-// is only ever set with textContent, never as HTML.
+// is only ever set with textContent, never as HTML; Plotly, which reads tags in
+// its text (<a href>, <b>, <br>), gets every string of its traces escaped, in draw().
 (function () {
   "use strict";
 
@@ -85,9 +86,24 @@
   // -- charts ----------------------------------------------------------------------
   var CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
   var GREEN = "#1db954", DARK = "#191414", GREY = "#9aa09a";
+  // Plotly renders a subset of HTML in labels, hover texts and categories, and
+  // shows &lt; &gt; &amp; as the characters: names reach it escaped, as text.
+  var PLOTLY_TEXT = ["x", "y", "text", "hovertext", "labels", "name"];
+  function escapeHtml(value) {
+    return typeof value !== "string" ? value :
+      value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+  function asText(trace) {
+    var safe = Object.assign({}, trace);
+    PLOTLY_TEXT.forEach(function (key) {
+      if (key in safe) { safe[key] = Array.isArray(safe[key]) ? safe[key].map(escapeHtml) : escapeHtml(safe[key]); }
+    });
+    return safe;
+  }
   function draw(id, traces, layout) {
     var box = byId(id);
     if (!box) { return; }
+    traces = traces.map(asText);
     var base = {
       height: 280, margin: { l: 60, r: 20, t: 10, b: 50 }, paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)", font: { family: "system-ui, sans-serif", size: 12 },

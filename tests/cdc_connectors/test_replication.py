@@ -73,7 +73,7 @@ def test_snapshot_then_changes_then_a_publication_are_replicated_exactly(cdc, re
             "DELETE FROM dim_album WHERE album_id IN (SELECT album_id FROM dim_album ORDER BY album_id LIMIT 5)",
             "UPDATE dim_user SET timezone = 'Asia/Tokyo', display_name = 'Ünïcode ☃'",
             "UPDATE dim_artist SET artist_id = 'renamed' WHERE artist_id = 'new-1'",  # key change
-            "UPDATE dashboard_share_links SET revoked_at = now()")
+            "UPDATE dashboard_share_links SET revoked_at = now(), expires_at = now() + interval '7 days'")
     execute(cdc, "TRUNCATE analytics.genre_distribution")
     execute(cdc, "INSERT INTO analytics.genre_distribution VALUES ('u9', 'all', 'jazz', 1, 5, 0.1, now(), now())")
     publish_statistics(cdc, version=2)  # deletes, updates and inserts in one transaction

@@ -18,12 +18,14 @@ def replicate_share_links(settings) -> None:
     """Copy main's share links to the replica, as the Debezium replication does (upsert by key)."""
     with connect("main", settings) as main:
         rows = main.execute(
-            "SELECT token_hash, user_id, created_at, revoked_at FROM public.dashboard_share_links").fetchall()
+            "SELECT token_hash, user_id, created_at, revoked_at, expires_at FROM public.dashboard_share_links"
+        ).fetchall()
     with connect("replica", settings) as replica:
         replica.cursor().executemany(
-            "INSERT INTO public.dashboard_share_links (token_hash, user_id, created_at, revoked_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (token_hash) DO UPDATE SET "
-            "user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at",
+            "INSERT INTO public.dashboard_share_links (token_hash, user_id, created_at, revoked_at, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (token_hash) DO UPDATE SET "
+            "user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at, "
+            "expires_at = EXCLUDED.expires_at",
             rows)
 
 

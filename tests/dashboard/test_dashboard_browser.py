@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -149,6 +150,23 @@ def test_overview_page_draws_every_panel_with_the_replica_data(server, filled, p
     assert "Computed" in p.page.locator("#freshness").inner_text()
     assert p.image_requests, "album art was shown"
     p.screenshot("overview-alice-all")
+    p.assert_clean()
+
+
+def test_names_with_markup_are_text_in_the_charts(server, filled, page_factory):
+    name = '<a href="https://evil.example/">x</a>'
+    top = replica_rows(filled, "SELECT track_id FROM analytics.top_tracks "
+                               "WHERE user_id = 'alice' AND period = 'all' AND rank = 1")[0]["track_id"]
+    with psycopg.connect(filled.replica_database_url) as conn:
+        conn.execute("UPDATE dim_track SET name = %s WHERE track_id = %s", (name, top))
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice?period=all")
+    p.wait_for_charts()
+    chart = p.page.locator("#chart-top_tracks .main-svg").first
+    assert f"1. {name}" in chart.evaluate("svg => svg.textContent")  # Plotly shows the name as it is
+    assert p.page.locator("#chart-top_tracks a").count() == 0  # and makes no link of it
+    assert p.page.locator("#table-top_tracks").get_by_text(name).count() >= 1
     p.assert_clean()
 
 

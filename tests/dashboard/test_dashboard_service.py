@@ -119,3 +119,10 @@ def test_share_command_creates_lists_and_revokes(filled, tmp_path):
     assert "revoked 20" in run(["dashboard", "share", "list", "alice"], env).stdout
     unknown = run(["dashboard", "share", "create", "nobody"], env)
     assert unknown.returncode == 1 and "unknown user 'nobody'" in unknown.stderr
+    public = dict(env, DASHBOARD_PUBLIC_URL="https://wrapped.example.org/")
+    expiring = run(["dashboard", "share", "create", "--expires-days", "7", "bob"], public)
+    assert expiring.returncode == 0 and "it expires in 7 days" in expiring.stdout
+    assert re.search(r"^https://wrapped\.example\.org/s/[A-Za-z0-9_-]{43}$", expiring.stdout, re.M)
+    assert re.match(r"[0-9a-f]{12}  created .*  live until 20", run(["dashboard", "share", "list", "bob"], env).stdout)
+    never = run(["dashboard", "share", "create", "--expires-days", "0", "bob"], env)
+    assert never.returncode == 1 and "1 day or more" in never.stderr

@@ -9,6 +9,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from ingestion.recently_played import ingest_user
+from tests.spotify_support import csrf
 from warehouse.db import connect
 
 API_KEY = {"X-API-Key": "test-pipeline-key"}
@@ -41,7 +42,8 @@ def test_login_stores_the_user_and_encrypted_tokens(spotify_settings, fake_spoti
     assert page.status_code == 200 and 'id="status">Connected' in page.text
     assert "Dashboard share links" in page.text
     # Logout forgets the tokens.
-    assert browser.post(f"{login_service.url}/logout", allow_redirects=False, timeout=10).status_code == 302
+    token = csrf(browser, f"{login_service.url}/account")
+    assert browser.post(f"{login_service.url}/logout", data=token, allow_redirects=False, timeout=10).status_code == 302
     assert account_row(spotify_settings, user.user_id)[0] is None
     assert browser.get(f"{login_service.url}/account", allow_redirects=False, timeout=10).status_code == 302
 
@@ -161,29 +163,35 @@ def test_account_settings_and_share_links(spotify_settings, fake_spotify, connec
     user_id = fake_spotify.fake.listening.users[0].user_id
     browser = connect_user(user_id)
     url = login_service.url
-    bad = browser.post(f"{url}/account/settings", data={"timezone": "Mars/Olympus", "email": ""}, timeout=10)
+    token = csrf(browser, f"{url}/account")
+    bad = browser.post(f"{url}/account/settings", data={"timezone": "Mars/Olympus", "email": "", **token}, timeout=10)
     assert bad.status_code == 400 and "Mars/Olympus" in bad.text
-    bad = browser.post(f"{url}/account/settings", data={"timezone": "Asia/Tokyo", "email": "nope"}, timeout=10)
+    bad = browser.post(f"{url}/account/settings", data={"timezone": "Asia/Tokyo", "email": "nope", **token},
+                       timeout=10)
     assert bad.status_code == 400
-    saved = browser.post(f"{url}/account/settings", data={"timezone": "Asia/Tokyo", "email": "me@example.org"},
+    saved = browser.post(f"{url}/account/settings",
+                         data={"timezone": "Asia/Tokyo", "email": "me@example.org", **token},
                          allow_redirects=False, timeout=10)
     assert saved.status_code == 302
     with connect("source", spotify_settings) as conn:
         assert conn.execute("SELECT timezone, timezone_source, email FROM users WHERE user_id = %s",
                             (user_id,)).fetchone() == ("Asia/Tokyo", "asked", "me@example.org")
-    page = browser.post(f"{url}/account/share-links", timeout=10)  # follows the redirect to /account
+    page = browser.post(f"{url}/account/share-links", data=token, timeout=10)  # follows the redirect to /account
     assert page.status_code == 200
-    token = re.search(r'id="new-link">/s/([\w-]+)<', page.text).group(1)
+    link = re.search(r'id="new-link">/s/([\w-]+)<', page.text).group(1)
     with connect("main", spotify_settings) as conn:
         (token_hash,) = conn.execute("SELECT token_hash FROM dashboard_share_links WHERE user_id = %s "
                                      "AND revoked_at IS NULL", (user_id,)).fetchone()
-    assert token not in token_hash  # only the hash is stored
-    assert browser.post(f"{url}/account/share-links/{'0' * 12}/revoke", timeout=10).status_code == 404
-    revoked = browser.post(f"{url}/account/share-links/{token_hash[:12]}/revoke", timeout=10)
+    assert link not in token_hash  # only the hash is stored
+    assert browser.post(f"{url}/account/share-links/{'0' * 12}/revoke", data=token, timeout=10).status_code == 404
+    revoked = browser.post(f"{url}/account/share-links/{token_hash[:12]}/revoke", data=token, timeout=10)
     assert revoked.status_code == 200 and "revoked" in revoked.text
     with connect("main", spotify_settings) as conn:
         assert conn.execute("SELECT revoked_at IS NOT NULL FROM dashboard_share_links").fetchone() == (True,)
-    assert requests.post(f"{url}/account/share-links", timeout=10).status_code == 401
+    assert requests.post(f"{url}/account/share-links", timeout=10).status_code == 403  # no session, no token
+    anonymous = requests.Session()  # a session with its token, but nobody logged in
+    assert anonymous.post(f"{url}/account/share-links", data=csrf(anonymous, f"{url}/import"),
+                          timeout=10).status_code == 401
     # The export upload (flask_endpoint/upload.py) is registered and knows who is logged in.
     assert 'id="import"' in browser.get(f"{url}/account", timeout=10).text
     assert browser.get(f"{url}/import", timeout=10).status_code == 200

@@ -12,6 +12,7 @@ import zipfile
 import pytest
 from flask import Flask
 
+from testkit.web_session import log_in_client
 from tests.airflow_support import DAGS_FOLDER, load_dag_bag, run_dag, use_dag_folder
 from tests.ingestion.conftest import REAL_EXPORT, count, source_checksums, write_json
 from warehouse.settings import PROJECT_ROOT
@@ -47,15 +48,22 @@ def test_command_line(dbs, real_records, tmp_path):
     assert source_checksums(dbs) == before
 
 
-@pytest.fixture
-def upload_client(dbs):
+def make_upload_client(settings):
+    """The upload blueprint alone, with the login service's sessions, CSRF check and body limit."""
     from flask_endpoint.upload import bp
+    from warehouse import web
 
     app = Flask("upload-test")
     app.secret_key = "test"
-    app.config["SETTINGS"] = dbs
+    app.config["SETTINGS"] = settings
+    web.init_app(app, public_url="http://localhost/", session_hours=1, max_content_bytes=settings.upload_max_mb * 2**20)
     app.register_blueprint(bp)
     return app.test_client()
+
+
+@pytest.fixture
+def upload_client(dbs):
+    return make_upload_client(dbs)
 
 
 def as_zip(*members: tuple[str, bytes]) -> io.BytesIO:
@@ -69,45 +77,46 @@ def as_zip(*members: tuple[str, bytes]) -> io.BytesIO:
 
 def test_upload_form(dbs, upload_client, real_records):
     assert upload_client.get("/import").status_code == 401
-    assert upload_client.post("/import", data={"export": (io.BytesIO(b"[]"), "x.json")}).status_code == 401
+    assert upload_client.post("/import", data={"export": (io.BytesIO(b"[]"), "x.json")}).status_code == 403
+    anonymous = log_in_client(upload_client)  # a session (its CSRF token) but no user
+    answer = upload_client.post("/import", data={"export": (io.BytesIO(b"[]"), "x.json"), **anonymous})
+    assert answer.status_code == 401
     from testkit.sourcedata import add_user
     from warehouse.db import connect
 
     with connect("source", dbs) as conn:
         add_user(conn, "bob")
         conn.commit()
-    with upload_client.session_transaction() as session:
-        session["user_id"] = "bob"
+    token = log_in_client(upload_client, user_id="bob")
     page = upload_client.get("/import")
     assert page.status_code == 200 and b'type="file" name="export"' in page.data
 
     export = as_zip(("Spotify Extended Streaming History/Streaming_History_Audio_2023.json", REAL_EXPORT.read_bytes()),
                     ("Spotify Extended Streaming History/ReadMeFirst.pdf", b"%PDF"))
-    answer = upload_client.post("/import", data={"export": (export, "my_spotify_data.zip")})
+    answer = upload_client.post("/import", data={"export": (export, "my_spotify_data.zip"), **token})
     assert answer.status_code == 200, answer.data
     assert b"Imported: 1470 new plays." in answer.data
     assert b"my_spotify_data.zip:Spotify Extended Streaming History/Streaming_History_Audio_2023.json" in answer.data
     assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'bob'") == 1470
 
     before = source_checksums(dbs)
-    again = upload_client.post("/import", data={"export": (io.BytesIO(REAL_EXPORT.read_bytes()), "again.json")})
+    again = upload_client.post("/import", data={"export": (io.BytesIO(REAL_EXPORT.read_bytes()), "again.json"),
+                                                **token})
     assert again.status_code == 200 and b"Nothing new" in again.data
     broken = json.dumps(real_records[:3])[:-40]
-    refused = upload_client.post("/import", data={"export": (io.BytesIO(broken.encode()), "cut.json")})
+    refused = upload_client.post("/import", data={"export": (io.BytesIO(broken.encode()), "cut.json"), **token})
     assert refused.status_code == 400
     assert b"nothing was loaded: cut.json: record 2: truncated" in refused.data
-    wrong = upload_client.post("/import", data={"export": (io.BytesIO(b"x"), "notes.txt")})
+    wrong = upload_client.post("/import", data={"export": (io.BytesIO(b"x"), "notes.txt"), **token})
     assert wrong.status_code == 400 and b"not a .zip or .json file: notes.txt" in wrong.data
     assert source_checksums(dbs) == before
 
 
-def test_upload_size_limit(dbs, upload_client, monkeypatch):
-    app_settings = dbs.model_copy(update={"upload_max_mb": 1})
-    upload_client.application.config["SETTINGS"] = app_settings
-    with upload_client.session_transaction() as session:
-        session["user_id"] = "bob"
-    answer = upload_client.post("/import", data={"export": (io.BytesIO(b" " * 2**21), "big.json")})
-    assert answer.status_code == 413
+def test_upload_size_limit(dbs):
+    upload_client = make_upload_client(dbs.model_copy(update={"upload_max_mb": 1}))
+    token = log_in_client(upload_client, user_id="bob")
+    answer = upload_client.post("/import", data={"export": (io.BytesIO(b" " * 2**21), "big.json"), **token})
+    assert answer.status_code == 413 and b"larger than 1 MB (UPLOAD_MAX_MB)" in answer.data
 
 
 def test_upload_form_can_skip_invalid_records(dbs, upload_client, real_records):
@@ -117,13 +126,13 @@ def test_upload_form_can_skip_invalid_records(dbs, upload_client, real_records):
     with connect("source", dbs) as conn:
         add_user(conn, "dan")
         conn.commit()
-    with upload_client.session_transaction() as session:
-        session["user_id"] = "dan"
+    token = log_in_client(upload_client, user_id="dan")
     records = json.dumps([{**real_records[0], "ts": "1990-06-01T10:00:00Z"}, *real_records[1:4]]).encode()
-    refused = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json")})
+    refused = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json"), **token})
     assert refused.status_code == 400 and b"record 0: ts is before 2006-01-01" in refused.data
     assert count(dbs, "SELECT count(*) FROM plays") == 0
-    done = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json"), "skip_invalid": "1"})
+    done = upload_client.post("/import", data={"export": (io.BytesIO(records), "history.json"), "skip_invalid": "1",
+                                               **token})
     assert done.status_code == 200 and b"skipped: played before 2006-01-01  1" in done.data
     assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'dan'") == 3
 

@@ -12,6 +12,7 @@ from ingestion.export_reader import surrogate_id
 from ingestion.recently_played import ingest_user
 from ingestion.resolve_names import resolve_for_user
 from tests.ingestion.conftest import count, source_checksums
+from tests.spotify_support import csrf
 from warehouse.db import connect
 
 
@@ -86,7 +87,7 @@ def test_upload_through_the_login_service(spotify_settings, fake_spotify, connec
     assert browser.get(f"{login_service.url}/import", timeout=10).status_code == 200
     files = write_extended_export(fake_spotify.fake.listening, tmp_path)
     mine = [f for f in files if f.parent.name == user]
-    answer = browser.post(f"{login_service.url}/import", timeout=60,
+    answer = browser.post(f"{login_service.url}/import", timeout=60, data=csrf(browser, f"{login_service.url}/import"),
                           files=[("export", (f.name, f.read_bytes(), "application/json")) for f in mine])
     assert answer.status_code == 200, answer.text
     expected = sum(p.user_id == user for p in fake_spotify.fake.listening.plays)
@@ -94,4 +95,4 @@ def test_upload_through_the_login_service(spotify_settings, fake_spotify, connec
     assert count(spotify_settings, "SELECT count(*) FROM plays WHERE user_id = %s", user) == expected
     anonymous = requests.post(f"{login_service.url}/import", timeout=10,
                               files=[("export", (mine[0].name, mine[0].read_bytes()))])
-    assert anonymous.status_code == 401
+    assert anonymous.status_code == 403  # no session, so no CSRF token either

@@ -8,6 +8,7 @@ import pytest
 
 from operations.postgres import free_port
 from recap.send import DueRecap, due_recaps, send_due, send_recap
+from testkit.web_session import log_in_client
 from tests.recap_support import ADDRESSES, FEB_2, publish_run
 from warehouse.db import connect
 
@@ -110,18 +111,17 @@ def test_the_account_page_sets_the_opt_out(recap_settings):
     from flask_endpoint.app import create_app
 
     app = create_app(recap_settings.model_copy(update={
-        "flask_secret_key": "test-secret", "pipeline_api_key": "test-key",
+        "flask_secret_key": "test-secret-" + "x" * 32, "pipeline_api_key": "test-key",
         "token_encryption_key": Fernet.generate_key().decode(), "spotify_client_id": "client"}))
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = "bob"
+    token = log_in_client(client, user_id="bob", version=0)
     assert 'id="recap" name="recap" type="checkbox" value="1" checked' in client.get("/account").text
 
     def opted_out() -> bool:
         with connect("source", recap_settings) as conn:
             return conn.execute("SELECT recap_opt_out FROM users WHERE user_id = 'bob'").fetchone()[0]
 
-    form = {"timezone": "America/New_York", "email": ADDRESSES["bob"]}
+    form = {"timezone": "America/New_York", "email": ADDRESSES["bob"], **token}
     assert client.post("/account/settings", data=form).status_code == 302  # box unticked
     assert opted_out() is True
     assert 'value="1">' in client.get("/account").text

@@ -30,6 +30,10 @@ def test_env_file_is_read_and_environment_wins(env_file, monkeypatch):
         ("DEFAULT_TIMEZONE", "Mars/Olympus", "IANA"),
         ("SESSION_GAP_MINUTES", "0", "greater than or equal to 1"),
         ("ALBUM_MIN_TRACKS", "five", "integer"),
+        ("FLASK_SECRET_KEY", "short-key", "at least 32 characters"),
+        ("DASHBOARD_ADMIN_PASSWORD", "hunter2", "at least 12 characters"),
+        ("DASHBOARD_PUBLIC_URL", "wrapped.example.org", "https://"),
+        ("SESSION_LIFETIME_HOURS", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(monkeypatch, name, value, says):

@@ -1,0 +1,1 @@
+../main/0009_share_link_expiry.sql
