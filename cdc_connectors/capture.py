@@ -2,7 +2,7 @@
 
 One list of table patterns drives everything: Debezium's `table.include.list`
 (the publication is created `filtered` from it), the Kafka Connect
-configuration, and which replica tables a fresh start empties.
+configuration, and which replica tables a fresh snapshot replaces.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def engine_properties(settings: Settings) -> dict[str, str]:
         "converter.schemas.enable": "false",
         "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
         "offset.storage.file.filename": str(offsets_file(settings)),
-        # Offsets (and the slot's confirmed LSN) follow applied batches within a second.
+        # BEGIN/END records around each main transaction: the replica commits whole ones.
+        "provide.transaction.metadata": "true",
+        # Offsets (and the slot's confirmed LSN) follow committed transactions within a second.
         "offset.flush.interval.ms": "1000",
         "poll.interval.ms": "50",
         "max.batch.size": "8192",
