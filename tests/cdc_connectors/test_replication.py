@@ -260,7 +260,15 @@ class Poller(threading.Thread):
 BIG = 12000  # rows per table: a publication of 3 x 12,000 changes spans several batches of max.batch.size 8192
 
 
-def test_a_reader_never_sees_part_of_a_large_publication(cdc, replicator):
+def writing_a_long_transaction(settings) -> bool:
+    """A replica session has had a transaction with writes open for a while (the replicator, mid-publication)."""
+    with connect("replica", settings, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_xid IS NOT NULL AND xact_start < clock_timestamp() - interval '0.3 s'").fetchone()[0]
+
+
+def test_a_reader_never_sees_part_of_a_large_publication_even_across_a_kill(cdc, replicator):
     execute(cdc, f"""INSERT INTO dim_track (track_id, name, artist_ids, popularity, is_surrogate)
                      SELECT 't' || g, 'Track ' || g, ARRAY['a1'], 1, false FROM generate_series(1, {BIG}) g""",
             f"""INSERT INTO analytics.top_tracks SELECT 'u' || g % 100, 'all', g, 't' || g, 1, 1, now(), now()
@@ -277,12 +285,19 @@ def test_a_reader_never_sees_part_of_a_large_publication(cdc, replicator):
             "DELETE FROM analytics.top_tracks",
             f"""INSERT INTO analytics.top_tracks SELECT 'u' || g % 100, 'all', g, 't' || g, 3, 1, now(), now()
                 FROM generate_series(1, {BIG}) g""")
+    deadline = time.monotonic() + 60
+    while not writing_a_long_transaction(cdc):  # the publication is being written into the replica
+        assert time.monotonic() < deadline and replicator.process.poll() is None, replicator.output()
+        time.sleep(0.02)
+    assert replicator.kill() == -signal.SIGKILL  # its replica transaction is rolled back: replayed from BEGIN
+    replicator.start()
     replicator.wait_caught_up()
     seen = poller.finish()
     after = (BIG, 2 * BIG, BIG, 3 * BIG)
     assert seen[0] == before and seen[-1] == after and len(seen) > 20
     assert set(seen) <= {before, after}, sorted(set(seen) - {before, after})[:5]
     assert_replica_equal(cdc)
+    assert "resuming from stored offsets" in replicator.output()
 
 
 def test_a_re_snapshot_never_lowers_the_replicas_counts(cdc, replicator):
