@@ -387,8 +387,8 @@ def empty(settings, database: str, tables: str) -> None:
 
 # -- replication and the dashboard (services started as the user would) -------------------
 def replicated_rows(settings) -> int:
-    from cdc_connectors.capture import is_replicated
     from warehouse.db import connect
+    from warehouse.roles import is_replicated
 
     with connect("main", settings) as conn:
         tables = [(s, t) for s, t in conn.execute("SELECT schemaname, tablename FROM pg_tables").fetchall()

@@ -1,13 +1,16 @@
-"""Apply Debezium change records to the replica: batched, idempotent, one transaction per batch.
+"""Apply Debezium change records to the replica: batched, idempotent, committed when whole.
 
-A batch of records becomes, per table, its net effect: the last TRUNCATE of
-the batch (if any), then the final state of every key changed after it — a
-row to upsert or a key to delete. That effect is written in one transaction:
-one `INSERT .. SELECT FROM jsonb_populate_recordset(..) ON CONFLICT DO UPDATE`
-per table (all rows sent as one JSON document), one
-`DELETE .. WHERE key IN (unnest(..))`, `TRUNCATE`, and the replica's
-bookkeeping row `cdc.applied_position`. Applying a batch again (after a crash
-re-delivers it) gives the same replica: every step is by key.
+`Applier.write` turns a list of records into, per table, its net effect: the
+last TRUNCATE of the list (if any), then the final state of every key changed
+after it — a row to upsert or a key to delete — and writes it into the
+replica's open transaction: one `INSERT .. SELECT FROM
+jsonb_populate_recordset(..) ON CONFLICT DO UPDATE` per table (all rows sent as
+one JSON document), one `DELETE .. WHERE key IN (unnest(..))`, and a `DELETE`
+of the whole table for a TRUNCATE (MVCC-safe, unlike TRUNCATE: a reader's
+snapshot keeps seeing the rows). Several writes may go into one transaction;
+`Applier.commit` commits them with the replica's bookkeeping row
+`cdc.applied_position`. Applying records again (after a crash re-delivers
+them) gives the same replica: every step is by key and sets a row's whole state.
 
 Column types come from the replica's catalog; the server converts each JSON
 field with the column type's input function. Debezium's JSON (see
@@ -28,7 +31,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from cdc_connectors.capture import HEARTBEAT_TABLE, is_replicated
+from warehouse.roles import HEARTBEAT_TABLE, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class ReplicationError(RuntimeError):
 class Change:
     schema: str
     table: str
-    op: str  # r (snapshot read), c, u, d, t (truncate), h (heartbeat: position only)
+    op: str  # r (snapshot read), c, u, d, t (truncate), h (heartbeat: position only), B/E (main BEGIN/END)
     row: dict | None  # the row after the change (r, c, u)
     key: dict | None  # the primary key of a delete
     lsn: int
@@ -67,6 +70,13 @@ class _Value(msgspec.Struct):
     op: str = ""
     source: _Source | None = None
     after: dict | None = None
+    status: str | None = None  # a transaction metadata record: BEGIN or END
+
+
+# A main transaction's BEGIN and END (Debezium's `provide.transaction.metadata`, embedded engine):
+# what lies between them is applied to the replica in one transaction.
+BEGIN = Change("", "", "B", None, None, 0, 0)
+END = Change("", "", "E", None, None, 0, 0)
 
 
 _decode_value = msgspec.json.Decoder(_Value).decode
@@ -75,7 +85,8 @@ _decode_key = msgspec.json.Decoder(dict).decode
 
 def decode_change(value: str | bytes, key: str | bytes | Callable[[], str | bytes | None] | None = None
                   ) -> Change | None:
-    """A Debezium JSON record (schemas disabled) as a Change; None for Debezium's own heartbeats.
+    """A Debezium JSON record (schemas disabled) as a Change; BEGIN or END for transaction metadata;
+    None for Debezium's own heartbeats.
 
     `key` (the record key, or a function returning it) is only read for
     deletes: the `before` of a delete holds the key and placeholder values elsewhere.
@@ -85,8 +96,8 @@ def decode_change(value: str | bytes, key: str | bytes | Callable[[], str | byte
     except msgspec.DecodeError as exc:
         raise ReplicationError(f"malformed Debezium record ({exc}): {str(value)[:300]}") from None
     source = record.source
-    if source is None:  # __debezium-heartbeat.<prefix>: {"ts_ms": ...}
-        return None
+    if source is None:  # <prefix>.transaction: {"status": "BEGIN", ...}; __debezium-heartbeat.<prefix>: {"ts_ms": ...}
+        return {"BEGIN": BEGIN, "END": END}.get(record.status)
     schema, table, op, lsn = source.schema, source.table, record.op, source.lsn
     in_snapshot = source.snapshot not in (None, "false", "last")
     start = source.snapshot == "first"
@@ -175,23 +186,41 @@ class _TableEffect:
 
 @dataclass(frozen=True)
 class BatchResult:
+    """What one replica transaction applied."""
+
     upserted: int
     deleted: int
     truncated: int
     lsn: int | None
 
 
+@dataclass
+class _Transaction:
+    """The replica transaction in progress: what was written into it, and the position it reaches."""
+
+    upserted: int = 0
+    deleted: int = 0
+    truncated: int = 0
+    lsn: int = 0
+    committed_ms: int = 0
+    changes: int = 0
+    snapshot_done: bool = False
+    started_over: bool = False
+
+
 class Applier:
-    """Writes batches of Changes into the replica over one connection."""
+    """Writes Changes into the replica over one connection, in transactions the caller commits."""
 
     def __init__(self, replica_url: str, slot_name: str, restart_on_snapshot: bool = True):
         self.replica_url = replica_url
         self.slot_name = slot_name
-        # The first record of a snapshot empties the replicated tables (embedded engine:
-        # one ordered stream); off for Kafka, where topics are ordered one by one only.
+        # The first record of a snapshot replaces the replicated tables' content (embedded
+        # engine: one ordered stream); off for Kafka, where topics are ordered one by one only.
         self.restart_on_snapshot = restart_on_snapshot
         self._conn: psycopg.Connection | None = None
         self._catalog: dict[str, ReplicaTable] = {}
+        self._tx: _Transaction | None = None  # written, not committed yet
+        self._start_over = False  # the next write first deletes the replicated tables' rows
 
     # -- connection ----------------------------------------------------------
     def connect(self) -> psycopg.Connection:
@@ -205,6 +234,7 @@ class Applier:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._forget()
 
     def _table(self, change: Change) -> ReplicaTable:
         name = change.qualified
@@ -219,14 +249,13 @@ class Applier:
             raise ReplicationError(f"replica table {name} has no primary key: changes cannot be applied by key")
         return table
 
-    # -- the batch -----------------------------------------------------------
-    def _effects(self, changes: Iterable[Change]) -> tuple[dict[str, tuple[ReplicaTable, _TableEffect]], int, int, int]:
+    # -- writing and committing ------------------------------------------------
+    def _effects(self, changes: Iterable[Change], tx: _Transaction) -> dict[str, tuple[ReplicaTable, _TableEffect]]:
         effects: dict[str, tuple[ReplicaTable, _TableEffect]] = {}
-        lsn, committed_ms, count = 0, 0, 0
         for change in changes:
-            count += 1
-            lsn = max(lsn, change.lsn)
-            committed_ms = max(committed_ms, change.committed_ms)
+            tx.lsn = max(tx.lsn, change.lsn)
+            tx.committed_ms = max(tx.committed_ms, change.committed_ms)
+            tx.snapshot_done = tx.snapshot_done or not change.in_snapshot
             if change.op == "h":
                 continue
             if not is_replicated(change.qualified):
@@ -246,51 +275,95 @@ class Applier:
                 raise ReplicationError(
                     f"{change.qualified}: record at LSN {change.lsn} lacks key column {exc} of the replica") from None
             effect.final[key] = change.row
-        return effects, lsn, committed_ms, count
+        return effects
 
-    def apply(self, changes: list[Change]) -> BatchResult:
-        """Apply `changes` (in stream order) in one replica transaction; all or nothing."""
+    def write(self, changes: list[Change]) -> None:
+        """Write `changes` (in stream order) into the open replica transaction (begun if none is); no commit.
+
+        After a snapshot's first record (with `restart_on_snapshot`) or `start_over()`, the
+        write begins by deleting the rows of every replicated table and the position: the
+        snapshot replaces the content, and readers keep seeing the old one until the commit.
+        """
+        if self.restart_on_snapshot:
+            starts = [i for i, change in enumerate(changes) if change.snapshot_start]
+            if starts:  # whatever came before the (last) start is replaced
+                changes, self._start_over = changes[starts[-1]:], True
         conn = self.connect()
-        starts = [i for i, change in enumerate(changes) if change.snapshot_start and self.restart_on_snapshot]
-        effects, lsn, committed_ms, count = self._effects(changes[starts[-1]:] if starts else changes)
-        count = len(changes)
-        snapshot_done = any(not change.in_snapshot for change in changes)
-        upserted = deleted = truncated = 0
+        if not changes:
+            return
+        tx = self._tx = self._tx or _Transaction()
         try:
-            with conn.transaction():
-                if starts:  # a (re-)snapshot begins: whatever the replica held is replaced
-                    truncated += len(self._empty_replicated(conn))
-                    conn.execute("DELETE FROM cdc.applied_position WHERE slot_name = %s", (self.slot_name,))
-                for table, effect in effects.values():
-                    if effect.truncated:
-                        conn.execute(sql.SQL("TRUNCATE {}").format(table.ident))
-                        truncated += 1
-                    rows = [row for row in effect.final.values() if row is not None]
-                    gone = [key for key, row in effect.final.items() if row is None]
-                    if gone:
-                        deleted += self._delete(conn, table, gone)
-                    if rows:
-                        upserted += self._upsert(conn, table, rows)
-                if count:
-                    conn.execute(
-                        """INSERT INTO cdc.applied_position AS p
-                               (slot_name, lsn, committed_at, applied_at, changes, snapshot_done)
-                           VALUES (%(slot)s, '0/0'::pg_lsn + %(lsn)s::numeric,
-                                   to_timestamp(%(ms)s / 1000.0), clock_timestamp(), %(n)s, %(done)s)
-                           ON CONFLICT (slot_name) DO UPDATE SET
-                               lsn = GREATEST(p.lsn, EXCLUDED.lsn),
-                               committed_at = GREATEST(p.committed_at, EXCLUDED.committed_at),
-                               applied_at = EXCLUDED.applied_at,
-                               changes = p.changes + EXCLUDED.changes,
-                               snapshot_done = p.snapshot_done OR EXCLUDED.snapshot_done""",
-                        {"slot": self.slot_name, "lsn": lsn, "ms": committed_ms, "n": count,
-                         "done": snapshot_done},
-                    )
+            if self._start_over:
+                self._start_over, tx.started_over, tx.changes = False, True, 0
+                tx.snapshot_done = False
+                tx.truncated += len(self._delete_replicated(conn))
+                conn.execute("DELETE FROM cdc.applied_position WHERE slot_name = %s", (self.slot_name,))
+            tx.changes += len(changes)
+            for table, effect in self._effects(changes, tx).values():
+                if effect.truncated:
+                    conn.execute(sql.SQL("DELETE FROM {}").format(table.ident))
+                    tx.truncated += 1
+                rows = [row for row in effect.final.values() if row is not None]
+                gone = [key for key, row in effect.final.items() if row is None]
+                if gone:
+                    tx.deleted += self._delete(conn, table, gone)
+                if rows:
+                    tx.upserted += self._upsert(conn, table, rows)
         except psycopg.OperationalError:
             raise
         except psycopg.Error as exc:
-            raise ReplicationError(f"the replica refused a batch of {count} changes: {exc}") from exc
-        return BatchResult(upserted, deleted, truncated, lsn or None)
+            raise ReplicationError(f"the replica refused a batch of {len(changes)} changes: {exc}") from exc
+
+    def commit(self) -> BatchResult:
+        """Commit the open transaction together with the position it reaches (nothing open: nothing to do)."""
+        tx = self._tx
+        if tx is None:
+            return BatchResult(0, 0, 0, None)
+        try:
+            self._conn.execute(
+                """INSERT INTO cdc.applied_position AS p
+                       (slot_name, lsn, committed_at, applied_at, changes, snapshot_done)
+                   VALUES (%(slot)s, '0/0'::pg_lsn + %(lsn)s::numeric,
+                           to_timestamp(%(ms)s / 1000.0), clock_timestamp(), %(n)s, %(done)s)
+                   ON CONFLICT (slot_name) DO UPDATE SET
+                       lsn = GREATEST(p.lsn, EXCLUDED.lsn),
+                       committed_at = GREATEST(p.committed_at, EXCLUDED.committed_at),
+                       applied_at = EXCLUDED.applied_at,
+                       changes = p.changes + EXCLUDED.changes,
+                       snapshot_done = p.snapshot_done OR EXCLUDED.snapshot_done""",
+                {"slot": self.slot_name, "lsn": tx.lsn, "ms": tx.committed_ms, "n": tx.changes,
+                 "done": tx.snapshot_done},
+            )
+            self._conn.commit()
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            raise ReplicationError(f"the replica refused to commit {tx.changes} changes: {exc}") from exc
+        self._tx = None
+        return BatchResult(tx.upserted, tx.deleted, tx.truncated, tx.lsn or None)
+
+    def rollback(self) -> None:
+        """Drop what was written since the last commit (a broken connection is closed)."""
+        if self._conn is not None:
+            try:
+                self._conn.rollback()
+            except psycopg.Error:
+                self.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._tx is not None and self._tx.started_over:
+            self._start_over = True  # the replacement was not committed: the next write does it again
+        self._tx = None
+
+    def apply(self, changes: list[Change]) -> BatchResult:
+        """Apply `changes` (in stream order) in one replica transaction; all or nothing."""
+        try:
+            self.write(changes)
+            return self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def _delete(self, conn: psycopg.Connection, table: ReplicaTable, keys: list[tuple]) -> int:
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
@@ -360,19 +433,19 @@ class Applier:
         self.connect().commit()
         return bool(row and row[0])
 
-    def reset(self) -> list[str]:
-        """Empty the replicated tables and the position: the start of a fresh snapshot."""
+    def start_over(self) -> None:
+        """A fresh snapshot follows: the position says so at once (`wait` waits, the replica is not
+        caught up, a restart starts over again), and the next write replaces the replicated tables'
+        content, in the transaction that commits at the snapshot's end."""
         conn = self.connect()
-        with conn.transaction():
-            names = self._empty_replicated(conn)
-            conn.execute("DELETE FROM cdc.applied_position WHERE slot_name = %s", (self.slot_name,))
-        return names
+        conn.execute("UPDATE cdc.applied_position SET snapshot_done = false WHERE slot_name = %s", (self.slot_name,))
+        conn.commit()
+        self._start_over = True
 
-    def _empty_replicated(self, conn: psycopg.Connection) -> list[str]:
+    def _delete_replicated(self, conn: psycopg.Connection) -> list[str]:
         names = sorted(name for name in self._catalog if is_replicated(name))
-        if names:
-            conn.execute(sql.SQL("TRUNCATE {}").format(
-                sql.SQL(", ").join(self._catalog[name].ident for name in names)))
+        for name in names:  # DELETE, not TRUNCATE: MVCC, readers see the old rows until the commit
+            conn.execute(sql.SQL("DELETE FROM {}").format(self._catalog[name].ident))
         return names
 
 

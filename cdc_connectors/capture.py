@@ -1,8 +1,8 @@
 """What is replicated from main, and the Debezium configuration capturing it.
 
 One list of table patterns drives everything: Debezium's `table.include.list`
-(the publication main's owner creates of them), the Kafka Connect
-configuration, and which replica tables a fresh start empties.
+(the publication main's owner keeps of them), the Kafka Connect
+configuration, and which replica tables a fresh snapshot replaces.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from warehouse.roles import HEARTBEAT_TABLE, REPLICATED_TABLES, is_replicated
+from warehouse.roles import HEARTBEAT_TABLE, REPLICATED_TABLES
 from warehouse.settings import Settings
-
-__all__ = ["HEARTBEAT_TABLE", "REPLICATED_TABLES", "is_replicated"]
 
 TOPIC_PREFIX = "wrapped"
 # The replicated tables (Debezium regular expressions on `schema.table`) and the heartbeat are
@@ -80,7 +78,9 @@ def engine_properties(settings: Settings) -> dict[str, str]:
         "converter.schemas.enable": "false",
         "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
         "offset.storage.file.filename": str(offsets_file(settings)),
-        # Offsets (and the slot's confirmed LSN) follow applied batches within a second.
+        # BEGIN/END records around each main transaction: the replica commits whole ones.
+        "provide.transaction.metadata": "true",
+        # Offsets (and the slot's confirmed LSN) follow committed transactions within a second.
         "offset.flush.interval.ms": "1000",
         "poll.interval.ms": "50",
         "max.batch.size": "8192",

@@ -7,9 +7,11 @@ offsets are committed by hand, only after the batch is committed in the replica:
 a crash re-delivers, the idempotent apply absorbs it.
 
 Each table is its own topic, so order holds per table only (keep one partition
-per topic: TRUNCATE events have no key). A snapshot's first record therefore
-does not empty the replica here as it does with the embedded engine: start
-from an empty replica (`python -m cdc_connectors reset` does not apply to Kafka).
+per topic: TRUNCATE events have no key), and the connector sends no transaction
+metadata: each poll is one replica transaction, so unlike the embedded engine
+a main transaction spanning polls or topics can be seen half-applied. A
+snapshot's first record does not replace the replica's content here either:
+start from an empty replica (`python -m cdc_connectors reset` does not apply to Kafka).
 """
 
 from __future__ import annotations

@@ -1,11 +1,17 @@
 """The replicator on Debezium's embedded engine (pydbzengine): no Kafka needed.
 
-Each Debezium batch is applied to the replica in one transaction inside the
-handler; only when the handler returns does the engine mark the records
-processed and, within `offset.flush.interval.ms`, store the offsets (a file
-under `<runtime_dir>/debezium/`) and confirm the LSN to main's slot. A crash
-between the two re-delivers at most that second of changes, which the
-idempotent apply absorbs.
+The replica commits only whole main transactions: Debezium's transaction
+metadata brings a BEGIN and an END around each one's changes, which are
+written into one replica transaction, across engine batches if need be, and
+committed with the applied position when the END arrives (a snapshot likewise
+commits at its last record: see `ApplyHandler`). The engine marks processed
+only the records up to that commit, so its offsets (a file under
+`<runtime_dir>/debezium/`, stored within `offset.flush.interval.ms`) and the
+LSN it confirms to main's slot never pass an uncommitted transaction. A crash
+replays from the stored offset: at most that second of committed changes
+again, which the idempotent apply absorbs, and any transaction it interrupted
+from its BEGIN. If the replica is lost, its open transaction is gone: the
+engine is restarted from the offsets of what was committed.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 
-from cdc_connectors.apply import Applier, ReplicationError, StopRequested, decode_change
+from cdc_connectors.apply import BEGIN, END, Applier, Change, ReplicationError, StopRequested, decode_change
 from cdc_connectors.capture import (
     debezium_dir,
     engine_properties,
@@ -61,8 +67,9 @@ def prepare(settings: Settings, applier: Applier) -> str:
     With offsets of a completed snapshot, the slot must still exist: without it
     the changes since the last offset are lost to us, so we refuse rather than
     replicate a hole. With no offsets, or a snapshot that was cut short, this is
-    a fresh start: the replica's replicated tables are emptied and our slot (if
-    left over) dropped, so the snapshot makes an exact copy.
+    a fresh start: our slot (if left over) is dropped and the snapshot replaces
+    the replicated tables' content in one replica transaction (`Applier.start_over`),
+    so it makes an exact copy while readers keep the old content until it is complete.
     """
     debezium_dir(settings).mkdir(parents=True, exist_ok=True)
     log_dir(settings).mkdir(parents=True, exist_ok=True)
@@ -76,8 +83,8 @@ def prepare(settings: Settings, applier: Applier) -> str:
             return "resuming from stored offsets"
         offsets_file(settings).unlink()  # the snapshot was cut short: it starts again
     drop_slot(settings)
-    emptied = applier.reset()
-    return f"fresh start: snapshot of main into the emptied replica tables ({len(emptied)} tables)"
+    applier.start_over()
+    return "fresh start: a snapshot of main replaces the replicated tables' content when it is complete"
 
 
 def drop_slot(settings: Settings, wait_s: float = 15.0) -> bool:
@@ -108,22 +115,38 @@ def reset(settings: Settings) -> None:
 
 
 class ApplyHandler:
-    """Turns one Debezium batch into Changes and applies them (retrying while the replica is down)."""
+    """Applies Debezium batches to the replica whole main transaction by whole main transaction.
 
-    def __init__(self, applier: Applier, stop: threading.Event):
+    A record is complete when no main transaction (BEGIN .. END) and no snapshot
+    (first .. last record) is open after it. Each batch's records up to its last
+    complete one are written and committed in one replica transaction together
+    with whatever earlier batches left open; the records after it are written
+    into a new transaction, left open for the next batch. `handle` returns how
+    many of the batch's records are committed: only those are marked processed.
+    """
+
+    def __init__(self, applier: Applier):
         self.applier = applier
-        self.stop = stop
+        self.in_transaction = False
+        self.in_snapshot = False
 
-    def handle(self, values: list[str], keys: list[str] | None) -> None:
-        changes = []
+    def handle(self, values: list[str], keys: list[str] | None) -> int:
+        changes: list[Change] = []
+        complete = committed = 0  # records of the batch, and changes among them, up to the last complete one
         for i, value in enumerate(values):
-            if value == "null":  # a tombstone
-                continue
-            change = decode_change(value, keys[i] if keys is not None else None)
-            if change is not None:
+            change = None if value == "null" else decode_change(value, keys[i] if keys is not None else None)
+            if change is BEGIN or change is END:
+                self.in_transaction = change is BEGIN
+            elif change is not None:
+                self.in_snapshot = change.in_snapshot
                 changes.append(change)
-        if changes:
-            self.applier.apply_with_retry(changes, self.stop)
+            if not (self.in_transaction or self.in_snapshot):
+                complete, committed = i + 1, len(changes)
+        if complete:
+            self.applier.write(changes[:committed])
+            self.applier.commit()
+        self.applier.write(changes[committed:])
+        return complete
 
 
 def _batch_consumer(handler: ApplyHandler):
@@ -133,8 +156,8 @@ def _batch_consumer(handler: ApplyHandler):
     record costs tens of microseconds each; instead Java joins the batch's
     values (and, when it holds a delete, its keys) into one newline-separated
     string — Debezium's JSON never contains a raw newline — and marks the
-    records processed itself, through method handles. Records are marked only
-    after `handler.handle` returned, i.e. after the replica committed.
+    records processed itself, through method handles: only the first
+    `handler.handle(..)` records, those the replica has committed.
     """
     import jpype
 
@@ -167,8 +190,9 @@ def _batch_consumer(handler: ApplyHandler):
                 keys = None
                 if any('"op":"d"' in value for value in values):
                     keys = str(records.stream().map(getters["key"]).collect(joining)).split("\n")
-                handler.handle(values, keys)
-                records.forEach(as_interface(JConsumer, mark.bindTo(committer)))
+                committed = handler.handle(values, keys)
+                if committed:
+                    records.subList(0, committed).forEach(as_interface(JConsumer, mark.bindTo(committer)))
                 committer.markBatchFinished()
             except BaseException as exc:  # reported by run(); the engine stops
                 self.error = exc
@@ -205,44 +229,67 @@ def _engine_class():
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> int:
-    """Run the replicator until `stop` is set (or SIGTERM/SIGINT); return an exit code."""
+    """Run the replicator until `stop` is set (or SIGTERM/SIGINT); return an exit code.
+
+    Losing the replica loses its open transaction: the engine is then stopped and,
+    once the replica answers again, started anew from the committed offsets.
+    """
     stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
     applier = Applier(settings.replica_database_url, settings.debezium_slot_name)
-    applier.apply_with_retry([], stop)  # waits for the replica, creates the bookkeeping table
-    log.warning("replicator: %s", prepare(settings, applier))
-    engine = _engine_class()(properties=engine_properties(settings), handler=ApplyHandler(applier, stop),
+    failure: BaseException | None = None
+    try:
+        while True:
+            applier.apply_with_retry([], stop)  # waits for the replica
+            log.warning("replicator: %s", prepare(settings, applier))
+            failure = _run_engine(settings, applier, stop)
+            if not isinstance(failure, psycopg.OperationalError):
+                break
+            log.warning("replica unavailable (%s): its open transaction is gone; Debezium restarts from the "
+                        "last committed one", str(failure).strip())
+    except StopRequested:
+        pass
+    finally:
+        applier.close()
+    if failure is not None:
+        log.error("replicator failed: %s", failure)
+        return 1
+    return 0
+
+
+def _run_engine(settings: Settings, applier: Applier, stop: threading.Event) -> BaseException | None:
+    """Run one engine until `stop` is set or it fails; what failed, if anything."""
+    engine = _engine_class()(properties=engine_properties(settings), handler=ApplyHandler(applier),
                              jvm_opts=jvm_options(settings))
     failure: list[BaseException] = []
+    ended = threading.Event()
 
     def engine_thread() -> None:
         try:
             engine.run()
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
             failure.append(exc)
         finally:
-            if not stop.is_set():
-                failure.append(ReplicationError(
-                    f"the Debezium engine stopped; see {log_dir(settings) / 'debezium-engine.log'}"))
-            stop.set()
+            ended.set()
 
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
     thread = threading.Thread(target=engine_thread, name="debezium-engine")
     thread.start()
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and not ended.is_set():
             pass
     finally:
-        stop.set()
-        engine.close()
+        if not ended.is_set():  # else it stopped by itself (a failure): closing again only warns
+            engine.close()
         thread.join(60)
-        applier.close()
-    errors = [exc for exc in failure if not isinstance(exc, StopRequested) and not _is_interrupt(exc)]
+        applier.rollback()  # a transaction left open by a stop or a failure
+    errors = [exc for exc in failure if not _is_interrupt(exc)]
     if errors:
-        log.error("replicator failed: %s", errors[0])
-        return 1
-    return 0
+        return errors[0]
+    if not stop.is_set():
+        return ReplicationError(f"the Debezium engine stopped; see {log_dir(settings) / 'debezium-engine.log'}")
+    return None
 
 
 def _is_interrupt(exc: BaseException) -> bool:

@@ -5,8 +5,8 @@
   (DML, TRUNCATE) and temporary tables;
 - replication (DEBEZIUM_DATABASE_USER), main: REPLICATION, reads the replicated tables, writes the
   heartbeat;
-- applier (the user of REPLICA_DATABASE_URL), replica: writes the replicated tables, the replica's
-  only writer;
+- applier (the user of REPLICA_DATABASE_URL), replica: writes the replicated tables' rows (no
+  TRUNCATE), the replica's only writer;
 - reader (the user of REPLICA_READER_URL), replica: reads.
 
 None is a superuser, none may create roles or databases or run server programs
@@ -31,6 +31,7 @@ from warehouse.settings import Settings, SettingsError, url_password, url_user
 ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
 SERVER_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
 WRITE = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
+APPLY = "SELECT, INSERT, UPDATE, DELETE"  # the applier replaces a table's rows by DELETE (MVCC), never TRUNCATE
 # What main publishes to Debezium, as patterns on schema.table (cdc_connectors/capture.py):
 # the dimensions, every statistic, the share links, and the heartbeat (captured, never applied).
 REPLICATED_TABLES = (
@@ -120,7 +121,7 @@ def grant(conn: psycopg.Connection, database: Database, settings: Settings) -> N
         (owner,))]
     if database == "replica":
         for schema in schemas:
-            _grant_schema(conn, owner, schema, users["REPLICA_DATABASE_URL"], WRITE)
+            _grant_schema(conn, owner, schema, users["REPLICA_DATABASE_URL"], APPLY)
             _grant_schema(conn, owner, schema, users["REPLICA_READER_URL"], "SELECT")
     else:
         for schema in schemas:

@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from cdc_connectors.capture import is_replicated
 from cdc_connectors.status import wait
 from warehouse.db import connect
+from warehouse.roles import is_replicated
 from warehouse.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,6 @@
 """The record -> replica translation without Debezium: decoding, conversions, all-or-nothing, idempotence,
-the Kafka variant's message handling and its Kafka Connect configuration."""
+whole main transactions and snapshots across batches, the Kafka variant's message handling and its Kafka
+Connect configuration."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from cdc_connectors.apply import Applier, ReplicationError, decode_change
-from cdc_connectors.capture import capture_properties, is_replicated
+from cdc_connectors.apply import BEGIN, END, Applier, ReplicationError, decode_change
+from cdc_connectors.capture import capture_properties
 from cdc_connectors.kafka_consumer import changes_from_messages
+from cdc_connectors.replicator import ApplyHandler
 from warehouse.db import connect
+from warehouse.roles import is_replicated
 from warehouse.settings import Settings
 
 from .helpers import checksums, execute
@@ -31,6 +34,14 @@ def record(table: str, op: str, after: dict | None = None, lsn: int = 100, snaps
     })
 
 
+def transaction(status: str) -> str:
+    """A record of the transaction topic (`provide.transaction.metadata`)."""
+    counts = [{"data_collection": "public.dim_user", "event_count": 2}] if status == "END" else None
+    return json.dumps({"status": status, "id": "736:24023128", "event_count": 2 if counts else None,
+                       "data_collections": counts, "ts_ms": 1795355087809})
+
+
+HEARTBEAT = '{"ts_ms":1795355083058}'
 ARTIST = {"artist_id": "a1", "name": 'Quote " and \\ back\tslash', "genres": ["indie", 'say "hi"', None],
           "popularity": 7, "image_url": None, "is_surrogate": False}
 STREAK = {"user_id": "u1", "period": "2024", "rank": 1, "artist_id": "a1", "days": 9,
@@ -51,6 +62,7 @@ def test_records_decode_into_changes():
     assert not decode_change(record("dim_artist", "r", ARTIST, snapshot="last")).in_snapshot
     assert decode_change(record("heartbeat", "u", {"id": 1}, schema="cdc")).op == "h"
     assert decode_change('{"ts_ms":1795355083058}') is None  # Debezium's own heartbeat topic
+    assert decode_change(transaction("BEGIN")) is BEGIN and decode_change(transaction("END")) is END
     with pytest.raises(ReplicationError, match="without a key"):
         decode_change(record("dim_artist", "d"), None)
     with pytest.raises(ReplicationError, match="malformed"):
@@ -144,5 +156,52 @@ def test_a_new_snapshot_replaces_what_the_replica_held(dbs):
         user = {"user_id": "u1", "display_name": None, "timezone": "UTC"}
         applier.apply([decode_change(record("dim_user", "r", user, snapshot="last"))])
         assert state() == (["a1"], True)
+    finally:
+        applier.close()
+
+
+def replica_ids(settings, table: str, key: str) -> list[str]:
+    with connect("replica", settings) as conn:
+        return [i for (i,) in conn.execute(f"SELECT {key} FROM {table} ORDER BY 1")]
+
+
+def user(user_id: str, snapshot: str = "false") -> str:
+    return record("dim_user", "r" if snapshot != "false" else "c",
+                  {"user_id": user_id, "display_name": None, "timezone": "UTC"}, snapshot=snapshot)
+
+
+def test_a_main_transaction_is_committed_whole_across_batches(dbs):
+    handler = ApplyHandler(Applier(dbs.replica_database_url, "test_slot"))
+    try:
+        # BEGIN, two changes and a heartbeat in between: nothing committed, nothing to mark processed
+        assert handler.handle([transaction("BEGIN"), user("u1"), HEARTBEAT, user("u2")], None) == 0
+        assert replica_ids(dbs, "dim_user", "user_id") == []
+        # its END comes in the next batch with the next transaction's start: the first three records committed
+        assert handler.handle([user("u3"), transaction("END"), transaction("BEGIN"), user("u4")], None) == 2
+        assert replica_ids(dbs, "dim_user", "user_id") == ["u1", "u2", "u3"]
+        assert handler.handle([transaction("END"), HEARTBEAT], None) == 2  # a heartbeat outside a transaction
+        assert replica_ids(dbs, "dim_user", "user_id") == ["u1", "u2", "u3", "u4"]
+    finally:
+        handler.applier.close()
+
+
+def test_a_snapshot_replaces_the_content_when_complete(dbs):
+    applier = Applier(dbs.replica_database_url, "test_slot")
+    handler = ApplyHandler(applier)
+    try:
+        applier.apply([decode_change(record("dim_artist", "c", {**ARTIST, "artist_id": "stale"}))])
+        applier.start_over()  # what a fresh start does: the replica is not caught up any more
+        with connect("replica", dbs) as conn:
+            assert conn.execute("SELECT snapshot_done FROM cdc.applied_position").fetchone() == (False,)
+        assert handler.handle([user("u1", "first"), user("u2", "true")], None) == 0
+        assert handler.handle([HEARTBEAT, user("u3", "true")], None) == 0
+        # readers still see the old content
+        assert (replica_ids(dbs, "dim_artist", "artist_id"), replica_ids(dbs, "dim_user", "user_id")) == (
+            ["stale"], [])
+        assert handler.handle([user("u4", "last"), transaction("BEGIN"), user("u5")], None) == 1
+        assert (replica_ids(dbs, "dim_artist", "artist_id"), replica_ids(dbs, "dim_user", "user_id")) == (
+            [], ["u1", "u2", "u3", "u4"])
+        with connect("replica", dbs) as conn:
+            assert conn.execute("SELECT snapshot_done, changes FROM cdc.applied_position").fetchone() == (True, 4)
     finally:
         applier.close()

@@ -132,15 +132,28 @@ def snapshot_done(settings) -> bool:
     return bool(row and row[0])
 
 
+def latest_write(settings) -> int:
+    """The Writer's latest transaction the replica holds (its newest user; their number stays at 7)."""
+    with connect("replica", settings) as conn:
+        return conn.execute("SELECT coalesce(max(substr(user_id, 2)::int), 0) FROM dim_user").fetchone()[0]
+
+
+def snapshot_writing(settings) -> bool:
+    """The snapshot's transaction, not committed yet, has written some of dim_track's rows in the replica."""
+    with connect("replica", settings) as conn:
+        return conn.execute("SELECT pg_relation_size('dim_track')").fetchone()[0] > 1_000_000
+
+
 def test_sigkill_during_snapshot_and_stream_then_restart_converges_exactly(cdc, replicator):
     rows = 60000
     execute(cdc, f"""INSERT INTO dim_track (track_id, name, artist_ids, is_surrogate)
                      SELECT 't' || g, 'Track ' || g, ARRAY['a' || g % 50], false FROM generate_series(1, {rows}) g""")
     replicator.start()
     deadline = time.monotonic() + 150
-    while not 0 < replica_count(cdc, "dim_track") < rows:  # kill in the middle of the snapshot
+    while not snapshot_writing(cdc):  # kill in the middle of the snapshot
         assert time.monotonic() < deadline and replicator.process.poll() is None, replicator.output()
         time.sleep(0.02)
+    assert replica_count(cdc, "dim_track") == 0  # a snapshot in progress is not visible
     assert replicator.kill() == -signal.SIGKILL
     writer = Writer(cdc)
     writer.start()
@@ -150,8 +163,8 @@ def test_sigkill_during_snapshot_and_stream_then_restart_converges_exactly(cdc, 
             while not snapshot_done(cdc):
                 assert time.monotonic() < deadline and replicator.process.poll() is None, replicator.output()
                 time.sleep(0.1)
-            applied = replica_count(cdc, "dim_user")
-            while replica_count(cdc, "dim_user") == applied:
+            applied = latest_write(cdc)
+            while latest_write(cdc) == applied:
                 assert time.monotonic() < deadline and replicator.process.poll() is None, replicator.output()
                 time.sleep(0.1)
             time.sleep(0.5)
@@ -221,3 +234,101 @@ def test_background_start_status_stop_then_a_missing_slot_is_refused(cdc, replic
     assert replicator.exit_code() == 2
     assert f"replication slot '{cdc.debezium_slot_name}' is missing on main" in replicator.output()
     assert replica_count(cdc, "dim_user") == 1
+
+
+class Poller(threading.Thread):
+    """Reads the replica over and over, each time one statement (one snapshot), and keeps what it saw."""
+
+    def __init__(self, settings, query: str):
+        super().__init__(daemon=True)
+        self.settings, self.query, self.stop, self.error = settings, query, threading.Event(), None
+        self.seen: list[tuple] = []
+
+    def run(self) -> None:
+        try:
+            with connect("replica", self.settings, autocommit=True) as conn:
+                while not self.stop.is_set():
+                    self.seen.append(conn.execute(self.query).fetchone())
+                    time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+
+    def finish(self) -> list[tuple]:
+        self.stop.set()
+        self.join()
+        assert self.error is None, self.error
+        return self.seen
+
+
+BIG = 12000  # rows per table: a publication of 3 x 12,000 changes spans several batches of max.batch.size 8192
+
+
+def writing_a_long_transaction(settings) -> bool:
+    """A replica session has had a transaction with writes open for a while (the replicator, mid-publication)."""
+    with connect("replica", settings, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_xid IS NOT NULL AND xact_start < clock_timestamp() - interval '0.3 s'").fetchone()[0]
+
+
+def test_a_reader_never_sees_part_of_a_large_publication_even_across_a_kill(cdc, replicator):
+    execute(cdc, f"""INSERT INTO dim_track (track_id, name, artist_ids, popularity, is_surrogate)
+                     SELECT 't' || g, 'Track ' || g, ARRAY['a1'], 1, false FROM generate_series(1, {BIG}) g""",
+            f"""INSERT INTO analytics.top_tracks SELECT 'u' || g % 100, 'all', g, 't' || g, 1, 1, now(), now()
+                FROM generate_series(1, {BIG}) g""")
+    replicator.start()
+    replicator.wait_caught_up()
+    state = ("SELECT (SELECT count(*) FROM dim_track), (SELECT sum(popularity) FROM dim_track),"
+             " (SELECT count(*) FROM analytics.top_tracks), (SELECT sum(streams) FROM analytics.top_tracks)")
+    before = (BIG, BIG, BIG, BIG)
+    poller = Poller(cdc, state)
+    poller.start()
+    # One main transaction: 12,000 updates, 12,000 deletes, 12,000 inserts in two tables.
+    execute(cdc, "UPDATE dim_track SET popularity = 2",
+            "DELETE FROM analytics.top_tracks",
+            f"""INSERT INTO analytics.top_tracks SELECT 'u' || g % 100, 'all', g, 't' || g, 3, 1, now(), now()
+                FROM generate_series(1, {BIG}) g""")
+    deadline = time.monotonic() + 60
+    while not writing_a_long_transaction(cdc):  # the publication is being written into the replica
+        assert time.monotonic() < deadline and replicator.process.poll() is None, replicator.output()
+        time.sleep(0.02)
+    assert replicator.kill() == -signal.SIGKILL  # its replica transaction is rolled back: replayed from BEGIN
+    replicator.start()
+    replicator.wait_caught_up()
+    seen = poller.finish()
+    after = (BIG, 2 * BIG, BIG, 3 * BIG)
+    assert seen[0] == before and seen[-1] == after and len(seen) > 20
+    assert set(seen) <= {before, after}, sorted(set(seen) - {before, after})[:5]
+    assert_replica_equal(cdc)
+    assert "resuming from stored offsets" in replicator.output()
+
+
+def test_a_re_snapshot_never_lowers_the_replicas_counts(cdc, replicator):
+    load_listening(cdc)
+    publish_statistics(cdc, version=1)
+    execute(cdc, """INSERT INTO dim_track (track_id, name, artist_ids, is_surrogate)
+                    SELECT 'bulk' || g, 'Track ' || g, ARRAY['a1'], false FROM generate_series(1, 40000) g""")
+    replicator.start()
+    replicator.wait_caught_up()
+    tables = [name for name in assert_replica_equal(cdc)]
+    replicator.stop()
+    subprocess.run([sys.executable, "-m", "cdc_connectors", "reset"], check=True, timeout=60)
+    # Changed while nothing replicates: the new snapshot must bring these, never fewer rows.
+    execute(cdc, "UPDATE dim_track SET popularity = 77 WHERE track_id LIKE 'bulk1%'",
+            "INSERT INTO dim_artist VALUES ('late', 'Late', NULL, 1, NULL, false)")
+    counts = "SELECT " + ", ".join(f"(SELECT count(*) FROM {name})" for name in tables)
+    before = Poller(cdc, counts)
+    before.start()
+    time.sleep(0.2)
+    floor = before.finish()[-1]
+    poller = Poller(cdc, counts)
+    poller.start()
+    replicator.start()
+    replicator.wait_caught_up()
+    seen = poller.finish()
+    dropped = [(name, low, count) for counts_seen in seen
+               for name, low, count in zip(tables, floor, counts_seen, strict=True) if count < low]
+    assert not dropped, dropped[:5]
+    assert len(seen) > 20
+    assert "fresh start" in replicator.output()
+    assert_replica_equal(cdc)

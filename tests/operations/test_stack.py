@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from cdc_connectors.capture import is_replicated
 from operations.stack import BY_NAME
 from testkit.stack_env import COMPONENTS, descendants, identity, make, make_root, stack_environment, status_pids
+from warehouse.roles import is_replicated
 from warehouse.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]

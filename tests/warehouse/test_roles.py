@@ -62,6 +62,7 @@ def test_only_the_applier_writes_the_replica_and_the_reader_reads_what_the_owner
                         "snapshot_done) VALUES ('s', '0/1', now(), now(), 1, true)")
     with connect("replica", dbs, autocommit=True) as applier:
         assert refused(applier, "CREATE TABLE public.mine (x integer)")
+        assert refused(applier, "TRUNCATE dim_user")  # it replaces rows by DELETE: readers keep theirs
     with connect_owner("replica", dbs) as owner:  # a migration adds a table
         owner.execute("CREATE TABLE analytics.later (x integer)")
         owner.execute("INSERT INTO analytics.later VALUES (5)")
