@@ -90,7 +90,7 @@ class RenderedRecap:
 
 def dashboard_link(settings: Settings, user_id: str, month: str) -> str:
     """The dashboard's page of `user_id` for `month` (dashboard/app.py: /users/<id>?period=)."""
-    return f"{settings.dashboard_url}/users/{quote(user_id, safe='')}?period={month}"
+    return f"{settings.dashboard_link_url}/users/{quote(user_id, safe='')}?period={month}"
 
 
 def account_link(settings: Settings) -> str:

@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, date, datetime
 
 from recap.data import load_recap
-from recap.render import render_recap
+from recap.render import dashboard_link, render_recap
 from recap.send import send_due
 from tests.recap_support import FEB_2, publish_run
 from warehouse.db import connect
-from warehouse.settings import PROJECT_ROOT
+from warehouse.settings import PROJECT_ROOT, Settings
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -279,3 +279,10 @@ def test_make_recap_renders_one_month_to_files_without_sending(recap_settings, s
     bad = subprocess.run([sys.executable, "-m", "recap", "render", "--user", "alice", "--month", "2026-13"],
                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "bad month '2026-13'" in bad.stderr
+
+
+def test_the_dashboard_link_uses_the_public_address_when_there_is_one():
+    local = Settings(_env_file=None, dashboard_port=8050)
+    assert dashboard_link(local, "a b", "2026-01") == "http://127.0.0.1:8050/users/a%20b?period=2026-01"
+    public = local.model_copy(update={"dashboard_public_url": "https://wrapped.example.org/"})
+    assert dashboard_link(public, "a b", "2026-01") == "https://wrapped.example.org/users/a%20b?period=2026-01"
