@@ -68,7 +68,7 @@ class _Server(BaseApplication):
         return self.factory()
 
 
-def bind_address(host: str, port: int) -> str:
+def _bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -91,7 +91,7 @@ def serve(factory: Callable[[], Callable], *, name: str, host: str, port: int, w
             print(ready_message, flush=True)
 
     _Server(factory, {
-        "bind": [bind_address(host, port)], "worker_class": "gthread", "workers": workers, "threads": threads,
+        "bind": [_bind_address(host, port)], "worker_class": "gthread", "workers": workers, "threads": threads,
         "graceful_timeout": GRACEFUL_TIMEOUT_S, "proc_name": name, "logger_class": logger,
         "accesslog": "-", "errorlog": "-", "access_log_format": ACCESS_LOG_FORMAT,
         "worker_exit": worker_exit, "when_ready": when_ready,
