@@ -9,12 +9,14 @@ and fills every statistic table with generated rows of the shape and volume the
 analytics job writes for ~1M plays: `--users` users x (all + 2 years + 24
 months) periods, top 50s, 24 hours, 7 days, 168 clock cells, a few hundred
 albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
-share link. Then it serves the dashboard in a child process (`dashboard.server.serve`:
-Werkzeug's threaded WSGI server) and sends, from `--clients` threads without
-pause, requests for random users and periods: the overview page (share link
-cookie), then one API endpoint per request (Bearer token), with a pool of 8
-replica connections and again with a new connection per query. Prints p50 /
-p95 / p99 latency and throughput, then stops everything.
+share link. Then it serves the dashboard in a child process as `make up` runs it
+(`python -m dashboard serve`: gunicorn, DASHBOARD_WORKERS x DASHBOARD_THREADS,
+a pool of DASHBOARD_THREADS replica connections per worker) and sends, from
+`--clients` threads without pause, requests for random users and periods: the
+overview page (share link cookie), then one API endpoint per request (Bearer
+token); then again with a new connection per query (`dashboard.server.serve`
+with pool_size=0, the same server otherwise). Prints p50 / p95 / p99 latency
+and throughput, then stops everything.
 """
 
 from __future__ import annotations
@@ -209,11 +211,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def serve(env: dict, port: int, pool_size: int, log: Path) -> subprocess.Popen:
-    code = ("from dashboard.server import serve; from warehouse.settings import get_settings; "
-            f"serve(get_settings(), pool_size={pool_size})")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log.open("ab"),
-                               stderr=subprocess.STDOUT)
+def serve(env: dict, port: int, log: Path, pool_size: int | None = None) -> subprocess.Popen:
+    """The dashboard as `make up` serves it (pool_size None), or with `pool_size` replica connections per worker."""
+    command = [sys.executable, "-m", "dashboard", "serve"] if pool_size is None else [
+        sys.executable, "-c", "from dashboard.server import serve; from warehouse.settings import get_settings; "
+                              f"serve(get_settings(), pool_size={pool_size})"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -279,23 +282,25 @@ def main() -> None:
 
         env = dict(os.environ, REPLICA_READER_URL=settings.replica_reader_url, DASHBOARD_PORT=str(port),
                    DASHBOARD_HOST="127.0.0.1", RUNTIME_DIR=str(root), ENV_FILE=str(root / "none.env"))
-        print(f"server: Werkzeug threaded WSGI server (make_server(threaded=True)), 1 process; "
-              f"{args.clients} concurrent clients, no think time; load average before: {os.getloadavg()[0]:.2f}")
+        served = Settings(_env_file=None)  # the server's DASHBOARD_WORKERS and _THREADS: this environment's
+        print(f"server: gunicorn (python -m dashboard serve), {served.dashboard_workers} workers x "
+              f"{served.dashboard_threads} threads; {args.clients} concurrent clients, no think time; "
+              f"load average before: {os.getloadavg()[0]:.2f}")
         postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
-        print("CPU ms/req: CPU time used per request by the dashboard process (Python) and by PostgreSQL")
+        print("CPU ms/req: CPU time used per request by the dashboard's processes (Python) and by PostgreSQL")
         print(f"{'scenario':38} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'req/s':>6} "
               f"{'KB/resp':>7} {'CPU ms/req py + pg':>19}")
-        for pool_size, n in ((8, args.requests), (0, args.requests // 2)):
-            process = serve(env, port, pool_size, root / "logs" / "dashboard.log")
+        for pool_size, n in ((None, args.requests), (0, args.requests // 2)):
+            process = serve(env, port, root / "logs" / "dashboard.log", pool_size)
             run(port, Scenario("warm-up", pages(100) + api(100)), args.clients)
             for label, requests in (("overview page", pages(n)), ("API, one statistic", api(n))):
                 scenario = Scenario(label, requests)
-                cpu_before = cpu_seconds(process.pid), cpu_seconds(postmaster, with_children=True)
+                cpu_before = cpu_seconds(process.pid, with_children=True), cpu_seconds(postmaster, with_children=True)
                 seconds = run(port, scenario, args.clients)
-                cpu_py = (cpu_seconds(process.pid) - cpu_before[0]) * 1000 / len(requests)
+                cpu_py = (cpu_seconds(process.pid, with_children=True) - cpu_before[0]) * 1000 / len(requests)
                 cpu_pg = (cpu_seconds(postmaster, with_children=True) - cpu_before[1]) * 1000 / len(requests)
                 ms = [x * 1000 for x in scenario.latencies]
-                name = f"{label} (pool {pool_size})" if pool_size else f"{label} (no pool)"
+                name = f"{label} (pool {served.dashboard_threads})" if pool_size is None else f"{label} (no pool)"
                 print(f"{name:38} {len(ms):>8} {statistics.median(ms):>7.1f} {percentile(ms, 95):>7.1f} "
                       f"{percentile(ms, 99):>7.1f} {len(ms) / seconds:>6.0f} {scenario.bytes / len(ms) / 1024:>7.1f} "
                       f"{cpu_py:>9.1f} + {cpu_pg:>6.1f}")

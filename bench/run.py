@@ -59,7 +59,6 @@ PLAYS_PER_DAY_RATIO = 0.76   # the generator keeps about this share of `plays_pe
 NEW_PLAYS = 1_000            # per incremental run
 LAG_RATES, LAG_SECONDS = (1_000, 5_000), 6
 CLIENTS, DASHBOARD_REQUESTS = 20, 300
-DASHBOARD_POOL = 8           # replica connections, as `make dashboard` serves it
 DATABASES = ("source", "main", "replica")
 TARGETS = [  # (issue, what, stage key, size, comparison, limit, unit)
     (3, "Spark full run on 1M plays", "spark full run", "1M", "<", 60, "s"),
@@ -443,7 +442,7 @@ def dashboard_latency(settings, root: Path, tokens: dict[str, str], recorder: Re
         periods = conn.execute("SELECT user_id, period FROM analytics.overview").fetchall()
     port = free_port()
     env = dict(os.environ, DASHBOARD_PORT=str(port), DASHBOARD_HOST="127.0.0.1")
-    process = serve(env, port, DASHBOARD_POOL, root / "logs" / "dashboard.log")
+    process = serve(env, port, root / "logs" / "dashboard.log")  # as `make up` serves it
     rng = random.Random(SEED)
 
     def requests(kind: str, n: int) -> list[tuple[str, dict]]:

@@ -24,10 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", nargs="?", default="serve", choices=["serve"])
     parser.parse_args(argv)
     try:
-        server.serve(get_settings())
+        settings = get_settings()  # checked before anything starts
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    server.serve(settings)
     return 0
 
 

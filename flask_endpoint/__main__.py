@@ -1,17 +1,24 @@
 """`python -m flask_endpoint [serve]`: the login service on FLASK_HOST:FLASK_PORT, in the foreground.
 
+Served by gunicorn (`warehouse.serving`): FLASK_WORKERS processes of FLASK_THREADS threads. The
+authorization codes Spotify sends to `/callback?code=...` never reach the log (written `code=<code>`).
 In the background it runs as the supervisor program `flask`: `python -m operations start flask`, `make flask`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import re
 import sys
 
-from werkzeug.serving import run_simple
-
+from warehouse.serving import serve
 from warehouse.settings import SettingsError, get_settings
+
+_OAUTH_CODE = re.compile(r"([?&]code=)[^&\s\"]+")
+
+
+def without_oauth_codes(line: str) -> str:
+    return _OAUTH_CODE.sub(r"\1<code>", line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,17 +26,19 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", choices=["serve"], default="serve")
     parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         from flask_endpoint.app import create_app
 
         settings = get_settings()
-        app = create_app(settings)  # checks the settings before anything starts
+        create_app(settings)  # checks the settings before anything starts; each worker builds its own
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    run_simple(settings.flask_host, settings.flask_port, app, threaded=True)
+    serve(lambda: create_app(settings), name="python -m flask_endpoint serve", host=settings.flask_host,
+          port=settings.flask_port, workers=settings.flask_workers, threads=settings.flask_threads,
+          redact=without_oauth_codes,
+          ready_message=f"login service serving on {settings.login_service_url} ({settings.flask_workers} "
+                        f"workers x {settings.flask_threads} threads)")
     return 0
 
 

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     dashboard_public_url: str = ""
     # Both web services: a login lasts at most this long, however active.
     session_lifetime_hours: int = Field(default=12, ge=1, le=720)
+    # gunicorn (warehouse/serving.py): worker processes x threads of the dashboard and of the login service.
+    # Each dashboard worker keeps up to DASHBOARD_THREADS replica connections.
+    dashboard_workers: int = Field(default=2, ge=1, le=64)
+    dashboard_threads: int = Field(default=4, ge=1, le=256)
     # Spotify login service and ingestion (flask_endpoint/, ingestion/). Secrets
     # default to "" and are checked where used (require_secret).
     spotify_client_id: str = ""
@@ -97,6 +101,8 @@ class Settings(BaseSettings):
     flask_secret_key: str = Field(default="", repr=False)
     flask_host: str = "127.0.0.1"
     flask_port: int = Field(default=5000, ge=1, le=65535)
+    flask_workers: int = Field(default=1, ge=1, le=64)
+    flask_threads: int = Field(default=4, ge=1, le=256)
     ingestion_interval_minutes: int = Field(default=60, ge=10)
     spotify_max_retry_after_seconds: int = Field(default=30, ge=0)
     # Data-export import (ingestion/export_loader.py, flask_endpoint/upload.py).

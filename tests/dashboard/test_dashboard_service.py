@@ -1,5 +1,5 @@
-"""`python -m operations start|status|stop dashboard` (the supervisor program) and `python -m dashboard share`
-as real processes."""
+"""`python -m operations start|status|stop dashboard` (the supervisor program, gunicorn) and
+`python -m dashboard serve|share` as real processes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import pytest
 
 from operations import supervisor
 from operations.postgres import free_port, port_is_free
+from testkit import served
+from testkit.stack_env import identity
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replicate_share_links
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.share_links import create_share_link
@@ -55,14 +57,18 @@ def runtime(tmp_path):
 def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
     port = free_port()
     env = dict(os.environ, DASHBOARD_PORT=str(port), DASHBOARD_ADMIN_PASSWORD=ADMIN_PASSWORD,
-               RUNTIME_DIR=str(runtime))
+               RUNTIME_DIR=str(runtime), DASHBOARD_WORKERS="3")
     started = run(["operations", "start", "dashboard"], env)
+    workers: dict[int, str] = {}
     try:
         assert started.returncode == 0, started.stderr
         match = re.search(rf"dashboard started \(pid (\d+)\) at http://127\.0\.0\.1:{port}", started.stdout)
         assert match, started.stdout
         pid = int(match.group(1))
-        assert "python -m dashboard serve" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        # gunicorn's master and DASHBOARD_WORKERS workers, titled with the command supervisord runs
+        assert identity(pid)[2] == "gunicorn: master [python -m dashboard serve]"
+        workers = served.workers(pid)
+        assert list(workers.values()) == ["gunicorn: worker [python -m dashboard serve]"] * 3, workers
         assert listening_addresses(port) == {"127.0.0.1"}
 
         again = run(["operations", "start", "dashboard"], env)
@@ -74,6 +80,7 @@ def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
             f"http://127.0.0.1:{port}/api/users",
             headers={"Authorization": "Basic " + base64.b64encode(f"a:{ADMIN_PASSWORD}".encode()).decode()})
         with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Server"] == "gunicorn"
             assert [u["user_id"] for u in json.load(response)["users"]] == ["alice", "bob", "carol"]
         token = create_share_link(filled, "bob")
         replicate_share_links(filled)
@@ -86,10 +93,19 @@ def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
     finally:
         stopped = run(["operations", "stop", "dashboard"], env)
     assert stopped.returncode == 0 and f"dashboard: stopped (pid {pid})" in stopped.stdout
-    assert not alive(pid)
+    assert not alive(pid) and not any(alive(worker) for worker in workers)
+    assert "stopped: dashboard (exit status 0)" in (runtime / "logs" / "supervisord.log").read_text()  # SIGTERM
     assert port_is_free(port)
     assert re.match(r"dashboard +stopped", run(["operations", "status", "dashboard"], env).stdout)
     assert run(["operations", "stop", "dashboard"], env).stdout.strip() == "dashboard: not running"
+
+
+def test_serve_refuses_a_bad_setting_before_it_starts(tmp_path):
+    env = dict(os.environ, DASHBOARD_THREADS="0", RUNTIME_DIR=str(tmp_path))
+    result = run(["dashboard", "serve"], env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: bad setting: DASHBOARD_THREADS"), result.stderr
+    assert "gunicorn" not in result.stdout + result.stderr  # no server started
 
 
 def test_start_on_a_taken_port_says_so(reader, runtime):

@@ -63,6 +63,11 @@ def test_compose_config_passes(compose, tmp_path):
             if "pg-secret" in json.dumps(service.get("environment", {}))] == ["main", "migrate", "replica", "source"]
     assert services["migrate"]["command"][-1] == ('python -m operations provision --admin-user "$$POSTGRES_USER" '
                                                   "&& python -m warehouse migrate")
+    for web in ("flask", "dashboard"):  # gunicorn, through the same entry point as `make up`'s programs
+        package = {"flask": "flask_endpoint", "dashboard": "dashboard"}[web]
+        assert services[web]["command"] == ["python", "-m", package, "serve"], web
+        assert services[web].get("entrypoint") is None, web
+    assert "ENTRYPOINT" not in (PROJECT_ROOT / "docker" / "Dockerfile").read_text()  # the command runs as it is
     assert services["airflow-scheduler"]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] == "j" * 64
     for name, service in services.items():  # published ports only on this machine
         for port in service.get("ports", []):
