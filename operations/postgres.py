@@ -247,7 +247,12 @@ class Cluster:
             try:
                 conn = superuser_connection(self)
                 break
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                if f'role "{SUPERUSER}" does not exist' in str(exc):
+                    raise ClusterError(
+                        f"the {self.name} cluster in {self.datadir} was made by an earlier version of this "
+                        f"project (its superuser is not {SUPERUSER!r}): dump what you need, then `make down`, "
+                        "`make clean` and `make up` make it anew with the least-privilege roles") from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

@@ -67,6 +67,7 @@ def test_compose_config_passes(compose, tmp_path):
         package = {"flask": "flask_endpoint", "dashboard": "dashboard"}[web]
         assert services[web]["command"] == ["python", "-m", package, "serve"], web
         assert services[web].get("entrypoint") is None, web
+        assert services[web]["stop_grace_period"] == "30s", web  # longer than gunicorn's graceful 20 s
     assert "ENTRYPOINT" not in (PROJECT_ROOT / "docker" / "Dockerfile").read_text()  # the command runs as it is
     assert services["airflow-scheduler"]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] == "j" * 64
     for name, service in services.items():  # published ports only on this machine

@@ -72,3 +72,14 @@ def test_the_superuser_has_no_password_and_logs_in_only_over_the_socket(cluster)
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(host="127.0.0.1", port=cluster.port, user="postgres", password=password,
                             dbname="postgres", connect_timeout=5)
+
+
+def test_a_cluster_of_an_earlier_version_is_refused_with_what_to_do(cluster, monkeypatch):
+    """Earlier versions made the URL's user the clusters' superuser: such a cluster is not converted."""
+    from operations import postgres
+
+    with monkeypatch.context() as old:
+        old.setattr(postgres, "SUPERUSER", "app")
+        assert cluster.init()
+    with pytest.raises(ClusterError, match=r"made by an earlier version .* `make clean`"):
+        cluster.start()
