@@ -11,12 +11,10 @@ the login service and ingestion pointed at this server work without more setup.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from werkzeug.serving import run_simple
-
 from fake_spotify import Client, FakeSpotify, create_app
+from warehouse.serving import serve
 from warehouse.settings import SettingsError, get_settings
 
 
@@ -51,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         clients=[Client(args.client_id, args.client_secret, args.redirect_uri or [settings.spotify_redirect_uri])],
         development_mode=args.development_mode,
     )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"fake Spotify on {url}: users {', '.join(fake.users)}", flush=True)
-    run_simple(args.host, args.port, create_app(fake), threaded=True)
+    # gunicorn (warehouse/serving.py), one worker: the fake's state lives in its memory (forked from here).
+    serve(lambda: create_app(fake), name="python -m fake_spotify serve", host=args.host, port=args.port,
+          workers=1, threads=8, access_log=False)
     return 0
 
 

@@ -74,11 +74,12 @@ def _bind_address(host: str, port: int) -> str:
 
 def serve(factory: Callable[[], Callable], *, name: str, host: str, port: int, workers: int, threads: int,
           redact: Callable[[str], str] | None = None, on_worker_exit: Callable[[Callable], None] | None = None,
-          ready_message: str = "") -> None:
+          ready_message: str = "", access_log: bool = True) -> None:
     """Serve the app each worker builds with `factory()` on host:port until SIGTERM or Ctrl-C.
 
     `name` shows in the processes' titles (`gunicorn: master [name]`, `gunicorn: worker [name]`);
-    `on_worker_exit(app)` runs in each worker as it stops; `ready_message` is printed once listening."""
+    `on_worker_exit(app)` runs in each worker as it stops; `ready_message` is printed once listening;
+    `access_log=False`: no line per request (errors are still logged)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logger = type("Logger", (_Logger,), {"redacting": _Redacting(redact) if redact else None})
 
@@ -93,7 +94,7 @@ def serve(factory: Callable[[], Callable], *, name: str, host: str, port: int, w
     _Server(factory, {
         "bind": [_bind_address(host, port)], "worker_class": "gthread", "workers": workers, "threads": threads,
         "graceful_timeout": GRACEFUL_TIMEOUT_S, "proc_name": name, "logger_class": logger,
-        "accesslog": "-", "errorlog": "-", "access_log_format": ACCESS_LOG_FORMAT,
+        "accesslog": "-" if access_log else None, "errorlog": "-", "access_log_format": ACCESS_LOG_FORMAT,
         "worker_exit": worker_exit, "when_ready": when_ready,
         "control_socket_disable": True,  # gunicornc is not used; its default socket is one per home folder
     }).run()
