@@ -25,6 +25,18 @@ def workers(master: int) -> dict[int, str]:
     return {pid: found[2] for pid in descendants({master}) - {master} if (found := identity(pid))}
 
 
+def forked_workers(master: int, count: int, timeout: float = 30) -> dict[int, str]:
+    """`workers(master)` once `count` workers carry gunicorn's worker title: the master answers as soon as
+    its first worker does, the others fork and rename themselves a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = workers(master)
+        titled = [title for title in found.values() if title.startswith("gunicorn: worker")]
+        if len(titled) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def stop(server: subprocess.Popen, workers_seen: dict[int, str]) -> tuple[int, list[int]]:
     """SIGTERM to the master: its exit status (within 30 s) and the workers still alive after it."""
     server.send_signal(signal.SIGTERM)

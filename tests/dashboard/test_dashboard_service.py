@@ -67,7 +67,7 @@ def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
         pid = int(match.group(1))
         # gunicorn's master and DASHBOARD_WORKERS workers, titled with the command supervisord runs
         assert identity(pid)[2] == "gunicorn: master [python -m dashboard serve]"
-        workers = served.workers(pid)
+        workers = served.forked_workers(pid, 3)
         assert list(workers.values()) == ["gunicorn: worker [python -m dashboard serve]"] * 3, workers
         assert listening_addresses(port) == {"127.0.0.1"}
 

@@ -36,7 +36,7 @@ def test_the_fake_is_served_by_one_gunicorn_worker_and_stops_on_sigterm(tmp_path
         wait_until(lambda: health(url), server, log)
         answer = requests.get(f"{url}/_admin/health", timeout=5)
         assert answer.headers["Server"] == "gunicorn"
-        workers = served.workers(server.pid)
+        workers = served.forked_workers(server.pid, 1)
         assert identity(server.pid)[2] == f"gunicorn: master [{TITLE}]"
         assert list(workers.values()) == [f"gunicorn: worker [{TITLE}]"]  # its state lives in one process
         user = requests.get(f"{url}/_admin/stats", timeout=5).json()["users"][0]

@@ -38,7 +38,7 @@ def test_serve_runs_gunicorn_logs_a_user_in_and_stops_on_sigterm(spotify_setting
         wait_until(lambda: listening(url), server, log)
         health = requests.get(f"{url}/health", timeout=5)
         assert (health.status_code, health.headers["Server"]) == (200, "gunicorn")
-        workers = served.workers(server.pid)
+        workers = served.forked_workers(server.pid, 2)
         assert identity(server.pid)[2] == f"gunicorn: master [{TITLE}]"
         assert list(workers.values()) == [f"gunicorn: worker [{TITLE}]"] * 2
         # /login and /callback may meet different workers: the OAuth state travels in the session cookie

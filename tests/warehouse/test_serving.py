@@ -57,9 +57,8 @@ def test_gunicorn_workers_redacted_logs_and_a_clean_stop_on_sigterm(tmp_path):
                                   stderr=subprocess.STDOUT)
     workers: dict[int, str] = {}
     try:
-        wait_until(lambda: "ready on" in log.read_text() and list(served.workers(server.pid).values()) ==
-                   ["gunicorn: worker [serving-test]"] * 2, server, log)  # two workers (titled once forked)
-        workers = served.workers(server.pid)
+        wait_until(lambda: "ready on" in log.read_text(), server, log)
+        workers = served.forked_workers(server.pid, 2)
         assert identity(server.pid)[2] == "gunicorn: master [serving-test]"
         answered = {get(f"http://127.0.0.1:{port}/page/secret-{n}") for n in range(20)}
         assert {(status, header) for status, header, _ in answered} == {(200, "gunicorn")}
