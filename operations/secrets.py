@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from urllib.parse import quote, urlsplit
 
 from cryptography.fernet import Fernet
 
-from warehouse.settings import Settings, env_file, get_settings, url_password
+from warehouse.settings import Settings, env_file, get_settings, url_password, url_user, with_credentials
 
 GENERATORS = {
     "token_encryption_key": lambda: Fernet.generate_key().decode(),
@@ -34,12 +33,6 @@ UNLESS_SET = {"dashboard_admin_password"}
 DATABASE_URLS = ("source_database_url", "main_database_url", "replica_database_url", "replica_reader_url")
 
 
-def with_password(url: str, password: str) -> str:
-    parts = urlsplit(url)
-    user, host = parts.netloc.rsplit("@", 1)
-    return parts._replace(netloc=f"{user.split(':', 1)[0]}:{quote(password, safe='')}@{host}").geturl()
-
-
 def missing_values(settings: Settings, present: set[str]) -> dict[str, str]:
     """New values of the secret settings that have none (names in upper case)."""
     values = {name.upper(): generate() for name, generate in GENERATORS.items()
@@ -47,7 +40,7 @@ def missing_values(settings: Settings, present: set[str]) -> dict[str, str]:
     for name in DATABASE_URLS:
         url = getattr(settings, name)
         if not url_password(url):
-            values[name.upper()] = with_password(url, secrets.token_urlsafe(24))
+            values[name.upper()] = with_credentials(url, url_user(url), secrets.token_urlsafe(24))
     return values
 
 

@@ -139,13 +139,13 @@ class Settings(BaseSettings):
 
     def owner_url(self, database: str) -> str:
         """The URL of `database` (source, main, replica) with the owner's credentials."""
-        return _with_credentials(getattr(self, f"{database}_database_url"), self.database_owner,
+        return with_credentials(getattr(self, f"{database}_database_url"), self.database_owner,
                                  self.require_secret("database_owner_password"))
 
     @property
     def replication_url(self) -> str:
         """Main's URL with Debezium's replication role."""
-        return _with_credentials(self.main_database_url, self.debezium_database_user,
+        return with_credentials(self.main_database_url, self.debezium_database_user,
                                  self.require_secret("debezium_database_password"))
 
     def require_secret(self, name: str) -> str:
@@ -203,7 +203,8 @@ def _no_password(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
-def _with_credentials(url: str, user: str, password: str) -> str:
+def with_credentials(url: str, user: str, password: str) -> str:
+    """`url` with `user` and `password` in place of its own credentials."""
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}").geturl()

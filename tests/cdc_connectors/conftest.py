@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from cdc_connectors.replicator import drop_slot
 from warehouse.settings import Settings, load_settings
 
-from .helpers import Replicator, drop_slot
+from .helpers import Replicator
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def cdc(dbs, tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("DEBEZIUM_HEARTBEAT_MS", "500")
     settings = load_settings()
     yield settings
-    drop_slot(settings)
+    drop_slot(settings, wait_s=30)  # frees main's database for the next test's DROP DATABASE
 
 
 @pytest.fixture

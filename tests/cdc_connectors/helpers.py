@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -56,18 +55,6 @@ class Replicator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-
-
-def drop_slot(settings: Settings) -> None:
-    """Free main's database for the next test's DROP DATABASE (a slot would block it)."""
-    with psycopg.connect(settings.replication_url, autocommit=True) as conn:
-        deadline = time.monotonic() + 30
-        while conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active",
-                           (settings.debezium_slot_name,)).fetchone():
-            assert time.monotonic() < deadline, "the slot stayed active after the replicator stopped"
-            time.sleep(0.2)
-        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
-                     (settings.debezium_slot_name,))
 
 
 def replicated_tables(settings: Settings) -> list[str]:
