@@ -67,10 +67,10 @@ generate: setup ## generate listening into source (USERS, DAYS, SEED)
 load: setup ## load source into main's star schema (incremental, idempotent)
 	$(PY) -m star_schema load
 
-spark: setup ## start a local standalone Spark master and worker (UIs on 8081, 8082)
+spark: setup ## start the warm Spark engine (Spark Connect on SPARK_MASTER; with the local standalone master and worker when SPARK_MASTER is spark://127.0.0.1:7077)
 	$(PY) -m operations start spark
 
-spark-stop: setup ## stop the standalone Spark master and worker
+spark-stop: setup ## stop the warm Spark engine (and the standalone master and worker)
 	$(PY) -m operations stop spark
 
 etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 rebuilds everything)

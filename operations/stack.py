@@ -189,6 +189,14 @@ def _dashboard_start(settings: Settings) -> str:
             "python -m dashboard share create USER_ID")
 
 
+def _spark_url(settings: Settings) -> str:
+    engine = f"engine {settings.spark_connect_url or 'off'} on {settings.spark_master}"
+    if not spark_cluster.on_local_cluster(settings):
+        return engine
+    return (f"{engine} (master UI http://127.0.0.1:{settings.spark_master_ui_port}, worker UI "
+            f"http://127.0.0.1:{settings.spark_worker_ui_port})")
+
+
 # -- the table --------------------------------------------------------------
 def _program_stopper(name: str) -> Callable[[Settings], str]:
     return lambda settings: supervisor.stop(settings, name)
@@ -219,9 +227,7 @@ class Component:
 COMPONENTS = [
     Component("postgres", _postgres_start, lambda s: postgres(s, "stop"), _postgres_healthy,
               lambda s: ", ".join(f"{c.name} 127.0.0.1:{c.port}" for c in _local_clusters(s))),
-    Component("spark", spark_cluster.start, spark_cluster.stop, lambda s: spark_cluster.alive_workers(s) >= 1,
-              lambda s: f"http://127.0.0.1:{s.spark_master_ui_port} (master spark://127.0.0.1:"
-                        f"{s.spark_standalone_port}, worker UI http://127.0.0.1:{s.spark_worker_ui_port})",
+    Component("spark", spark_cluster.start, spark_cluster.stop, spark_cluster.healthy, _spark_url,
               spark_cluster.PROGRAMS),
     Component("debezium", _debezium_start, _program_stopper("debezium"), _debezium_healthy,
               lambda s: f"slot {s.debezium_slot_name} in main (make replication-status)", ("debezium",)),

@@ -1,8 +1,9 @@
 """The analytics run, named in one place: build -> validate -> publish.
 
 - build: the Spark job stages every statistic into analytics_staging and records
-  the staged run (spark_scripts/job.py), in a given Spark session or with
-  spark-submit on SPARK_MASTER;
+  the staged run (spark_scripts/job.py), in a given Spark session, else in a
+  session of the warm engine (SPARK_CONNECT_URL, `make spark`) when it answers,
+  else with a cold spark-submit on SPARK_MASTER;
 - validate: the analytics gate on the staged results; a failure marks the run
   rejected (it is never published) and stops the run;
 - publish: the staged run into analytics.*, in one transaction (spark_scripts/publish.py).
@@ -21,6 +22,7 @@ from pipeline.gates import GateFailed, analytics_gate, main_gate, source_gate
 from spark_scripts.job import stage
 from spark_scripts.ledger import NOTHING_NEW, NothingStaged, RunReport, StagedRun, latest_staged, mark_rejected
 from spark_scripts.publish import publish_staged
+from spark_scripts.session import engine_session
 from spark_scripts.submit import submit
 from star_schema.load import load_main
 from warehouse.db import connect
@@ -39,11 +41,15 @@ def staged_run(settings: Settings) -> StagedRun | None:
 
 
 def build(settings: Settings, full: bool = False, spark: SparkSession | None = None) -> StagedRun | None:
-    """Stage the statistics (in `spark`, else through spark-submit); the run now waiting, None if none."""
-    if spark is None:
-        submit(settings, full)
-    else:
+    """Stage the statistics (in `spark`, else the warm engine, else spark-submit); the run now waiting, or None."""
+    if spark is not None:
         stage(settings, full, spark)
+    else:
+        with engine_session(settings) as engine:
+            if engine is not None:
+                stage(settings, full, engine)
+            else:
+                submit(settings, full)
     staged = staged_run(settings)
     log.info("%s", staged or "nothing staged")
     return staged
@@ -77,7 +83,7 @@ def run(settings: Settings, full: bool = False, spark: SparkSession | None = Non
 
 
 def etl(settings: Settings, full: bool = False) -> RunReport:
-    """source gate -> load main -> main gate -> build (spark-submit) -> validate -> publish."""
+    """source gate -> load main -> main gate -> build -> validate -> publish."""
     source_gate(settings)
     log.info("%s", load_main(settings))
     main_gate(settings)

@@ -28,7 +28,7 @@ def main_gate() -> int:
 
 @task(execution_timeout=timedelta(hours=1))
 def stage_statistics() -> str:
-    """Build: the Spark job stages the statistics, with spark-submit on SPARK_MASTER."""
+    """Build: the Spark job stages the statistics, on the warm engine (else with spark-submit on SPARK_MASTER)."""
     from pipeline.analytics import build
     from warehouse.settings import get_settings
 

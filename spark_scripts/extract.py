@@ -1,9 +1,12 @@
-"""The job's reads from main: the star schema over JDBC, limited to the run's users.
+"""The job's reads from main over JDBC: the plays of the run's months, the stored grains of the others,
+the dimensions.
 
-Every value is a bound parameter: the play_id bounds of the partitioned read
-are queried with psycopg (`= ANY(%s)`), and for an incremental run the users go
-into `analytics_staging.run_users` first, which the JDBC read of `fact_play`
-joins. No user id is ever pasted into SQL.
+Full run: every play, and no stored grain. Incremental run: the run's users
+and their first recomputed month go into `analytics_staging.run_users`, which
+every read joins: the users' plays from that month on (plus each user's last
+stream before it, `before`, for the sessions and gaps at the edge), and the
+stored grains of the months before it (analytics_state.*, analytics.sessions).
+Every value is a bound parameter: no user id is ever pasted into SQL.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from spark_scripts.scope import RunScope
 from spark_scripts.session import read_query
+from spark_scripts.state import SESSION_COLUMNS, STORED, Grains
 from warehouse.db import connect
 from warehouse.settings import Settings
 
@@ -27,6 +31,7 @@ DIMENSIONS = {
     "artists": "SELECT artist_id, genres FROM dim_artist",
     "users": "SELECT user_id, timezone FROM dim_user",
 }
+RECOMPUTED = "JOIN analytics_staging.run_users r USING (user_id) WHERE p.local_month >= r.since"
 
 
 def newest_play(main: psycopg.Connection) -> datetime | None:
@@ -35,31 +40,54 @@ def newest_play(main: psycopg.Connection) -> datetime | None:
     return played_at
 
 
-def play_id_bounds(main: psycopg.Connection, users: list[str] | None) -> tuple[int, int]:
-    """(lowest, highest) play_id of the users' plays (None: every user's); (0, 0) without plays."""
-    where, params = ("", ()) if users is None else ("WHERE user_id = ANY(%s)", (users,))
+def play_id_bounds(main: psycopg.Connection, scope: RunScope) -> tuple[int, int]:
+    """(lowest, highest) play_id of the plays the run reads; (0, 0) without plays."""
+    where = "" if scope.users is None else RECOMPUTED
     low, high = main.execute(
-        f"SELECT coalesce(min(play_id), 0), coalesce(max(play_id), 0) FROM fact_play {where}", params).fetchone()
+        f"SELECT coalesce(min(play_id), 0), coalesce(max(play_id), 0) FROM fact_play p {where}").fetchone()
     return low, high
 
 
-def write_run_users(main: psycopg.Connection, users: list[str]) -> None:
-    """The run's users, for the JDBC read to join (empty for a full run)."""
+def write_run_users(main: psycopg.Connection, scope: RunScope) -> None:
+    """The run's users and their first recomputed month, for the JDBC reads to join (empty for a full run)."""
     main.execute("TRUNCATE analytics_staging.run_users")
-    main.execute("INSERT INTO analytics_staging.run_users SELECT unnest(%s::text[])", (users,))
+    since = scope.since if scope.users is not None else {}
+    main.execute("INSERT INTO analytics_staging.run_users (user_id, since) "
+                 "SELECT * FROM unnest(%s::text[], %s::text[])",
+                 (list(since), list(since.values())))
     main.execute("SELECT analyze_table('analytics_staging.run_users')")  # the owner's (main migration 0008)
 
 
 def plays_query(scope: RunScope) -> str:
-    joined = "" if scope.users is None else " JOIN analytics_staging.run_users USING (user_id)"
-    return f"SELECT {PLAY_COLUMNS} FROM fact_play{joined}"
+    if scope.users is None:
+        return f"SELECT {PLAY_COLUMNS}, false AS before FROM fact_play"
+    columns = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))
+    return (f"SELECT {columns}, false AS before FROM fact_play p {RECOMPUTED} "
+            f"UNION ALL SELECT e.*, true FROM analytics_staging.run_users r CROSS JOIN LATERAL ("
+            f"SELECT {columns} FROM fact_play p WHERE p.user_id = r.user_id AND p.is_stream "
+            "AND p.local_month < r.since "
+            "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
+
+
+def stored_query(table: str) -> str:
+    """The stored grain rows of the months before each run user's first recomputed month."""
+    if table == "sessions":
+        columns = ", ".join(f"s.{c}" for c in SESSION_COLUMNS)
+        return (f"SELECT {columns} FROM analytics.sessions s "
+                "JOIN analytics_staging.run_users r USING (user_id) WHERE s.period < r.since")
+    return (f"SELECT g.* FROM analytics_state.{table} g "
+            "JOIN analytics_staging.run_users r USING (user_id) WHERE g.local_month < r.since")
 
 
 def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[str, DataFrame]:
-    """The inputs of `prepare`: the scope's plays (a read split by play_id) and every dimension."""
+    """The inputs of the run: its plays (a read split by play_id), the stored grains, every dimension."""
     with connect("main", settings) as main:
-        low, high = play_id_bounds(main, scope.users)
-        write_run_users(main, scope.users or [])
+        write_run_users(main, scope)
+        low, high = play_id_bounds(main, scope)
     url = settings.main_database_url
     plays = read_query(spark, url, plays_query(scope), partition=("play_id", low, high + 1, PLAY_PARTITIONS))
-    return {"plays": plays, **{name: read_query(spark, url, query) for name, query in DIMENSIONS.items()}}
+    stored = None
+    if scope.users is not None:
+        stored = Grains(*[read_query(spark, url, stored_query(name)) for name in (*STORED, "sessions")])
+    return {"plays": plays, "stored": stored,
+            **{name: read_query(spark, url, query) for name, query in DIMENSIONS.items()}}

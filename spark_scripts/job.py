@@ -1,6 +1,9 @@
 """The analytics job: main's star schema -> every statistic, staged in analytics_staging of main.
 
-`stage` only wires extract -> transform -> load. The pipeline then validates the
+`stage` only wires extract -> transform -> load: the plays of the months the run
+recomputes become month-level grains, which with the stored grains of the other
+months roll up into the run's periods and their statistics; the statistics and
+the recomputed grains are staged. The pipeline then validates the
 staged run and publishes it (pipeline/analytics.py). spark-submit runs this
 file (spark_scripts/submit.py): it stages and stops; `--full` recomputes every
 period of every user instead of the incremental default.
@@ -17,20 +20,23 @@ from pyspark.sql import DataFrame, SparkSession
 
 from spark_scripts.extract import extract, newest_play
 from spark_scripts.ledger import StagedRun, record_staged, run_lock
-from spark_scripts.prepare import KEY, Tables, prepare
-from spark_scripts.scope import decide_scope, scope_pairs
+from spark_scripts.prepare import Tables, prepare
+from spark_scripts.scope import RunScope, decide_scope, in_scope, scope_pairs
 from spark_scripts.session import cached, spark_session
 from spark_scripts.staging import add_vanished_pairs, count_scopes, write_staging
+from spark_scripts.state import Grains, grains
 from spark_scripts.statistics import COMPUTE
 from warehouse.db import connect
 from warehouse.settings import Settings, get_settings
 
 
-def transform(t: Tables, pairs: DataFrame | None) -> dict[str, DataFrame]:
-    """Every statistic, limited to the recomputed (user, period) pairs (None: a full run, all of them)."""
-    if pairs is None:
-        return {name: compute(t) for name, compute in COMPUTE.items()}
-    return {name: compute(t).join(pairs, KEY, "left_semi") for name, compute in COMPUTE.items()}
+def transform(plays: DataFrame, stored: Grains | None, tracks: DataFrame, albums: DataFrame, artists: DataFrame,
+              users: DataFrame, scope: RunScope, settings: Settings) -> tuple[Grains, Tables, dict[str, DataFrame]]:
+    """(the recomputed months' grains, every statistic of the run's periods, those (user, period) pairs)."""
+    recomputed = grains(plays, users, settings.session_gap_minutes)
+    merged = recomputed if stored is None else recomputed.union(stored)
+    tables = prepare(merged, tracks, albums, artists, settings.album_min_tracks, in_scope(scope))
+    return recomputed, tables, {name: compute(tables) for name, compute in COMPUTE.items()}
 
 
 def stage(settings: Settings, full: bool, spark: SparkSession) -> StagedRun | None:
@@ -42,12 +48,12 @@ def stage(settings: Settings, full: bool, spark: SparkSession) -> StagedRun | No
             source_max_played_at = newest_play(main)
         if scope.nothing_to_do:
             return None
-        tables = prepare(**extract(spark, settings, scope), album_min_tracks=settings.album_min_tracks,
-                         session_gap_minutes=settings.session_gap_minutes)
-        pairs = scope_pairs(tables, scope)
-        with cached(*tables.reused, pairs):
-            results = transform(tables, None if scope.mode == "full" else pairs)
-            write_staging(results, pairs, settings, started, source_max_played_at)
+        sources = extract(spark, settings, scope)
+        # Every statistic reads the plays and the dimensions, several the same grains and roll-ups.
+        with cached(*[frame for frame in sources.values() if isinstance(frame, DataFrame)]):
+            recomputed, tables, results = transform(**sources, scope=scope, settings=settings)
+            with cached(*recomputed.frames, *tables.reused):
+                write_staging(results, recomputed, scope_pairs(tables), settings, started, source_max_played_at)
         with connect("main", settings) as main:
             if scope.mode == "full":
                 add_vanished_pairs(main)

@@ -7,7 +7,9 @@ transaction: rows that vanished are deleted, changed rows updated, new rows
 inserted, unchanged rows untouched (the freshness columns alone do not make a
 row changed). No table is ever dropped, renamed or swapped, so Debezium sees
 plain deletes, updates and inserts. Any failure rolls everything back.
-`publish_staged` publishes the run the ledger says is waiting and records it published.
+`publish_staged` publishes the run the ledger says is waiting and records it published,
+and in the same transaction stores the run's recomputed month-level grains
+(`publish_state`): state and published statistics always belong to the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import psycopg
 
 from spark_scripts.ledger import PublishCounts, RunReport, latest_staged, lock_runs, mark_published
+from spark_scripts.state import STORED
 from warehouse.catalog import STATISTICS
 from warehouse.db import connect
 from warehouse.settings import Settings
@@ -65,11 +68,24 @@ def publish(conn: psycopg.Connection, tables=STATISTICS) -> PublishCounts:
     return total
 
 
+def publish_state(conn: psycopg.Connection, full: bool) -> None:
+    """The staged grains into analytics_state: all of it after a full run, else each run user's months
+    from its first recomputed one (analytics_staging.run_users) on."""
+    for name in STORED:
+        if full:
+            conn.execute(f"TRUNCATE analytics_state.{name}")
+        else:
+            conn.execute(f"""DELETE FROM analytics_state.{name} g USING analytics_staging.run_users r
+                             WHERE g.user_id = r.user_id AND g.local_month >= r.since""")
+        conn.execute(f"INSERT INTO analytics_state.{name} SELECT * FROM analytics_staging.state_{name}")
+
+
 def publish_staged(settings: Settings) -> RunReport:
     """Publish the staged run into analytics.*, in one transaction; NothingStaged if no run waits."""
     with connect("main", settings) as main:
         lock_runs(main)
         staged = latest_staged(main)
         report = mark_published(main, staged, publish(main))
+        publish_state(main, staged.mode == "full")
     log.info("%s", report)
     return report

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.ledger import last_published_load
-from spark_scripts.prepare import KEY, Tables, with_periods
+from spark_scripts.prepare import KEY, Tables, every_period
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,22 @@ def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
     return RunScope("incremental", max_load_id, [user for user, _ in rows], dict(rows))
 
 
-def scope_pairs(t: Tables, scope: RunScope) -> DataFrame:
-    """The (user_id, period) pairs this run recomputes."""
-    # A session counts in its start's month, year and 'all', even without a stream there.
-    session_periods = with_periods(t.sessions.withColumnRenamed("period", "start_month"), "start_year",
-                                   "start_month").select(*KEY)
-    pairs = t.periods.unionByName(session_periods).distinct()
+def in_scope(scope: RunScope):
+    """The filter of period rows (`user_id`, `period`) to those the run recomputes."""
     if scope.mode == "full":
-        return pairs
+        return every_period
     # user -> first month to recompute, as a literal map (no Python data for Spark to ship around)
     since = F.try_element_at(F.create_map(*[F.lit(v) for item in sorted(scope.since.items()) for v in item]),
                              F.col("user_id"))
     period = F.col("period")
-    return pairs.withColumn("since", since).where(F.col("since").isNotNull() & (
+    recomputed = since.isNotNull() & (
         (period == "all")
-        | ((F.length(period) == 7) & (period >= F.col("since")))
-        | ((F.length(period) == 4) & (period >= F.substring("since", 1, 4))))
-    ).select(*KEY)
+        | ((F.length(period) == 7) & (period >= since))
+        | ((F.length(period) == 4) & (period >= F.substring(since, 1, 4))))
+    return lambda frame: frame.where(recomputed)
+
+
+def scope_pairs(t: Tables) -> DataFrame:
+    """The (user_id, period) pairs this run recomputes: those with streams, and a session's periods."""
+    # A session counts in its start's month, year and 'all', even without a stream there.
+    return t.periods.unionByName(t.session_periods.select(*KEY)).distinct()

@@ -1,43 +1,76 @@
-"""The job's load: every statistic and the recomputed (user, period) pairs into analytics_staging of main.
+"""The job's load: every statistic, the recomputed grains and (user, period) pairs into analytics_staging of main.
 
-`analytics_staging.<name>` has the shape of `analytics.<name>`; `analytics_staging.scope`
-holds the pairs whose published rows publication replaces (spark_scripts/publish.py).
+`analytics_staging.<name>` has the shape of `analytics.<name>`, `analytics_staging.state_<grain>`
+that of `analytics_state.<grain>`; `analytics_staging.scope` holds the pairs whose published rows
+publication replaces (spark_scripts/publish.py).
+
+All of them come out of ONE Spark job: each table's rows as CSV lines, tagged
+with the table, in one union, fetched as Arrow batches, then COPY'd table by
+table in one transaction of main. One job instead of one per table: the
+stages of every table are scheduled together and their shared inputs read once.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import reduce
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.publish import table_shape
-from spark_scripts.session import write_table
+from spark_scripts.state import STORED, Grains
 from warehouse.db import connect
 from warehouse.settings import Settings
 
-WRITERS = 3  # statistics staged at once
+# Spark's CSV as PostgreSQL's COPY reads it: quotes doubled, microseconds, ISO dates; null is an
+# empty field, an empty string "".
+CSV = {"escape": '"', "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSSXXX", "dateFormat": "yyyy-MM-dd"}
+LINES_PER_WRITE = 50_000
 
 
-def write_staging(results: dict[str, DataFrame], pairs: DataFrame, settings: Settings, computed_at: datetime,
-                  source_max_played_at: datetime | None) -> None:
-    url = settings.main_database_url
+def staged_frames(results: dict[str, DataFrame], recomputed: Grains, pairs: DataFrame, shapes: dict[str, list[str]],
+                  computed_at: datetime, source_max_played_at: datetime | None) -> dict[str, DataFrame]:
+    """analytics_staging table -> its rows, columns in the table's order."""
+    frames = {"analytics_staging.scope": pairs}
+    for name, frame in results.items():
+        frames[f"analytics_staging.{name}"] = (
+            frame.withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
+            .withColumn("source_max_played_at", F.lit(source_max_played_at).cast("timestamp"))
+            .select(*shapes[name]))
+    for name in STORED:
+        frames[f"analytics_staging.state_{name}"] = getattr(recomputed, name)
+    return frames
+
+
+def as_lines(frames: dict[str, DataFrame]) -> DataFrame:
+    """One frame of (table, line): every table's rows as CSV lines."""
+    tagged = [frame.select(F.lit(table).alias("table"), F.to_csv(F.struct(*frame.columns), CSV).alias("line"))
+              for table, frame in frames.items()]
+    return reduce(DataFrame.unionAll, tagged)
+
+
+def copy_lines(conn: psycopg.Connection, table: str, columns: list[str], lines: pa.ChunkedArray) -> None:
+    """Replace `table`'s rows with the CSV `lines`."""
+    conn.execute(f"TRUNCATE {table}")
+    with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, len(lines), LINES_PER_WRITE):
+            chunk = lines.slice(start, LINES_PER_WRITE).combine_chunks()
+            joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk), "\n")
+            copy.write(joined[0].as_py().encode() + b"\n")
+
+
+def write_staging(results: dict[str, DataFrame], recomputed: Grains, pairs: DataFrame, settings: Settings,
+                  computed_at: datetime, source_max_played_at: datetime | None) -> None:
     with connect("main", settings) as main:
         shapes = {name: table_shape(main, name)[0] for name in results}
-    write_table(pairs, url, "analytics_staging.scope")
-
-    def write(name: str) -> None:
-        frame = (results[name].withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
-                 .withColumn("source_max_played_at", F.lit(source_max_played_at).cast("timestamp")))
-        write_table(frame.select(*shapes[name]), url, f"analytics_staging.{name}")
-
-    # Spark runs jobs from several threads at once: one statistic's JDBC writes and planning
-    # overlap another's computing.
-    with ThreadPoolExecutor(WRITERS) as pool:
-        for finished in [pool.submit(write, name) for name in results]:
-            finished.result()
+        frames = staged_frames(results, recomputed, pairs, shapes, computed_at, source_max_played_at)
+        staged = as_lines(frames).toArrow()  # the one job
+        for table, frame in frames.items():
+            copy_lines(main, table, frame.columns, staged.filter(pc.equal(staged["table"], table))["line"])
 
 
 def add_vanished_pairs(main: psycopg.Connection) -> None:

@@ -74,6 +74,7 @@ def test_settings(pg_root) -> Settings:
         debezium_database_password="debezium-secret",
         runtime_dir=pg_root,
         default_timezone="UTC",
+        spark_connect_url="",  # a developer's warm engine is never used by the tests unless asked
     )
 
 

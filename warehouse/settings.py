@@ -50,9 +50,12 @@ class Settings(BaseSettings):
     runtime_dir: Path = PROJECT_ROOT / ".runtime"
     album_min_tracks: int = Field(default=5, ge=1)
     session_gap_minutes: int = Field(default=30, ge=1)
-    # Spark: any master URL (local[*], spark://host:7077); jobs go through spark-submit.
+    # Spark: any master URL (local[*], spark://host:7077). Runs go to the warm engine (a Spark Connect
+    # server on that master, `make spark` / `make up`) at spark_connect_url when it answers, else to a
+    # cold spark-submit on that master; an empty URL always uses spark-submit.
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
+    spark_connect_url: str = Field(default="sc://127.0.0.1:15002", pattern=r"^(sc://[A-Za-z0-9.\-]+:[0-9]{1,5}/?)?$")
     # Main's gate fails when source holds plays this much newer than main's newest.
     main_max_lag_minutes: int = Field(default=120, ge=0)
     # E-mail over SMTP (alerts on failed pipeline runs, monthly recaps); empty host = no e-mail.

@@ -5,15 +5,13 @@ Only the period's own streams count, so a year or month streak is cut at its edg
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, MONTH, Tables, with_periods
+from spark_scripts.prepare import KEY, Tables
 
 TOP = 10
 
 
 def artist_streaks(t: Tables) -> DataFrame:
-    # each (artist, local date) once per period: a date lies in one month and one year
-    days = with_periods(t.streams.where(F.col("primary_artist_id").isNotNull())
-                        .select(*MONTH, "primary_artist_id", "local_date").distinct())
+    days = t.artist_days  # each (artist, local date) once per period: a date lies in one month and one year
     in_order = Window.partitionBy(*KEY, "primary_artist_id").orderBy("local_date")
     # Consecutive dates minus their position give the same anchor date.
     runs = (days.withColumn("anchor", F.date_sub("local_date", F.row_number().over(in_order)))

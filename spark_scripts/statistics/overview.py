@@ -3,14 +3,14 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, MONTH, Tables, by_period, with_periods
+from spark_scripts.prepare import KEY, Tables, with_periods
 
 
 def _first_ever(t: Tables, column: str, name: str) -> DataFrame:
     """How many `column` values have their first-ever stream of the user in each period."""
-    months = t.tracks.where((F.length("period") == 7) & F.col(column).isNotNull())
-    first = months.groupBy("user_id", column).agg(F.min_by("period", "first_played_at").alias("local_month"))
-    return (with_periods(first.withColumn("local_year", F.substring("local_month", 1, 4)))
+    months = t.month_tracks.where(F.col(column).isNotNull())
+    first = months.groupBy("user_id", column).agg(F.min_by("local_month", "first_played_at").alias("local_month"))
+    return (t.in_scope(with_periods(first.withColumn("local_year", F.substring("local_month", 1, 4))))
             .groupBy(*KEY).agg(F.count("*").cast("int").alias(name)))
 
 
@@ -30,11 +30,9 @@ def overview(t: Tables) -> DataFrame:
     )
     active_days = t.days.groupBy(*KEY).agg(F.count("*").cast("int").alias("active_days"))
     # Skip rate: every track play whose `skipped` is known, plays under 30 s included.
-    skips = by_period(t.plays.where(F.col("skipped").isNotNull()).groupBy(*MONTH).agg(
-        F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")), [], "skipped", "known")
     return (
         totals.join(active_days, KEY)
-        .join(skips, KEY, "left")
+        .join(t.skips, KEY, "left")
         .join(_first_ever(t, "primary_artist_id", "new_artists"), KEY, "left")
         .join(_first_ever(t, "track_id", "new_tracks"), KEY, "left")
         .select(*KEY, "streams", "listening_ms", "distinct_tracks", "distinct_artists", "distinct_albums",

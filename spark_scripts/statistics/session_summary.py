@@ -3,13 +3,13 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables, millis, with_periods
+from spark_scripts.prepare import KEY, Tables
+from spark_scripts.state import millis
 
 
 def session_summary(t: Tables) -> DataFrame:
-    spans = t.sessions.withColumn("length_ms", millis(F.col("session_end"), F.col("session_start")))
-    return (with_periods(spans.withColumnRenamed("period", "start_month"), "start_year", "start_month")
-            .groupBy(*KEY)
+    spans = t.session_periods.withColumn("length_ms", millis(F.col("session_end"), F.col("session_start")))
+    return (spans.groupBy(*KEY)
             .agg(F.count("*").cast("int").alias("sessions"),
                  F.avg("length_ms").alias("avg_session_ms"),
                  F.max("length_ms").alias("longest_session_ms"),

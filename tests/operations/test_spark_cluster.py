@@ -1,6 +1,9 @@
-"""The same job, unchanged, on a standalone Spark master and worker: the supervisor programs spark-master and
-spark-worker, started by the test."""
+"""The warm engine (a Spark Connect server, supervisor program spark-engine) on local[*] and on a standalone
+master and worker (spark-master, spark-worker), started by the tests; the cold spark-submit path beside it."""
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from operations import spark_cluster as cluster
 from operations import supervisor
 from operations.postgres import free_port
 from pipeline import analytics
+from spark_scripts.session import engine_answers
 from star_schema.load import load_main
 from warehouse.db import connect
 
@@ -23,30 +27,85 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_job_runs_on_the_standalone_cluster(dbs, tmp_path, monkeypatch):
-    settings = dbs.model_copy(update={
-        "runtime_dir": tmp_path, "spark_standalone_port": free_port(), "spark_master_ui_port": free_port(),
-        "spark_worker_ui_port": free_port()})
-    with connect("source", settings) as conn:
-        write_to_source(conn, generate(seed=4, users=2, days=15))
-    load_main(settings)
-    try:
-        started = cluster.start(settings)
-        assert cluster.alive_workers(settings) == 1, started
-        pids = [supervisor.pid(settings, name) for name in cluster.PROGRAMS]
-        assert all(pids) and all(alive(pid) for pid in pids)
-        assert cluster.start(settings).startswith(f"spark master already running (pid {pids[0]})")
-        monkeypatch.setenv("SPARK_MASTER", cluster.master_url(settings))
-        report = analytics.run(settings.model_copy(update={"spark_master": cluster.master_url(settings)}), full=True)
-        assert "full run over all users" in str(report)
-        log = supervisor.log_file(settings, "spark-master").read_text()
-        assert "Registering app spotify_analytics" in log
-    finally:
-        stopped = cluster.stop(settings)
-        supervisor.shutdown(settings)
-    assert stopped == f"spark worker stopped (pid {pids[1]}); spark master stopped (pid {pids[0]})"
-    assert not any(alive(pid) for pid in pids)
+def published_streams(settings) -> tuple[int, int]:
+    """(streams of every user's 'all' period, streams in fact_play): equal once a run published."""
     with connect("main", settings) as conn:
         streams = conn.execute("SELECT sum(streams) FROM analytics.overview WHERE period = 'all'").fetchone()[0]
         facts = conn.execute("SELECT count(*) FROM fact_play WHERE is_stream").fetchone()[0]
-    assert streams == facts > 0
+    return streams, facts
+
+
+def no_cold_start(*_args, **_kwargs):
+    raise AssertionError("the run started a cold spark-submit instead of using the warm engine")
+
+
+@pytest.fixture
+def engine_settings(dbs, tmp_path):
+    settings = dbs.model_copy(update={
+        "runtime_dir": tmp_path, "spark_connect_url": f"sc://127.0.0.1:{free_port()}",
+        "spark_standalone_port": free_port(), "spark_master_ui_port": free_port(),
+        "spark_worker_ui_port": free_port(), "spark_driver_memory": "1g"})
+    yield settings
+    cluster.stop(settings)
+    supervisor.shutdown(settings)
+
+
+def add_listening(settings, seed: int, days: int = 15):
+    with connect("source", settings) as conn:
+        write_to_source(conn, generate(seed=seed, users=2, days=days))
+    load_main(settings)
+
+
+def test_runs_go_to_the_warm_engine_and_survive_its_death(engine_settings, monkeypatch):
+    settings = engine_settings
+    add_listening(settings, seed=4)
+    started = cluster.start(settings)
+    assert started.startswith("spark engine started") and cluster.healthy(settings), started
+    monkeypatch.setattr(analytics, "submit", no_cold_start)
+    first = analytics.run(settings)
+    assert first.mode == "full" and published_streams(settings)[0] == published_streams(settings)[1] > 0
+
+    engine_pid = supervisor.pid(settings, cluster.ENGINE)
+    os.kill(engine_pid, signal.SIGKILL)  # between two runs
+    deadline = time.monotonic() + 90
+    while not (engine_answers(settings.spark_connect_url) and supervisor.pid(settings, cluster.ENGINE) != engine_pid):
+        assert time.monotonic() < deadline, "the supervisor did not bring the engine back"
+        time.sleep(1)
+    add_listening(settings, seed=5, days=3)
+    second = analytics.run(settings)
+    assert second.mode == "incremental" and second.counts.inserted > 0
+    assert published_streams(settings)[0] == published_streams(settings)[1]
+
+
+def test_a_dead_engine_falls_back_to_spark_submit(dbs, tmp_path):
+    """Nothing answers at SPARK_CONNECT_URL: the run still succeeds, through a cold spark-submit."""
+    settings = dbs.model_copy(update={"runtime_dir": tmp_path, "spark_connect_url": f"sc://127.0.0.1:{free_port()}"})
+    add_listening(settings, seed=6)
+    report = analytics.run(settings, full=True)
+    assert report.mode == "full"
+    assert published_streams(settings)[0] == published_streams(settings)[1] > 0
+
+
+def test_the_engine_and_spark_submit_on_the_standalone_cluster(engine_settings, monkeypatch):
+    settings = engine_settings.model_copy(update={"spark_master": cluster.master_url(engine_settings)})
+    add_listening(settings, seed=7)
+    started = cluster.start(settings)
+    assert cluster.alive_workers(settings) == 1 and cluster.healthy(settings), started
+    pids = [supervisor.pid(settings, name) for name in cluster.PROGRAMS]
+    assert all(pids) and all(alive(pid) for pid in pids)
+    assert cluster.start(settings).startswith(f"spark master already running (pid {pids[0]})")
+    with monkeypatch.context() as warm_only:
+        warm_only.setattr(analytics, "submit", no_cold_start)
+        assert "full run over all users" in str(analytics.run(settings, full=True))
+    log = supervisor.log_file(settings, "spark-master").read_text()
+    assert "Registering app spotify_analytics engine" in log
+    add_listening(settings, seed=8, days=3)
+    monkeypatch.setenv("SPARK_MASTER", settings.spark_master)  # the job's own settings, from the environment
+    cold = analytics.run(settings.model_copy(update={"spark_connect_url": ""}))  # spark-submit on the cluster
+    assert cold.mode == "incremental"
+    assert "Registering app spotify_analytics\n" in supervisor.log_file(settings, "spark-master").read_text()
+    stopped = cluster.stop(settings)
+    assert stopped == (f"spark engine stopped (pid {pids[2]}); spark worker stopped (pid {pids[1]}); "
+                       f"spark master stopped (pid {pids[0]})")
+    assert not any(alive(pid) for pid in pids)
+    assert published_streams(settings)[0] == published_streams(settings)[1] > 0

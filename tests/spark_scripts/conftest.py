@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pyspark.sql import functions as F
+
 from spark_scripts.prepare import Tables, prepare
+from spark_scripts.state import grains
 
 
 def at(text: str) -> datetime:
@@ -43,16 +46,17 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     for album_id, artist_id, *_ in tracks.values():
         albums.setdefault(album_id, (10, 2001))
         artists.setdefault(artist_id, ["pop"])
+    users_frame = spark.createDataFrame(list(users.items()), "user_id string, timezone string")
+    plays_frame = spark.createDataFrame(rows, PLAY_SCHEMA).withColumn("before", F.lit(False))
     return prepare(
-        spark.createDataFrame(rows, PLAY_SCHEMA),
+        grains(plays_frame, users_frame, session_gap_minutes),
         spark.createDataFrame([(k, *v) for k, v in tracks.items()],
                               "track_id string, album_id string, primary_artist_id string, duration_ms int, "
                               "explicit boolean, popularity smallint"),
         spark.createDataFrame([(k, *v) for k, v in albums.items()],
                               "album_id string, total_tracks int, release_year smallint"),
         spark.createDataFrame(list(artists.items()), "artist_id string, genres array<string>"),
-        spark.createDataFrame(list(users.items()), "user_id string, timezone string"),
-        album_min_tracks, session_gap_minutes,
+        album_min_tracks,
     )
 
 

@@ -35,13 +35,28 @@ def test_an_incremental_read_holds_exactly_the_runs_users(dbs, spark):
     fill(dbs)
     expected = plays_by_user(dbs)
     chosen_ids = expected[CHOSEN[0]] | expected[CHOSEN[1]]
+    scope = RunScope("incremental", 1, CHOSEN, dict.fromkeys(CHOSEN, "2026-01"))
+    plays = extract(spark, dbs, scope)["plays"].collect()
     with connect("main", dbs) as main:
-        assert play_id_bounds(main, CHOSEN) == (min(chosen_ids), max(chosen_ids))
-    plays = extract(spark, dbs, RunScope("incremental", 1, CHOSEN, {}))["plays"].collect()
+        assert play_id_bounds(main, scope) == (min(chosen_ids), max(chosen_ids))
     assert sorted((p.user_id, p.play_id) for p in plays) == sorted(
         (user, play_id) for user in CHOSEN for play_id in expected[user])
     with connect("main", dbs) as main:
-        assert sorted(u for (u,) in main.execute("SELECT user_id FROM analytics_staging.run_users")) == sorted(CHOSEN)
+        assert sorted(main.execute("SELECT user_id, since FROM analytics_staging.run_users")) == sorted(
+            (user, "2026-01") for user in CHOSEN)
+
+
+def test_an_incremental_read_starts_at_the_users_month_with_the_stream_before_it(dbs, spark):
+    fill(dbs)
+    with connect("source", dbs) as conn:
+        add_play(conn, "plain", "t1", "2026-02-01T08:00:00Z")
+        add_play(conn, "plain", "t1", "2026-02-02T08:00:00Z")
+    load_main(dbs)
+    plays = extract(spark, dbs, RunScope("incremental", 2, ["plain"], {"plain": "2026-02"}))["plays"].collect()
+    assert sorted((p.local_date.isoformat(), p.local_hour, p.before) for p in plays) == [
+        ("2026-01-04", 12, True), ("2026-02-01", 8, False), ("2026-02-02", 8, False)]
+    stored = extract(spark, dbs, RunScope("incremental", 2, ["plain"], {"plain": "2026-02"}))["stored"]
+    assert stored.tracks.count() == 0  # nothing published yet
 
 
 def test_a_full_read_holds_every_play(dbs, spark):
@@ -49,7 +64,7 @@ def test_a_full_read_holds_every_play(dbs, spark):
     expected = plays_by_user(dbs)
     with connect("main", dbs) as main:
         every = set().union(*expected.values())
-        assert play_id_bounds(main, None) == (min(every), max(every))
+        assert play_id_bounds(main, RunScope("full", 1, None, {})) == (min(every), max(every))
     sources = extract(spark, dbs, RunScope("full", 1, None, {}))
     assert sorted(p.play_id for p in sources["plays"].collect()) == sorted(every)
     assert sorted(u.user_id for u in sources["users"].collect()) == sorted(USERS)

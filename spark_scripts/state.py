@@ -1,0 +1,117 @@
+"""The month-level grains: what every period's statistics roll up from, kept in main as state.
+
+Pure functions on DataFrames. `grains` computes them from plays (fact_play's
+columns, with `before`: true for the one stream a run reads from before its
+first recomputed month, so that the sessions and gaps at that edge come out as
+in a full run). `Grains` of a run are the recomputed months (`grains` of the
+plays since each user's first recomputed month) and the stored ones of the
+months before (analytics_state.*, and the published analytics.sessions), read
+by spark_scripts/extract.py; spark_scripts/prepare.py rolls them up into every
+period. Publication stores the recomputed months (spark_scripts/publish.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+MONTH = ["user_id", "local_year", "local_month"]
+STORED = ("tracks", "days", "clock", "skips", "gaps")  # analytics_state.<name>; sessions: analytics.sessions
+SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_end", "streams",
+                   "distinct_tracks", "listening_ms")
+
+
+@dataclass(frozen=True)
+class Grains:
+    tracks: DataFrame    # MONTH, track_id: streams, listening_ms, first_played_at, last_played_at,
+    #                      weekdays (bit d-1: streamed on ISO day d), month_days (bit n-1: on day n)
+    days: DataFrame      # MONTH, local_date: streams, listening_ms
+    clock: DataFrame     # MONTH, local_dow, local_hour: streams, listening_ms
+    skips: DataFrame     # MONTH: skipped, known (track plays whose `skipped` is known)
+    gaps: DataFrame      # MONTH, gap_class: gaps (after the month's streams, to the user's next stream)
+    sessions: DataFrame  # SESSION_COLUMNS: one row per session, `period` the month of its local start
+
+    @property
+    def frames(self) -> tuple[DataFrame, ...]:
+        return tuple(getattr(self, name) for name in (*STORED, "sessions"))
+
+    def union(self, other: Grains) -> Grains:
+        return Grains(*[mine.unionByName(theirs) for mine, theirs in zip(self.frames, other.frames, strict=True)])
+
+
+def millis(later, earlier):
+    """Milliseconds from `earlier` to `later` (timestamps), as a long."""
+    return ((F.unix_micros(later) - F.unix_micros(earlier)) / 1000).cast("long")
+
+
+def bit(position: str) -> F.Column:
+    """The int with bit `position` (an SQL expression, 0 = lowest) set."""
+    return F.expr(f"shiftleft(1, int({position}))")
+
+
+def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int) -> Grains:
+    counted = plays.where(~F.col("before"))
+    streams = counted.where("is_stream")
+    count_ms = (F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
+    tracks = streams.groupBy(*MONTH, "track_id").agg(
+        *count_ms, F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"),
+        F.bit_or(bit("local_dow - 1")).alias("weekdays"),
+        F.bit_or(bit("day(local_date) - 1")).alias("month_days"))
+    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*MONTH)
+             .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
+    sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000)
+    return Grains(
+        tracks,
+        streams.groupBy(*MONTH, "local_date").agg(*count_ms),
+        streams.groupBy(*MONTH, "local_dow", "local_hour").agg(*count_ms),
+        skips, gaps, sessions)
+
+
+def gap_class(gap_ms) -> F.Column:
+    return (F.when(gap_ms < 5 * 60_000, "continuous")
+            .when(gap_ms < 60 * 60_000, "short_break").otherwise("long_break"))
+
+
+def _not_negative(gap):
+    """A negative gap counts as 0; no gap (first or last stream) stays null."""
+    return F.when(gap < 0, F.lit(0).cast("long")).otherwise(gap)
+
+
+def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int) -> tuple[DataFrame, DataFrame]:
+    # A user's streams in order: played_at, then started_at, then track id (play id last,
+    # so that equal plays still have one order).
+    order = Window.partitionBy("user_id").orderBy("played_at", "started_at", "track_id", "play_id")
+    ordered = (
+        streams.select("user_id", "play_id", "track_id", "played_at", "started_at", "ms_played",
+                       "local_year", "local_month", "before")
+        .withColumn("gap_before", _not_negative(millis(F.col("started_at"), F.lag("played_at").over(order))))
+        .withColumn("gap_after", _not_negative(millis(F.lead("started_at").over(order), F.col("played_at"))))
+        .withColumn("new_session", F.when(F.col("gap_before").isNull() | (F.col("gap_before") > gap_ms), 1)
+                    .otherwise(0))
+        .withColumn("session_no", F.sum("new_session").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    )
+    position = F.struct("played_at", "started_at", "track_id", "play_id")
+    sessions = (
+        ordered.groupBy("user_id", "session_no")
+        .agg(F.min_by("started_at", position).alias("session_start"),
+             F.max_by("played_at", position).alias("session_end"),
+             F.count("*").alias("streams"),
+             F.size(F.collect_set("track_id")).alias("distinct_tracks"),
+             F.sum("ms_played").alias("listening_ms"),
+             F.bool_or("before").alias("before"))
+        .where(~F.col("before"))  # the stored session that the stream before the run's months belongs to
+        .join(users.select("user_id", "timezone"), "user_id")
+        .withColumn("local_start", F.from_utc_timestamp("session_start", F.col("timezone")))
+        .select("user_id",
+                (F.unix_micros("session_start") / 1000).cast("long").alias("session_id"),
+                F.date_format("local_start", "yyyy-MM").alias("period"),
+                "session_start", "session_end",
+                F.col("streams").cast("int").alias("streams"),
+                F.col("distinct_tracks").cast("int").alias("distinct_tracks"),
+                "listening_ms")
+    )
+    gaps = (ordered.where(F.col("gap_after").isNotNull() & ~F.col("before"))
+            .groupBy(*MONTH, gap_class(F.col("gap_after")).alias("gap_class")).agg(F.count("*").alias("gaps")))
+    return sessions, gaps
