@@ -1,6 +1,9 @@
 """Airflow DAG `spotify_analytics`: source -> main, then the Spark statistics.
 
-Triggered by `spotify_ingest` and `spotify_import`, and on ANALYTICS_SCHEDULE.
+Triggered by `spotify_ingest` and `spotify_import` when they brought new plays
+and no run of this DAG is queued yet, and on ANALYTICS_SCHEDULE. One run at a
+time (max_active_runs=1): triggers that pile up during a run make one queued
+run behind it, which reads everything that arrived meanwhile (pipeline/freshness.py).
 Source gate, load main (incremental, idempotent), main gate, stage the
 statistics with spark-submit on SPARK_MASTER, analytics gate on the staged
 results, then publish them into analytics.* in one transaction. A failing gate

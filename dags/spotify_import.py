@@ -6,8 +6,12 @@ Triggered by hand (or the API) with params, e.g.
 - `user_id`: whose history it is; `create_user` (and `timezone`) to create that user;
 - `skip_invalid`: skip (and count) records outside the source gate's bounds instead of refusing.
 Tasks: `import_export` (all or nothing, `ingestion.export_loader`), `resolve_names`
-(name-only tracks through Spotify search when the user is connected), then
-`spotify_analytics` is triggered. The logic lives in `ingestion/`; this file only orchestrates.
+(name-only tracks through Spotify search when the user is connected), the source
+gate, then `spotify_analytics` is triggered when it is wanted: the short-circuit
+`new_plays` skips the trigger when the import changed no play (none loaded, none
+merged into a stored play: e.g. the same export again), or when a
+`spotify_analytics` run is already queued, which will read these plays too
+(pipeline/freshness.py). The logic lives in `ingestion/`; this file only orchestrates.
 """
 
 from __future__ import annotations
@@ -54,6 +58,13 @@ def spotify_import():
 
         return str(resolve_for_user(report["user_id"]))
 
+    @task.short_circuit
+    def new_plays(report: dict, ti=None) -> bool:
+        """True: trigger the analytics."""
+        from pipeline.freshness import analytics_wanted, plays_imported
+
+        return analytics_wanted(plays_imported(report), ti)
+
     imported = import_export()
     resolved = resolve_names(imported)
     trigger_analytics = TriggerDagRunOperator(
@@ -61,7 +72,7 @@ def spotify_import():
         trigger_dag_id="spotify_analytics",
         wait_for_completion=False,
     )
-    resolved >> source_gate() >> trigger_analytics
+    resolved >> source_gate() >> new_plays(imported) >> trigger_analytics
 
 
 spotify_import()

@@ -1,7 +1,13 @@
-"""Airflow DAG `spotify_ingest`: every INGESTION_INTERVAL_MINUTES (default hourly).
+"""Airflow DAG `spotify_ingest`: every INGESTION_INTERVAL_MINUTES (default 5).
 
 One mapped task per connected user (a user is a failure domain: one user's
-failure never stops another's ingestion), then the analytics DAG is triggered.
+failure never stops another's ingestion), the source gate, then
+`spotify_analytics` is triggered only when it is wanted: the short-circuit
+`new_plays` skips the trigger when no user got a new play, or when a
+`spotify_analytics` run is already queued (not started yet, it will read these
+plays too). So a quiet listener costs one poll every few minutes and no
+analytics run, and polls that pile up during a long analytics run queue one
+run behind it, not one each (pipeline/freshness.py).
 The logic lives in `ingestion.recently_played`; this file only orchestrates.
 """
 
@@ -55,12 +61,21 @@ def spotify_ingest():
     # The source gate runs even when some users failed or were skipped: they do not hold back
     # the others. A failing gate stops the run before the analytics.
     gate = source_gate.override(trigger_rule="all_done")()
+
+    @task.short_circuit
+    def new_plays(ti=None) -> bool:
+        """True: trigger the analytics. Runs after a passing gate; reads the users' results
+        itself, as a failed or skipped user must not stop the others' plays from counting."""
+        from pipeline.freshness import analytics_wanted, plays_ingested
+
+        return analytics_wanted(plays_ingested(ti.xcom_pull(task_ids=["ingest"])), ti)
+
     trigger_analytics = TriggerDagRunOperator(
         task_id="trigger_spotify_analytics",
         trigger_dag_id="spotify_analytics",
         wait_for_completion=False,
     )
-    ingested >> gate >> trigger_analytics
+    ingested >> gate >> new_plays() >> trigger_analytics
 
 
 spotify_ingest()

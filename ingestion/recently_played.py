@@ -1,4 +1,4 @@
-"""Hourly Web API ingestion of each connected user's recently played tracks.
+"""Web API ingestion of each connected user's recently played tracks (every INGESTION_INTERVAL_MINUTES).
 
 For one user (`ingest_user`): read the cursor (`ingestion_cursors.after_ms`, the
 Unix ms of the newest play stored), fetch the plays after it, then in ONE

@@ -13,6 +13,9 @@ Register it in a test folder's conftest with `pytest_plugins = ["tests.airflow_s
   folder with the DAG under test and a stand-in for a DAG it triggers.
 - `load_dag_bag(folder)`: a DagBag of a folder, failing the test on any import error.
 - `run_dag(dag, **kwargs)`: `dag.test()`, returning the DagRun and its task states.
+- `dag_runs(dag_id, state)`, `set_run_states(dag_id, old, new)`: the runs of a DAG in
+  the metadata DB (e.g. those a TriggerDagRunOperator queued: `dag.test()` runs
+  only the DAG under test), and moving them on as the scheduler would.
 """
 
 from __future__ import annotations
@@ -88,3 +91,21 @@ def run_dag(dag, **kwargs):
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
         states[key] = ti.state
     return run, states
+
+
+def dag_runs(dag_id: str, state: str | None = None) -> list:
+    from airflow.models.dagrun import DagRun
+
+    return DagRun.find(dag_id=dag_id, state=state)
+
+
+def set_run_states(dag_id: str, old: str, new: str) -> int:
+    """Move every run of `dag_id` in state `old` to `new` (a test starts with none queued, say)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        runs = DagRun.find(dag_id=dag_id, state=old, session=session)
+        for run in runs:
+            run.set_state(new)
+    return len(runs)

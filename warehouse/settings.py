@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     alert_email_to: str = ""
     # Slack incoming-webhook URL for failed runs; empty = no Slack alert.
     slack_webhook_url: str = Field(default="", repr=False)
-    # Besides after each ingestion, the analytics DAG runs on this cron schedule.
+    # Besides after an ingestion or import that brought new plays, the analytics DAG runs on this cron schedule.
     analytics_schedule: str = "0 3 * * *"
     # Monthly recap e-mails (recap/, DAG monthly_recap): how often due recaps are looked for, and
     # how long after a month's end its recap may still go out (older months are never mailed).
@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     flask_port: int = Field(default=5000, ge=1, le=65535)
     flask_workers: int = Field(default=1, ge=1, le=64)
     flask_threads: int = Field(default=4, ge=1, le=256)
-    ingestion_interval_minutes: int = Field(default=60, ge=10)
+    # Minutes between two polls of each connected user (DAG spotify_ingest).
+    ingestion_interval_minutes: int = Field(default=5, ge=1)
     spotify_max_retry_after_seconds: int = Field(default=30, ge=0)
     # Data-export import (ingestion/export_loader.py, flask_endpoint/upload.py).
     export_api_match_seconds: int = Field(default=5, ge=0, le=60)

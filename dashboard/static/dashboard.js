@@ -41,6 +41,15 @@
       timeZone: tz, year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
     }).format(new Date(iso));
   }
+  // How long ago, in words, by this browser's clock (presentation only: the statistics carry computed_at).
+  function ago(iso, now) {
+    var mins = Math.floor((now - new Date(iso).getTime()) / 60000);
+    if (!(mins >= 1)) { return "just now"; }
+    if (mins < 60) { return mins + " min ago"; }
+    var hrs = Math.floor(mins / 60);
+    if (hrs < 48) { return hrs + " h ago"; }
+    return intFormat.format(Math.floor(hrs / 24)) + " days ago";
+  }
   function longDate(isoDate) {
     return new Intl.DateTimeFormat("en-GB", {
       timeZone: "UTC", weekday: "short", year: "numeric", month: "short", day: "numeric",
@@ -155,9 +164,16 @@
   // -- panels ----------------------------------------------------------------------
   var o = data.overview;
   var freshness = byId("freshness");
+  function showFreshness() {
+    freshness.textContent = "Updated " + ago(o.computed_at, Date.now()) + ": computed " +
+      localTime(o.computed_at) + " from plays up to " + localTime(o.source_max_played_at) + ".";
+  }
   if (freshness && o) {
-    freshness.textContent = "Computed " + localTime(o.computed_at) + " from plays up to " +
-      localTime(o.source_max_played_at) + ".";
+    showFreshness();
+    // The age again when the tab is shown again (not on a timer: #freshness is a live region).
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") { showFreshness(); }
+    });
   }
 
   function drawOverviewCards() {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
+from testkit.replica_rows import COMPUTED_AT
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
 from warehouse.share_links import create_share_link
 
@@ -127,6 +129,7 @@ def page_factory(browser):
 def test_overview_page_draws_every_panel_with_the_replica_data(server, filled, page_factory):
     p = page_factory(server)
     p.login_as_admin()
+    p.page.clock.set_fixed_time(COMPUTED_AT + timedelta(minutes=3, seconds=20))  # the browser's "now"
     p.goto("/users/alice?period=all")
     charts = p.wait_for_charts()
     assert charts >= 18
@@ -147,7 +150,13 @@ def test_overview_page_draws_every_panel_with_the_replica_data(server, filled, p
     assert tracks.get_by_text("</script><script>alert('x')</script>").count() >= 1
     assert tracks.locator("img[alt='Cover of Golden Echo']").count() >= 1
     assert "Europe/Berlin" in p.page.locator("#timezone").inner_text()
-    assert "Computed" in p.page.locator("#freshness").inner_text()
+    # How fresh, in alice's zone, and how long ago by the browser's clock; again when the tab is shown again.
+    freshness = p.page.locator("#freshness")
+    assert freshness.inner_text() == (
+        "Updated 3 min ago: computed 1 Feb 2026, 04:00 from plays up to 31 Jan 2026, 23:59.")
+    p.page.clock.set_fixed_time(COMPUTED_AT + timedelta(hours=5, minutes=59))
+    p.page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    assert freshness.inner_text().startswith("Updated 5 h ago: computed 1 Feb 2026, 04:00")
     assert p.image_requests, "album art was shown"
     p.screenshot("overview-alice-all")
     p.assert_clean()

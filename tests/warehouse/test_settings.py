@@ -11,6 +11,7 @@ def test_defaults_point_at_the_local_clusters():
     assert settings.replica_database_url.endswith("@127.0.0.1:5435/replica")
     assert settings.default_timezone == "UTC"
     assert settings.runtime_dir == PROJECT_ROOT / ".runtime"
+    assert settings.ingestion_interval_minutes == 5  # each connected user polled every 5 minutes
 
 
 def test_env_file_is_read_and_environment_wins(env_file, monkeypatch):
@@ -34,6 +35,7 @@ def test_env_file_is_read_and_environment_wins(env_file, monkeypatch):
         ("DASHBOARD_ADMIN_PASSWORD", "hunter2", "at least 12 characters"),
         ("DASHBOARD_PUBLIC_URL", "wrapped.example.org", "https://"),
         ("SESSION_LIFETIME_HOURS", "0", "greater than or equal to 1"),
+        ("INGESTION_INTERVAL_MINUTES", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(monkeypatch, name, value, says):
