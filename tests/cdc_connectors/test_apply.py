@@ -13,7 +13,7 @@ import pytest
 from cdc_connectors.apply import BEGIN, END, Applier, ReplicationError, decode_change
 from cdc_connectors.capture import capture_properties
 from cdc_connectors.kafka_consumer import changes_from_messages
-from cdc_connectors.replicator import ApplyHandler
+from cdc_connectors.replicator import ApplyHandler, ResumedInsideTransaction
 from warehouse.db import connect
 from warehouse.roles import is_replicated
 from warehouse.settings import Settings
@@ -34,10 +34,10 @@ def record(table: str, op: str, after: dict | None = None, lsn: int = 100, snaps
     })
 
 
-def transaction(status: str) -> str:
-    """A record of the transaction topic (`provide.transaction.metadata`)."""
-    counts = [{"data_collection": "public.dim_user", "event_count": 2}] if status == "END" else None
-    return json.dumps({"status": status, "id": "736:24023128", "event_count": 2 if counts else None,
+def transaction(status: str, events: int = 2) -> str:
+    """A record of the transaction topic (`provide.transaction.metadata`); an END counts the changes since BEGIN."""
+    counts = [{"data_collection": "public.dim_user", "event_count": events}] if status == "END" else None
+    return json.dumps({"status": status, "id": "736:24023128", "event_count": events if counts else None,
                        "data_collections": counts, "ts_ms": 1795355087809})
 
 
@@ -177,9 +177,9 @@ def test_a_main_transaction_is_committed_whole_across_batches(dbs):
         assert handler.handle([transaction("BEGIN"), user("u1"), HEARTBEAT, user("u2")], None) == 0
         assert replica_ids(dbs, "dim_user", "user_id") == []
         # its END comes in the next batch with the next transaction's start: the first three records committed
-        assert handler.handle([user("u3"), transaction("END"), transaction("BEGIN"), user("u4")], None) == 2
+        assert handler.handle([user("u3"), transaction("END", 3), transaction("BEGIN"), user("u4")], None) == 2
         assert replica_ids(dbs, "dim_user", "user_id") == ["u1", "u2", "u3"]
-        assert handler.handle([transaction("END"), HEARTBEAT], None) == 2  # a heartbeat outside a transaction
+        assert handler.handle([transaction("END", 1), HEARTBEAT], None) == 2  # a heartbeat outside a transaction
         assert replica_ids(dbs, "dim_user", "user_id") == ["u1", "u2", "u3", "u4"]
     finally:
         handler.applier.close()
@@ -205,3 +205,47 @@ def test_a_snapshot_replaces_the_content_when_complete(dbs):
             assert conn.execute("SELECT snapshot_done, changes FROM cdc.applied_position").fetchone() == (True, 4)
     finally:
         applier.close()
+
+
+def test_a_snapshot_inserts_its_rows_into_the_tables_it_emptied_and_fails_whole(dbs):
+    """A snapshot's rows go into tables its transaction emptied (plain INSERTs, sent without waiting):
+    a key the replica held before comes back; a key twice fails the snapshot at the latest at its commit,
+    and the old content stays."""
+    applier = Applier(dbs.replica_database_url, "test_slot")
+    handler = ApplyHandler(applier)
+    try:
+        applier.apply([decode_change(user("u1").replace('"UTC"', '"Europe/Paris"'))])
+        applier.start_over()
+        assert handler.handle([user("u1", "first"), user("u2", "true")], None) == 0
+        assert handler.handle([user("u3", "last")], None) == 1
+        with connect("replica", dbs) as conn:
+            assert conn.execute("SELECT user_id, timezone FROM dim_user ORDER BY 1").fetchall() == [
+                ("u1", "UTC"), ("u2", "UTC"), ("u3", "UTC")]
+        applier.start_over()
+        with pytest.raises(ReplicationError, match="duplicate key"):
+            handler.handle([user("u4", "first"), user("u5", "true")], None)
+            handler.handle([user("u4", "true"), user("u6", "last")], None)
+        applier.rollback()
+        assert replica_ids(dbs, "dim_user", "user_id") == ["u1", "u2", "u3"]
+        applier.start_over()  # and the next snapshot applies
+        assert handler.handle([user("u7", "first"), user("u8", "last")], None) == 2
+        assert replica_ids(dbs, "dim_user", "user_id") == ["u7", "u8"]
+    finally:
+        applier.close()
+
+
+def test_a_transaction_resumed_inside_is_refused_whole(dbs):
+    """After a crash Debezium may resume inside a main transaction (its first changes dropped): the END's
+    count says so, and nothing of it is committed."""
+    handler = ApplyHandler(Applier(dbs.replica_database_url, "test_slot"))
+    try:
+        assert handler.handle([transaction("BEGIN"), user("u1")], None) == 0
+        with pytest.raises(ResumedInsideTransaction, match="1 of its 2 changes"):
+            handler.handle([transaction("END", 2)], None)
+        handler.applier.rollback()
+        with pytest.raises(ResumedInsideTransaction, match="0 of its 1 changes"):  # its BEGIN skipped too
+            ApplyHandler(handler.applier).handle([user("u2"), transaction("END", 1)], None)
+        handler.applier.rollback()
+        assert replica_ids(dbs, "dim_user", "user_id") == []
+    finally:
+        handler.applier.close()

@@ -237,7 +237,8 @@ def test_background_start_status_stop_then_a_missing_slot_is_refused(cdc, replic
 
 
 class Poller(threading.Thread):
-    """Reads the replica over and over, each time one statement (one snapshot), and keeps what it saw."""
+    """Reads the replica over and over, each time one statement (one snapshot), and keeps what it saw:
+    its last read begins after `finish()` was called."""
 
     def __init__(self, settings, query: str):
         super().__init__(daemon=True)
@@ -247,8 +248,11 @@ class Poller(threading.Thread):
     def run(self) -> None:
         try:
             with connect("replica", self.settings, autocommit=True) as conn:
-                while not self.stop.is_set():
+                while True:
+                    stopping = self.stop.is_set()
                     self.seen.append(conn.execute(self.query).fetchone())
+                    if stopping:
+                        break
                     time.sleep(0.005)
         except Exception as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
