@@ -4,16 +4,16 @@
 that of `analytics_state.<grain>`; `analytics_staging.scope` holds the pairs whose published rows
 publication replaces (spark_scripts/publish.py).
 
-All of them come out of ONE Spark job: each table's rows as CSV lines, tagged
-with the table, in one union, fetched as Arrow batches, then COPY'd table by
-table in one transaction of main. One job instead of one per table: the
-stages of every table are scheduled together and their shared inputs read once.
+Each table's rows come out of Spark as CSV lines (Spark's own CSV writer), fetched
+as Arrow batches and COPY'd into main: far cheaper than JDBC's batched INSERTs.
+Three tables at a time, each its own Spark job: measured faster than one job for
+all of them (a union of every table's plan), whose planning alone costs seconds.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import reduce
 
 import psycopg
 import pyarrow as pa
@@ -30,6 +30,7 @@ from warehouse.settings import Settings
 # empty field, an empty string "".
 CSV = {"escape": '"', "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSSXXX", "dateFormat": "yyyy-MM-dd"}
 LINES_PER_WRITE = 50_000
+WRITERS = 3  # tables staged at once
 
 
 def staged_frames(results: dict[str, DataFrame], recomputed: Grains, pairs: DataFrame, shapes: dict[str, list[str]],
@@ -46,11 +47,9 @@ def staged_frames(results: dict[str, DataFrame], recomputed: Grains, pairs: Data
     return frames
 
 
-def as_lines(frames: dict[str, DataFrame]) -> DataFrame:
-    """One frame of (table, line): every table's rows as CSV lines."""
-    tagged = [frame.select(F.lit(table).alias("table"), F.to_csv(F.struct(*frame.columns), CSV).alias("line"))
-              for table, frame in frames.items()]
-    return reduce(DataFrame.unionAll, tagged)
+def as_lines(frame: DataFrame) -> DataFrame:
+    """The frame's rows as CSV lines (one column, `line`)."""
+    return frame.select(F.to_csv(F.struct(*frame.columns), CSV).alias("line"))
 
 
 def copy_lines(conn: psycopg.Connection, table: str, columns: list[str], lines: pa.ChunkedArray) -> None:
@@ -67,10 +66,18 @@ def write_staging(results: dict[str, DataFrame], recomputed: Grains, pairs: Data
                   computed_at: datetime, source_max_played_at: datetime | None) -> None:
     with connect("main", settings) as main:
         shapes = {name: table_shape(main, name)[0] for name in results}
-        frames = staged_frames(results, recomputed, pairs, shapes, computed_at, source_max_played_at)
-        staged = as_lines(frames).toArrow()  # the one job
-        for table, frame in frames.items():
-            copy_lines(main, table, frame.columns, staged.filter(pc.equal(staged["table"], table))["line"])
+    frames = staged_frames(results, recomputed, pairs, shapes, computed_at, source_max_played_at)
+
+    def write(table: str) -> None:
+        lines = as_lines(frames[table]).toArrow()["line"]
+        with connect("main", settings) as main:
+            copy_lines(main, table, frames[table].columns, lines)
+
+    # Spark runs jobs from several threads at once: one table's COPY and planning overlap
+    # another's computing.
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for finished in [pool.submit(write, table) for table in frames]:
+            finished.result()
 
 
 def add_vanished_pairs(main: psycopg.Connection) -> None:
