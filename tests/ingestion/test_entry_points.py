@@ -143,7 +143,7 @@ def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, mo
     folder.mkdir()
     (folder / "spotify_import.py").symlink_to(DAGS_FOLDER / "spotify_import.py")
     dag = load_dag_bag(folder).dags["spotify_import"]  # parsed as the scheduler would, no import error
-    assert {t.task_id for t in dag.tasks} == {"import_export", "resolve_names", "source_gate",
+    assert {t.task_id for t in dag.tasks} == {"import_export", "resolve_names", "source_gate", "new_plays",
                                               "trigger_spotify_analytics"}
     assert dag.get_task("trigger_spotify_analytics").trigger_dag_id == "spotify_analytics"
     assert set(dag.params) == {"path", "user_id", "create_user", "timezone", "skip_invalid"}
@@ -158,6 +158,6 @@ def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, mo
     run, states = run_dag(dag, run_conf={"path": str(REAL_EXPORT), "user_id": "carol", "create_user": True,
                                          "timezone": "Asia/Kolkata"})
     assert states == {"import_export": "success", "resolve_names": "success", "source_gate": "success",
-                      "trigger_spotify_analytics": "success"}, states
+                      "new_plays": "success", "trigger_spotify_analytics": "success"}, states
     assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'carol'") == 1470
     assert len(DagRun.find(dag_id="spotify_analytics")) == analytics_runs + 1
