@@ -321,6 +321,7 @@ class WarmEngine:
     submitted to by every Spark stage; its start time and PSS are measured."""
 
     def __init__(self, settings, root: Path):
+        from spark_scripts.session import engine_answers
         from spark_scripts.submit import engine_command
 
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
@@ -328,8 +329,6 @@ class WarmEngine:
         self.process = subprocess.Popen(engine_command(settings), env=env, start_new_session=True,
                                         stdout=(root / "logs" / "spark-engine.log").open("ab"),
                                         stderr=subprocess.STDOUT)
-        from spark_scripts.session import engine_answers
-
         while not engine_answers(settings.spark_connect_url, timeout=0.5):
             if self.process.poll() is not None or time.perf_counter() - started > 180:
                 raise RuntimeError(f"the warm engine did not start: see {root / 'logs' / 'spark-engine.log'}")

@@ -51,10 +51,9 @@ def play_id_bounds(main: psycopg.Connection, scope: RunScope) -> tuple[int, int]
 def write_run_users(main: psycopg.Connection, scope: RunScope) -> None:
     """The run's users and their first recomputed month, for the JDBC reads to join (empty for a full run)."""
     main.execute("TRUNCATE analytics_staging.run_users")
-    since = scope.since if scope.users is not None else {}
     main.execute("INSERT INTO analytics_staging.run_users (user_id, since) "
                  "SELECT * FROM unnest(%s::text[], %s::text[])",
-                 (list(since), list(since.values())))
+                 (list(scope.since), list(scope.since.values())))  # a full run's `since` is empty
     main.execute("SELECT analyze_table('analytics_staging.run_users')")  # the owner's (main migration 0008)
 
 
