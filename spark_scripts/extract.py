@@ -17,7 +17,7 @@ import psycopg
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_scripts.scope import RunScope
-from spark_scripts.session import read_query
+from spark_scripts.session import read_query, shuffle_partitions
 from spark_scripts.state import SESSION_COLUMNS, STORED, Grains
 from warehouse.db import connect
 from warehouse.settings import Settings
@@ -40,12 +40,12 @@ def newest_play(main: psycopg.Connection) -> datetime | None:
     return played_at
 
 
-def play_id_bounds(main: psycopg.Connection, scope: RunScope) -> tuple[int, int]:
-    """(lowest, highest) play_id of the plays the run reads; (0, 0) without plays."""
+def play_range(main: psycopg.Connection, scope: RunScope) -> tuple[int, int, int]:
+    """(lowest play_id, highest play_id, how many) of the plays the run reads; (0, 0, 0) without plays."""
     where = "" if scope.users is None else RECOMPUTED
-    low, high = main.execute(
-        f"SELECT coalesce(min(play_id), 0), coalesce(max(play_id), 0) FROM fact_play p {where}").fetchone()
-    return low, high
+    low, high, count = main.execute(
+        f"SELECT coalesce(min(play_id), 0), coalesce(max(play_id), 0), count(*) FROM fact_play p {where}").fetchone()
+    return low, high, count
 
 
 def write_run_users(main: psycopg.Connection, scope: RunScope) -> None:
@@ -79,10 +79,12 @@ def stored_query(table: str) -> str:
 
 
 def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[str, DataFrame]:
-    """The inputs of the run: its plays (a read split by play_id), the stored grains, every dimension."""
+    """The inputs of the run: its plays (a read split by play_id), the stored grains, every dimension; the
+    session's shuffle partitions set for that many plays."""
     with connect("main", settings) as main:
         write_run_users(main, scope)
-        low, high = play_id_bounds(main, scope)
+        low, high, count = play_range(main, scope)
+    spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(count)))
     url = settings.main_database_url
     plays = read_query(spark, url, plays_query(scope), partition=("play_id", low, high + 1, PLAY_PARTITIONS))
     stored = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from spark_scripts.extract import extract, play_id_bounds
+from spark_scripts.extract import extract, play_range
 from spark_scripts.scope import RunScope
+from spark_scripts.session import shuffle_partitions
 from star_schema.load import load_main
 from testkit.sourcedata import add_play, add_track, add_user
 from warehouse.db import connect
@@ -37,8 +38,9 @@ def test_an_incremental_read_holds_exactly_the_runs_users(dbs, spark):
     chosen_ids = expected[CHOSEN[0]] | expected[CHOSEN[1]]
     scope = RunScope("incremental", 1, CHOSEN, dict.fromkeys(CHOSEN, "2026-01"))
     plays = extract(spark, dbs, scope)["plays"].collect()
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"  # 6 plays: the fewest
     with connect("main", dbs) as main:
-        assert play_id_bounds(main, scope) == (min(chosen_ids), max(chosen_ids))
+        assert play_range(main, scope) == (min(chosen_ids), max(chosen_ids), len(chosen_ids))
     assert sorted((p.user_id, p.play_id) for p in plays) == sorted(
         (user, play_id) for user in CHOSEN for play_id in expected[user])
     with connect("main", dbs) as main:
@@ -64,9 +66,14 @@ def test_a_full_read_holds_every_play(dbs, spark):
     expected = plays_by_user(dbs)
     with connect("main", dbs) as main:
         every = set().union(*expected.values())
-        assert play_id_bounds(main, RunScope("full", 1, None, {})) == (min(every), max(every))
+        assert play_range(main, RunScope("full", 1, None, {})) == (min(every), max(every), len(every))
     sources = extract(spark, dbs, RunScope("full", 1, None, {}))
     assert sorted(p.play_id for p in sources["plays"].collect()) == sorted(every)
     assert sorted(u.user_id for u in sources["users"].collect()) == sorted(USERS)
     with connect("main", dbs) as main:
         assert main.execute("SELECT count(*) FROM analytics_staging.run_users").fetchone() == (0,)
+
+
+def test_the_shuffle_partitions_grow_with_the_plays_a_run_reads():
+    assert [shuffle_partitions(n) for n in (0, 10_000, 250_000, 250_001, 500_000, 1_000_000, 10_000_000)] == [
+        2, 2, 2, 3, 4, 8, 8]
