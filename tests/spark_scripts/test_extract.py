@@ -37,6 +37,7 @@ def test_an_incremental_read_holds_exactly_the_runs_users(dbs, spark):
     expected = plays_by_user(dbs)
     chosen_ids = expected[CHOSEN[0]] | expected[CHOSEN[1]]
     scope = RunScope("incremental", 1, CHOSEN, dict.fromkeys(CHOSEN, "2026-01"))
+    spark.conf.set("spark.sql.shuffle.partitions", "5")  # not what extract sets: the test session's is 2
     plays = extract(spark, dbs, scope)["plays"].collect()
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"  # 6 plays: the fewest
     with connect("main", dbs) as main:
