@@ -1,0 +1,243 @@
+"""The live stack under `make up`: how fresh the statistics are, and what a quiet day costs.
+
+    .venv/bin/python -m bench.live [--history 1M] [--rounds 4] [--quiet-minutes 15] [--json FILE]
+
+On a temporary runtime folder and free ports (testkit.stack_env, as tests/ops):
+`make up` (Postgres, the warm Spark engine, Debezium, the login service,
+Airflow, the dashboard), `make fake-spotify USERS=5`, `--history` generated
+plays of other listeners written into source, and the fake's 5 listeners
+logged in through the login service. One `spotify_ingest` run is triggered; the stack does the rest
+(its analytics run over the whole history, replication). Then:
+
+- freshness: `--rounds` times, every listener gets one new play in the fake
+  Spotify and `spotify_ingest` is triggered (as its 5-minute schedule would);
+  a play's freshness is the time from its ingestion commit (source's
+  `plays.ingested_at`) to the replica's `analytics.overview` counting it (the
+  listener's all-time streams one higher), polled every 0.25 s. Everything in
+  between is the stack's own: the ingest DAG's gate and trigger, the analytics
+  DAG (load, gates, the incremental Spark run on the warm engine, publish), Debezium.
+- a quiet day: `--quiet-minutes` of the stack left to its schedule (every
+  listener polled every INGESTION_INTERVAL_MINUTES = 5), 3 new plays per
+  listener a minute before each poll; the CPU time (user + system) of every
+  process of the stack (each component's processes and their children, the
+  finished ones included: a parent's reaped children count in its own), per hour.
+
+Prints the figures and, with --json, writes them for bench.run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dashboard import percentile  # noqa: E402
+from bench.run import SEED, Size, parse_size  # noqa: E402
+from testkit.stack_env import descendants, make, make_root, stack_environment  # noqa: E402
+
+LISTENERS = 5
+QUIET_PLAYS = 3        # per listener and poll
+POLL_EVERY_S = 0.25
+TIMEOUT_S = 1800       # the first analytics run over the whole history included
+
+
+def say(text: str) -> None:
+    print(f"[live {datetime.now(UTC):%H:%M:%S}] {text}", flush=True)
+
+
+def checked(result: subprocess.CompletedProcess, what: str) -> None:
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+def write_history(settings, plays: int) -> int:
+    """`plays` generated plays of other listeners (seed SEED, not the fake's) into source; their count."""
+    from fake_spotify.generate import generate, write_to_source
+    from warehouse.db import connect
+
+    size = Size("history", plays, repeat=0)
+    listening = generate(SEED, size.users, 365, plays_per_day=size.plays_per_day)
+    with connect("source", settings) as conn:
+        write_to_source(conn, listening)
+    return len(listening.plays)
+
+
+def trigger_ingest(env: dict[str, str], settings) -> None:
+    """`airflow dags trigger spotify_ingest`: the run its schedule would start, now."""
+    from operations.airflow_service import AIRFLOW, environment
+
+    checked(subprocess.run([AIRFLOW, "dags", "trigger", "spotify_ingest"], env={**env, **environment(settings)},
+                           capture_output=True, text=True, timeout=300), "airflow dags trigger spotify_ingest")
+
+
+def streams(settings, users: list[str]) -> dict[str, int]:
+    """Each listener's all-time streams in the replica's statistics (0 before the first)."""
+    with psycopg.connect(settings.replica_reader_url, autocommit=True) as conn:
+        found = dict(conn.execute("SELECT user_id, streams FROM analytics.overview WHERE period = 'all' "
+                                  "AND user_id = ANY(%s)", (users,)).fetchall())
+    return {user: found.get(user, 0) for user in users}
+
+
+def replica_users(settings) -> int:
+    with psycopg.connect(settings.replica_reader_url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM analytics.overview WHERE period = 'all'").fetchone()[0]
+
+
+def wait_until(condition, what: str, timeout: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL_EVERY_S)
+
+
+def freshness_round(settings, env, fake_url: str, users: list[str]) -> list[float]:
+    """One new play per listener, one ingestion: each play's seconds from ingestion commit to the replica."""
+    before = streams(settings, users)
+    for user in users:
+        requests.post(f"{fake_url}/_admin/users/{user}/plays", json={"count": 1}, timeout=10).raise_for_status()
+    trigger_ingest(env, settings)
+    seen: dict[str, float] = {}
+
+    def all_seen() -> bool:
+        now = time.time()
+        for user, count in streams(settings, [u for u in users if u not in seen]).items():
+            if count > before[user]:
+                seen[user] = now
+        return len(seen) == len(users)
+
+    wait_until(all_seen, "the new plays in the replica's statistics", timeout=600)
+    with psycopg.connect(settings.source_database_url, autocommit=True) as conn:
+        committed = dict(conn.execute(
+            "SELECT DISTINCT ON (user_id) user_id, extract(epoch FROM ingested_at)::float8 FROM plays "
+            "WHERE user_id = ANY(%s) ORDER BY user_id, played_at DESC", (users,)).fetchall())
+    return [seen[user] - committed[user] for user in users]
+
+
+def stack_cpu_seconds(settings) -> float:
+    """User + system CPU of every process of the stack so far, reaped children included."""
+    from operations.stack import COMPONENTS
+
+    roots = {pid for component in COMPONENTS for pid in component.pids(settings)}
+    total = 0.0
+    for pid in descendants(roots):
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def source_plays(settings, users: list[str]) -> int:
+    with psycopg.connect(settings.source_database_url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM plays WHERE user_id = ANY(%s)", (users,)).fetchone()[0]
+
+
+def quiet_day(settings, fake_url: str, users: list[str], minutes: float) -> dict:
+    """The stack on its own schedule for `minutes`, new plays a minute before each poll: CPU-seconds per hour."""
+    interval = settings.ingestion_interval_minutes * 60
+    plays_before = source_plays(settings, users)
+    started, cpu_before = time.time(), stack_cpu_seconds(settings)
+    end = started + minutes * 60
+    next_plays = (started // interval + 1) * interval - 60  # the schedule polls on multiples of the interval
+    if next_plays < started:
+        next_plays += interval
+    while (now := time.time()) < end:
+        if now >= next_plays:
+            for user in users:
+                requests.post(f"{fake_url}/_admin/users/{user}/plays", json={"count": QUIET_PLAYS},
+                              timeout=10).raise_for_status()
+            next_plays += interval
+        time.sleep(min(1.0, max(0.0, end - now)))
+    cpu = stack_cpu_seconds(settings) - cpu_before
+    seconds = time.time() - started
+    ingested = source_plays(settings, users) - plays_before
+    if ingested == 0:
+        raise RuntimeError("the quiet day ingested no play: the schedule did not poll")
+    return {"quiet day CPU-seconds per hour": cpu * 3600 / seconds, "quiet day minutes": seconds / 60,
+            "quiet day plays ingested": ingested}
+
+
+def run(history: int, rounds: int, quiet_minutes: float) -> dict:
+    from operations.postgres import free_port
+    from warehouse.settings import load_settings
+
+    root = make_root()
+    env = stack_environment(root)
+    env.update(SPARK_CONNECT_URL=f"sc://127.0.0.1:{free_port()}", INGESTION_INTERVAL_MINUTES="5")
+    os.environ.update(env)
+    settings = load_settings()
+    fake_url = settings.spotify_accounts_url
+    result: dict = {"history plays": history, "listeners": LISTENERS}
+    began = time.monotonic()
+    try:
+        checked(make("up", env, 900), "make up")
+        # `make up`'s fake Spotify has its default listeners: restarted with LISTENERS of them
+        checked(make("fake-spotify", env, 300, f"USERS={LISTENERS}",
+                     f"FAKE_SPOTIFY_PORT={fake_url.rsplit(':', 1)[1]}"), "make fake-spotify")
+        say(f"make up: {time.monotonic() - began:.0f} s")
+        result["history plays"] = write_history(settings, history)
+        users = requests.get(f"{fake_url}/_admin/stats", timeout=10).json()["users"]
+        checked(subprocess.run([sys.executable, "-m", "fake_spotify.login"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300), "python -m fake_spotify.login")
+        first = time.monotonic()
+        trigger_ingest(env, settings)
+        total_users = len(users) + Size("history", history, repeat=0).users
+        wait_until(lambda: replica_users(settings) >= total_users and all(streams(settings, users).values()),
+                   "the first analytics run's statistics in the replica")
+        result["first run through the stack"] = time.monotonic() - first
+        say(f"{result['history plays']:,} plays of history and {len(users)} listeners in the replica's statistics "
+            f"{result['first run through the stack']:.0f} s after the first ingestion was triggered")
+        lags: list[float] = []
+        for number in range(rounds):
+            lags += freshness_round(settings, env, fake_url, users)
+            say(f"freshness round {number + 1}: " + ", ".join(f"{lag:.1f}" for lag in lags[-len(users):]) + " s")
+        result.update({"freshness plays": len(lags), "freshness p50": statistics.median(lags),
+                       "freshness p95": percentile(lags, 95), "freshness max": max(lags), "freshness": lags})
+        if quiet_minutes:
+            result.update(quiet_day(settings, fake_url, users, quiet_minutes))
+            say(f"quiet day: {result['quiet day CPU-seconds per hour']:.0f} CPU-seconds per hour over "
+                f"{result['quiet day minutes']:.1f} min, {result['quiet day plays ingested']} plays ingested")
+    finally:
+        make("down", env)
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.live", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--history", type=parse_size, default=parse_size("1M"), help="plays of other listeners")
+    parser.add_argument("--rounds", type=int, default=4, help=f"freshness rounds of {LISTENERS} plays")
+    parser.add_argument("--quiet-minutes", type=float, default=15, help="0: no quiet day")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    result = run(args.history.plays, args.rounds, args.quiet_minutes)
+    print(f"freshness over {result['freshness plays']} plays with {result['history plays']:,} plays of history: "
+          f"p50 {result['freshness p50']:.1f} s, p95 {result['freshness p95']:.1f} s, max "
+          f"{result['freshness max']:.1f} s")
+    if "quiet day CPU-seconds per hour" in result:
+        print(f"quiet day ({LISTENERS} listeners polled every 5 minutes, {QUIET_PLAYS} new plays each): "
+              f"{result['quiet day CPU-seconds per hour']:.0f} CPU-seconds per hour of the whole stack")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
