@@ -160,7 +160,7 @@ replication-wait: setup ## wait until the replica has applied everything main co
 # Airflow and the whole stack (operations/airflow_service.py, operations/stack.py): supervisord in
 # <runtime_dir>/supervisor, logs in <runtime_dir>/logs; `up` starts in dependency order, `down` stops all.
 .PHONY: airflow airflow-stop up down status logs clean
-airflow: setup ## start Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:AIRFLOW_PORT
+airflow: setup ## start Airflow (api-server, scheduler, dag-processor) on 127.0.0.1:AIRFLOW_PORT
 	$(PY) -m operations start airflow
 
 airflow-stop: setup ## stop Airflow's four processes (SIGINT)

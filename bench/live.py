@@ -16,6 +16,9 @@ logged in through the login service. One `spotify_ingest` run is triggered; the 
   listener's all-time streams one higher), polled every 0.25 s. Everything in
   between is the stack's own: the ingest DAG's gate and trigger, the analytics
   DAG (load, gates, the incremental Spark run on the warm engine, publish), Debezium.
+- idle memory: the PSS of every process of the stack (bench/stack_memory.py's
+  sample), the mean of IDLE_SAMPLES samples a second apart, IDLE_AFTER_S after
+  the last freshness round: the warm engine as the runs left it.
 - a quiet day: `--quiet-minutes` of the stack left to its schedule (every
   listener polled every INGESTION_INTERVAL_MINUTES = 5), 3 new plays per
   listener a minute before each poll; the CPU time (user + system) of every
@@ -47,12 +50,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dashboard import percentile  # noqa: E402
 from bench.run import SEED, Size, parse_size  # noqa: E402
+from bench.stack_memory import sample  # noqa: E402
 from testkit.stack_env import descendants, make, make_root, stack_environment  # noqa: E402
 
 LISTENERS = 5
 QUIET_PLAYS = 3        # per listener and poll
 POLL_EVERY_S = 0.25
 TIMEOUT_S = 1800       # the first analytics run over the whole history included
+IDLE_AFTER_S, IDLE_SAMPLES = 20, 10
 
 
 def say(text: str) -> None:
@@ -128,19 +133,32 @@ def freshness_round(settings, env, fake_url: str, users: list[str]) -> list[floa
     return [seen[user] - committed[user] for user in users]
 
 
-def stack_cpu_seconds(settings) -> float:
-    """User + system CPU of every process of the stack so far, reaped children included."""
+def stack_cpu_seconds(settings) -> dict[str, float]:
+    """{component: user + system CPU of its processes so far, reaped children included}."""
     from operations.stack import COMPONENTS
 
-    roots = {pid for component in COMPONENTS for pid in component.pids(settings)}
-    total = 0.0
-    for pid in descendants(roots):
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+    spent = {}
+    for component in COMPONENTS:
+        spent[component.name] = 0.0
+        for pid in descendants(set(component.pids(settings))):
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            spent[component.name] += times.user + times.system + times.children_user + times.children_system
+    return spent
+
+
+def idle_memory(settings) -> float:
+    """MB of PSS of the whole stack at rest, the mean of IDLE_SAMPLES samples."""
+    from operations.stack import COMPONENTS
+
+    time.sleep(IDLE_AFTER_S)
+    totals = []
+    for _ in range(IDLE_SAMPLES):
+        totals.append(sum(pss for _, pss, _ in sample(COMPONENTS, settings).values()) / 1024)
+        time.sleep(1)
+    return statistics.mean(totals)
 
 
 def source_plays(settings, users: list[str]) -> int:
@@ -164,13 +182,14 @@ def quiet_day(settings, fake_url: str, users: list[str], minutes: float) -> dict
                               timeout=10).raise_for_status()
             next_plays += interval
         time.sleep(min(1.0, max(0.0, end - now)))
-    cpu = stack_cpu_seconds(settings) - cpu_before
+    cpu_after = stack_cpu_seconds(settings)
     seconds = time.time() - started
     ingested = source_plays(settings, users) - plays_before
     if ingested == 0:
         raise RuntimeError("the quiet day ingested no play: the schedule did not poll")
-    return {"quiet day CPU-seconds per hour": cpu * 3600 / seconds, "quiet day minutes": seconds / 60,
-            "quiet day plays ingested": ingested}
+    per_hour = {name: (cpu_after[name] - cpu_before[name]) * 3600 / seconds for name in cpu_after}
+    return {"quiet day CPU-seconds per hour": sum(per_hour.values()), "quiet day minutes": seconds / 60,
+            "quiet day plays ingested": ingested, "quiet day CPU-seconds per hour by component": per_hour}
 
 
 def run(history: int, rounds: int, quiet_minutes: float) -> dict:
@@ -179,7 +198,9 @@ def run(history: int, rounds: int, quiet_minutes: float) -> dict:
 
     root = make_root()
     env = stack_environment(root)
-    env.update(SPARK_CONNECT_URL=f"sc://127.0.0.1:{free_port()}", INGESTION_INTERVAL_MINUTES="5")
+    # The defaults of a user's stack: the warm engine on local[*] (no standalone cluster), polls every 5 minutes.
+    env.update(SPARK_CONNECT_URL=f"sc://127.0.0.1:{free_port()}", SPARK_MASTER="local[*]",
+               INGESTION_INTERVAL_MINUTES="5")
     os.environ.update(env)
     settings = load_settings()
     fake_url = settings.spotify_accounts_url
@@ -190,7 +211,8 @@ def run(history: int, rounds: int, quiet_minutes: float) -> dict:
         # `make up`'s fake Spotify has its default listeners: restarted with LISTENERS of them
         checked(make("fake-spotify", env, 300, f"USERS={LISTENERS}",
                      f"FAKE_SPOTIFY_PORT={fake_url.rsplit(':', 1)[1]}"), "make fake-spotify")
-        say(f"make up: {time.monotonic() - began:.0f} s")
+        result["make up"] = time.monotonic() - began
+        say(f"make up: {result['make up']:.0f} s")
         result["history plays"] = write_history(settings, history)
         users = requests.get(f"{fake_url}/_admin/stats", timeout=10).json()["users"]
         checked(subprocess.run([sys.executable, "-m", "fake_spotify.login"], cwd=ROOT, env=env,
@@ -209,10 +231,14 @@ def run(history: int, rounds: int, quiet_minutes: float) -> dict:
             say(f"freshness round {number + 1}: " + ", ".join(f"{lag:.1f}" for lag in lags[-len(users):]) + " s")
         result.update({"freshness plays": len(lags), "freshness p50": statistics.median(lags),
                        "freshness p95": percentile(lags, 95), "freshness max": max(lags), "freshness": lags})
+        result["idle memory PSS"] = idle_memory(settings)
+        say(f"idle memory: {result['idle memory PSS']:,.0f} MB PSS")
         if quiet_minutes:
             result.update(quiet_day(settings, fake_url, users, quiet_minutes))
             say(f"quiet day: {result['quiet day CPU-seconds per hour']:.0f} CPU-seconds per hour over "
-                f"{result['quiet day minutes']:.1f} min, {result['quiet day plays ingested']} plays ingested")
+                f"{result['quiet day minutes']:.1f} min, {result['quiet day plays ingested']} plays ingested ("
+                + ", ".join(f"{name} {cpu:.0f}" for name, cpu in
+                            result["quiet day CPU-seconds per hour by component"].items()) + ")")
     finally:
         make("down", env)
         shutil.rmtree(root, ignore_errors=True)
@@ -230,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.history.plays, args.rounds, args.quiet_minutes)
     print(f"freshness over {result['freshness plays']} plays with {result['history plays']:,} plays of history: "
           f"p50 {result['freshness p50']:.1f} s, p95 {result['freshness p95']:.1f} s, max "
-          f"{result['freshness max']:.1f} s")
+          f"{result['freshness max']:.1f} s; idle memory {result['idle memory PSS']:,.0f} MB PSS")
     if "quiet day CPU-seconds per hour" in result:
         print(f"quiet day ({LISTENERS} listeners polled every 5 minutes, {QUIET_PLAYS} new plays each): "
               f"{result['quiet day CPU-seconds per hour']:.0f} CPU-seconds per hour of the whole stack")

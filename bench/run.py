@@ -1,7 +1,7 @@
 """`make bench`: what the pipeline costs, stage by stage, as the listening grows.
 
     .venv/bin/python -m bench.run [--sizes 10k,100k,1M] [--repeat 3] [--import-records 350000]
-                                  [--out bench/results] [--update-readme]
+                                  [--quiet-minutes 15] [--no-live] [--out bench/results] [--update-readme]
 
 For each size (plays; about 10,000 plays per generated listener over a year) on
 three PostgreSQL clusters of its own (free ports, a temporary folder, the
@@ -19,11 +19,15 @@ median, min and max:
   latency at 20 concurrent clients on the replica that holds them;
 
 then, once, the import of a generated Extended export of `--import-records`
-records. Each stage runs in a process of its own; its peak memory is the
-largest proportional set size (PSS) of that process and its children (the
-JVM of Spark or Debezium included), sampled every 0.05 s in its first 3 s,
-then every 0.5 s; the clusters' PSS is sampled alongside. Results go to `--out` as JSON and Markdown, with the
-machine's cores and memory; `--update-readme` also puts the table in docs/benchmarks.md.
+records, and the live stack under `make up` with the largest size's plays of
+history (bench/live.py: freshness from ingestion commit to the replica's
+statistics, the CPU of a quiet day, the idle memory with the warm engine).
+Each stage runs in a process of its own; its peak memory is the largest
+proportional set size (PSS) of that process and its children (the JVM of Spark
+or Debezium included), sampled every 0.05 s in its first 3 s, then every
+0.5 s; the clusters' PSS is sampled alongside. Results go to `--out` as JSON
+and Markdown, with the machine's cores and memory; `--update-readme` also puts
+the table in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ TARGETS = [  # (issue, what, stage key, size, comparison, limit, unit)
     (5, "replicator peak memory", "debezium snapshot", "1M", "<", 600, "MB"),
     (6, "dashboard overview page p95, 20 clients, 1M plays", "dashboard page p95", "1M", "<", 100, "ms"),
     (6, "dashboard API p95, 20 clients, 1M plays", "dashboard API p95", "1M", "<", 100, "ms"),
+    (16, "freshness p95, ingestion commit -> replica's statistics, on 1M", "freshness p95", "live", "<", 60, "s"),
+    (16, "quiet day: 5 listeners polled every 5 minutes, whole stack", "quiet day CPU-seconds per hour", "live",
+     "<", 300, "CPU-s/h"),
+    (16, "idle memory of the whole stack, warm engine included", "idle memory PSS", "live", "<", 2_500, "MB"),
     (8, "import of 350,000 export records", "export import", "import", "<", 30, "s"),
     (8, "import peak memory", "export import", "import", "<", 1_024, "MB"),
 ]
@@ -682,10 +690,13 @@ def scaling(results: dict) -> list[dict]:
 def targets(results: dict) -> list[dict]:
     found = []
     for issue, what, stage, size, op, limit, unit in TARGETS:
-        where = results["import"] if size == "import" else results["sizes"].get(size)
-        if where is None:
-            continue
-        value = where["peak_memory_mb"].get(stage) if unit == "MB" else where["stages"].get(stage, {}).get("median")
+        if size == "live":
+            value = results["live"].get(stage)
+        else:
+            where = results["import"] if size == "import" else results["sizes"].get(size)
+            if where is None:
+                continue
+            value = where["peak_memory_mb"].get(stage) if unit == "MB" else where["stages"].get(stage, {}).get("median")
         if value is None:
             continue
         met = {"<": value < limit, "<=": value <= limit, ">=": value >= limit}[op]
@@ -727,6 +738,19 @@ def markdown(results: dict) -> str:
         lines += ["", f"Export import of {imp['records']:,} generated Extended records ({imp['files']} files): "
                   f"{_figure(imp['stages']['export import'])} s, peak "
                   f"{imp['peak_memory_mb']['export import']:,.0f} MB."]
+    live = results["live"]
+    if live:
+        lines += ["", f"The live stack (`{live['command']}`): `make up` {live['make up']:.0f} s; the first analytics "
+                  f"run over {live['history plays']:,} plays of history in the replica "
+                  f"{live['first run through the stack']:.0f} s after the first ingestion; freshness of "
+                  f"{live['freshness plays']} plays of {live['listeners']} listeners from ingestion commit to the "
+                  f"replica's statistics p50 {live['freshness p50']:.1f} s, p95 {live['freshness p95']:.1f} s, max "
+                  f"{live['freshness max']:.1f} s; idle memory {live['idle memory PSS']:,.0f} MB PSS"
+                  + (f"; a quiet day {live['quiet day CPU-seconds per hour']:,.0f} CPU-seconds per hour "
+                     f"({live['quiet day minutes']:.0f} min, {live['quiet day plays ingested']} plays ingested; "
+                     + ", ".join(f"{name} {cpu:,.0f}" for name, cpu in
+                                 live["quiet day CPU-seconds per hour by component"].items()) + ")"
+                     if "quiet day CPU-seconds per hour" in live else "") + "."]
     grow = results["scaling"]
     if grow:
         pairs = sorted({(r["from"], r["to"]) for r in grow}, key=lambda p: sizes.index(p[0]))
@@ -760,6 +784,19 @@ def update_readme(table: str) -> None:
     doc.write_text(text[:start] + "\n" + table + text[end:])
 
 
+def live_stack(environment: dict[str, str], size: Size, quiet_minutes: float) -> dict:
+    """bench/live.py in a process of its own, on its own `make up` (the bench's clusters are stopped)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [sys.executable, "-m", "bench.live", "--history", size.label,
+                   "--quiet-minutes", f"{quiet_minutes:g}", "--json", out.name]
+        print(f"live stack: {' '.join(command[1:])}", flush=True)
+        done = subprocess.run(command, cwd=ROOT, env=environment)
+        if done.returncode != 0:
+            raise RuntimeError(f"python -m bench.live failed with exit code {done.returncode}")
+        result = json.loads(Path(out.name).read_text())
+    return {**result, "command": "python " + " ".join(command[1:-2])}
+
+
 # -- main -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
@@ -767,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10k,100k,1M", help="plays per size, e.g. 10k,100k,1M,10M")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each stage (at least 3 for the record)")
     parser.add_argument("--import-records", type=int, default=350_000, help="0: skip the export import")
+    parser.add_argument("--quiet-minutes", type=float, default=15, help="the live stack's quiet day (0: none)")
+    parser.add_argument("--no-live", action="store_true", help="skip the live stack (bench/live.py)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--update-readme", action="store_true", help="put the Markdown table in docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -778,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     from warehouse.settings import load_settings
 
     began = time.perf_counter()
+    environment = dict(os.environ)  # the live stack's: bench/live.py sets up its own below
     root = Path(tempfile.mkdtemp(prefix="wrapped-bench-"))
     root.chmod(0o755)
     (root / "logs").mkdir()
@@ -792,7 +832,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     clusters = project_clusters(settings)
     results: dict = {"machine": machine(), "command": "python -m bench.run " + " ".join(argv or sys.argv[1:]),
-                     "repeat": args.repeat, "started": datetime.now(UTC).isoformat(), "sizes": {}, "import": {}}
+                     "repeat": args.repeat, "started": datetime.now(UTC).isoformat(), "sizes": {}, "import": {},
+                     "live": {}}
     print(f"bench in {root}: sizes {', '.join(s.label for s in sizes)}, {args.repeat} runs per stage; "
           f"{results['machine']['cores']} cores, {results['machine']['memory_gb']} GB", flush=True)
     try:
@@ -807,6 +848,8 @@ def main(argv: list[str] | None = None) -> int:
         for cluster in clusters:
             cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+    if not args.no_live:
+        results["live"] = live_stack(environment, sizes[-1], args.quiet_minutes)
     results["finished"] = datetime.now(UTC).isoformat()
     results["seconds"] = time.perf_counter() - began
     results["scaling"] = scaling(results)

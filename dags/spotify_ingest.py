@@ -1,12 +1,13 @@
 """Airflow DAG `spotify_ingest`: every INGESTION_INTERVAL_MINUTES (default 5).
 
 One mapped task per connected user (a user is a failure domain: one user's
-failure never stops another's ingestion), the source gate, then
-`spotify_analytics` is triggered only when it is wanted: the short-circuit
-`new_plays` skips the trigger when no user got a new play, or when a
-`spotify_analytics` run is already queued (not started yet, it will read these
-plays too). So a quiet listener costs one poll every few minutes and no
-analytics run, and polls that pile up during a long analytics run queue one
+failure never stops another's ingestion), then the short-circuit `new_plays`:
+`spotify_analytics` is triggered only when it is wanted, not when no user got
+a new play, nor when a `spotify_analytics` run is already queued (not started
+yet, it will read these plays too). The source gate is the analytics run's
+first task: it checks these plays and any that arrived since, once, before
+anything reads them. So a quiet listener costs one poll every few minutes, no
+Soda scan and no analytics run, and polls that pile up during a long analytics run queue one
 run behind it, not one each (pipeline/freshness.py).
 The logic lives in `ingestion.recently_played`; this file only orchestrates.
 """
@@ -21,7 +22,6 @@ from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from pipeline.alerts import notify_failure
-from pipeline.tasks import source_gate
 from warehouse.settings import get_settings
 
 INTERVAL = timedelta(minutes=get_settings().ingestion_interval_minutes)
@@ -58,14 +58,10 @@ def spotify_ingest():
 
     ingested = ingest.expand(user_id=connected_users())
 
-    # The source gate runs even when some users failed or were skipped: they do not hold back
-    # the others. A failing gate stops the run before the analytics.
-    gate = source_gate.override(trigger_rule="all_done")()
-
-    @task.short_circuit
+    @task.short_circuit(trigger_rule="all_done")
     def new_plays(ti=None) -> bool:
-        """True: trigger the analytics. Runs after a passing gate; reads the users' results
-        itself, as a failed or skipped user must not stop the others' plays from counting."""
+        """True: trigger the analytics. Runs even when some users failed or were skipped (they do
+        not hold back the others' plays), and reads the users' results itself."""
         from pipeline.freshness import analytics_wanted, plays_ingested
 
         return analytics_wanted(plays_ingested(ti.xcom_pull(task_ids=["ingest"])), ti)
@@ -75,7 +71,6 @@ def spotify_ingest():
         trigger_dag_id="spotify_analytics",
         wait_for_completion=False,
     )
-    ingested >> gate >> new_plays() >> trigger_analytics
-
+    ingested >> new_plays() >> trigger_analytics
 
 spotify_ingest()

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     debezium_slot_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
     debezium_publication_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
     debezium_heap: str = Field(default="256m", pattern=r"^[0-9]+[kmg]$")
-    debezium_heartbeat_ms: int = Field(default=1000, ge=100)
+    debezium_heartbeat_ms: int = Field(default=5000, ge=100)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # `make airflow` (operations/airflow_service.py): the API server and UI on 127.0.0.1:AIRFLOW_PORT.
     airflow_port: int = Field(default=8080, ge=1, le=65535)

@@ -22,18 +22,16 @@ def test_dag_imports_with_one_mapped_task_per_user(airflow_home, env_file, monke
     get_settings.cache_clear()
     assert load_dag_bag().dags["spotify_ingest"].schedule == timedelta(minutes=15)
     get_settings.cache_clear()
-    assert {t.task_id for t in dag.tasks} == {"connected_users", "ingest", "source_gate", "new_plays",
-                                              "trigger_spotify_analytics"}
+    # No gate of its own: the analytics run it triggers starts with the source gate.
+    assert {t.task_id for t in dag.tasks} == {"connected_users", "ingest", "new_plays", "trigger_spotify_analytics"}
     trigger = dag.get_task("trigger_spotify_analytics")
     assert trigger.trigger_dag_id == "spotify_analytics"
-    # Failed or skipped users do not hold back the others' gate; a failing gate stops the analytics.
-    assert dag.get_task("source_gate").trigger_rule == "all_done"
-    # The trigger only behind the short-circuit, which runs only behind a passing gate.
-    assert trigger.upstream_task_ids == {"new_plays"} and trigger.trigger_rule == "all_success"
+    # Failed or skipped users do not hold back the others' plays; the trigger only behind the short-circuit.
     new_plays = dag.get_task("new_plays")
     assert type(new_plays).__name__ == "_ShortCircuitDecoratedOperator"
-    assert new_plays.upstream_task_ids == {"source_gate"} and new_plays.trigger_rule == "all_success"
+    assert new_plays.upstream_task_ids == {"ingest"} and new_plays.trigger_rule == "all_done"
     assert new_plays.downstream_task_ids == {"trigger_spotify_analytics"}
+    assert trigger.upstream_task_ids == {"new_plays"} and trigger.trigger_rule == "all_success"
 
 
 @pytest.fixture
@@ -66,7 +64,6 @@ def test_dag_test_ingests_every_user_and_skips_who_must_log_in(ingest_dag, spoti
     for user_id in users[:2]:
         assert stored(spotify_settings, user_id) == fake_spotify.window(user_id)
     assert stored(spotify_settings, users[2]) == []
-    assert states["source_gate"] == "success", states
     assert states["new_plays"] == "success", states
     assert states["trigger_spotify_analytics"] == "success", states
     assert len(dag_runs("spotify_analytics", "queued")) == 1

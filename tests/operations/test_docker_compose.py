@@ -18,7 +18,7 @@ SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "APP_DATABASE_PASSWORD": "app-secre
            "DATABASE_OWNER_PASSWORD": "owner-secret", "DEBEZIUM_DATABASE_PASSWORD": "debezium-secret",
            "AIRFLOW_FERNET_KEY": "fernet-secret", "AIRFLOW_JWT_SECRET": "j" * 64}
 SERVICES = {"source", "main", "replica", "migrate", "airflow-init", "airflow-api-server", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker", "flask", "dashboard",
+            "airflow-dag-processor", "spark-master", "spark-worker", "flask", "dashboard",
             "kafka", "connect", "connect-register", "applier"}
 
 
