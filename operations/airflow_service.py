@@ -144,7 +144,7 @@ def environment(settings: Settings) -> dict[str, str]:
 def health(settings: Settings) -> dict | None:
     """Airflow's /api/v2/monitor/health answer, or None when the API does not answer."""
     try:
-        with urllib.request.urlopen(f"{url(settings)}/api/v2/monitor/health", timeout=3) as answer:
+        with urllib.request.urlopen(f"{url(settings)}/api/v2/monitor/health", timeout=10) as answer:
             return json.load(answer)
     except (OSError, ValueError):
         return None
