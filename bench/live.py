@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.live [--history 1M] [--rounds 4] [--quiet-minutes 15] [--json FILE]
 
-On a temporary runtime folder and free ports (testkit.stack_env, as tests/ops):
+On a temporary runtime folder and free ports (testkit.stack_env, as tests/operations/test_stack.py):
 `make up` (Postgres, the warm Spark engine, Debezium, the login service,
 Airflow, the dashboard), `make fake-spotify USERS=5`, `--history` generated
 plays of other listeners written into source, and the fake's 5 listeners
@@ -14,8 +14,8 @@ logged in through the login service. One `spotify_ingest` run is triggered; the 
   a play's freshness is the time from its ingestion commit (source's
   `plays.ingested_at`) to the replica's `analytics.overview` counting it (the
   listener's all-time streams one higher), polled every 0.25 s. Everything in
-  between is the stack's own: the ingest DAG's gate and trigger, the analytics
-  DAG (load, gates, the incremental Spark run on the warm engine, publish), Debezium.
+  between is the stack's own: the ingest DAG's trigger, the analytics DAG
+  (gates, load, the incremental Spark run on the warm engine, publish), Debezium.
 - idle memory: the PSS of every process of the stack (bench/stack_memory.py's
   sample), the mean of IDLE_SAMPLES samples a second apart, IDLE_AFTER_S after
   the last freshness round: the warm engine as the runs left it.

@@ -7,8 +7,8 @@ a new play, nor when a `spotify_analytics` run is already queued (not started
 yet, it will read these plays too). The source gate is the analytics run's
 first task: it checks these plays and any that arrived since, once, before
 anything reads them. So a quiet listener costs one poll every few minutes, no
-Soda scan and no analytics run, and polls that pile up during a long analytics run queue one
-run behind it, not one each (pipeline/freshness.py).
+Soda scan and no analytics run, and polls that pile up during a long analytics
+run queue one run behind it, not one each (pipeline/freshness.py).
 The logic lives in `ingestion.recently_played`; this file only orchestrates.
 """
 
@@ -72,5 +72,6 @@ def spotify_ingest():
         wait_for_completion=False,
     )
     ingested >> new_plays() >> trigger_analytics
+
 
 spotify_ingest()
