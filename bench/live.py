@@ -16,6 +16,8 @@ logged in through the login service. One `spotify_ingest` run is triggered; the 
   listener's all-time streams one higher), polled every 0.25 s. Everything in
   between is the stack's own: the ingest DAG's trigger, the analytics DAG
   (gates, load, the incremental Spark run on the warm engine, publish), Debezium.
+  Beside it, each Airflow task of those rounds, from Airflow's metadatabase:
+  its mean wait (scheduled -> started) and run time.
 - idle memory: the PSS of every process of the stack (bench/stack_memory.py's
   sample), the mean of IDLE_SAMPLES samples a second apart, IDLE_AFTER_S after
   the last freshness round: the warm engine as the runs left it.
@@ -57,7 +59,7 @@ LISTENERS = 5
 QUIET_PLAYS = 3        # per listener and poll
 POLL_EVERY_S = 0.25
 TIMEOUT_S = 1800       # the first analytics run over the whole history included
-IDLE_AFTER_S, IDLE_SAMPLES = 20, 10
+IDLE_AFTER_S, IDLE_SAMPLES = 60, 10
 
 
 def say(text: str) -> None:
@@ -133,6 +135,23 @@ def freshness_round(settings, env, fake_url: str, users: list[str]) -> list[floa
     return [seen[user] - committed[user] for user in users]
 
 
+def freshness_steps(settings, since: float) -> dict[str, dict[str, float]]:
+    """{dag.task: mean seconds waiting (scheduled -> started) and running} over the task instances
+    that started after `since` (epoch seconds): where a play's freshness goes, step by step."""
+    from operations.airflow_service import metadata_url
+
+    url = metadata_url(settings).replace("postgresql+psycopg2", "postgresql", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT dag_id || '.' || task_id, count(*),"
+            " avg(extract(epoch FROM start_date - coalesce(scheduled_dttm, queued_dttm))),"
+            " avg(extract(epoch FROM end_date - start_date)), min(start_date) FROM task_instance"
+            " WHERE start_date >= to_timestamp(%s) AND end_date IS NOT NULL GROUP BY 1 ORDER BY 5",
+            (since,)).fetchall()
+    return {step: {"instances": count, "waited": float(waited or 0), "ran": float(ran or 0)}
+            for step, count, waited, ran, _ in rows}
+
+
 def stack_cpu_seconds(settings) -> dict[str, float]:
     """{component: user + system CPU of its processes so far, reaped children included}."""
     from operations.stack import COMPONENTS
@@ -149,16 +168,16 @@ def stack_cpu_seconds(settings) -> dict[str, float]:
     return spent
 
 
-def idle_memory(settings) -> float:
-    """MB of PSS of the whole stack at rest, the mean of IDLE_SAMPLES samples."""
+def idle_memory(settings) -> dict[str, float]:
+    """{component: MB of PSS at rest}, each the mean of IDLE_SAMPLES samples a second apart."""
     from operations.stack import COMPONENTS
 
     time.sleep(IDLE_AFTER_S)
-    totals = []
+    samples = []
     for _ in range(IDLE_SAMPLES):
-        totals.append(sum(pss for _, pss, _ in sample(COMPONENTS, settings).values()) / 1024)
+        samples.append({name: pss / 1024 for name, (_, pss, _) in sample(COMPONENTS, settings).items()})
         time.sleep(1)
-    return statistics.mean(totals)
+    return {name: statistics.mean(s[name] for s in samples) for name in samples[0]}
 
 
 def source_plays(settings, users: list[str]) -> int:
@@ -226,13 +245,19 @@ def run(history: int, rounds: int, quiet_minutes: float) -> dict:
         say(f"{result['history plays']:,} plays of history and {len(users)} listeners in the replica's statistics "
             f"{result['first run through the stack']:.0f} s after the first ingestion was triggered")
         lags: list[float] = []
+        rounds_began = time.time()
         for number in range(rounds):
             lags += freshness_round(settings, env, fake_url, users)
             say(f"freshness round {number + 1}: " + ", ".join(f"{lag:.1f}" for lag in lags[-len(users):]) + " s")
         result.update({"freshness plays": len(lags), "freshness p50": statistics.median(lags),
                        "freshness p95": percentile(lags, 95), "freshness max": max(lags), "freshness": lags})
-        result["idle memory PSS"] = idle_memory(settings)
-        say(f"idle memory: {result['idle memory PSS']:,.0f} MB PSS")
+        result["freshness steps"] = freshness_steps(settings, rounds_began)
+        say("freshness steps (mean s waited + ran): " + ", ".join(
+            f"{step} {times['waited']:.1f}+{times['ran']:.1f}" for step, times in result["freshness steps"].items()))
+        memory = idle_memory(settings)
+        result["idle memory PSS"], result["idle memory PSS by component"] = sum(memory.values()), memory
+        say(f"idle memory: {result['idle memory PSS']:,.0f} MB PSS ("
+            + ", ".join(f"{name} {mb:,.0f}" for name, mb in memory.items()) + ")")
         if quiet_minutes:
             result.update(quiet_day(settings, fake_url, users, quiet_minutes))
             say(f"quiet day: {result['quiet day CPU-seconds per hour']:.0f} CPU-seconds per hour over "

@@ -126,22 +126,26 @@ class FakeSpotify:
         return now_ms() + self.clock_offset_ms
 
     def add_plays(self, user_id: str, count: int) -> list[str]:
-        """`count` new plays of full tracks, back to back, the last ending now.
+        """`count` new plays, back to back, the last ending now.
 
-        When they do not fit between the user's latest play and now, the fake's
-        clock moves forward so that they have all ended (a listener who played
+        Each plays its whole track when they fit between the user's latest play
+        and now; else each is cut short (a skip, still at least MIN_COUNTED_MS:
+        the Web API lists it). Only when even those do not fit does the fake's
+        clock move forward so that they have all ended (a listener who played
         more in the meantime)."""
         with self.lock:
             plays = self.history[user_id]
             track_ids = sorted(self.tracks)
             seed = f"{user_id}|{len(plays)}"
             picked = [track_ids[zlib.crc32(f"{seed}|{i}".encode()) % len(track_ids)] for i in range(count)]
-            span = sum(self.tracks[t].duration_ms + 1_000 + i % 7 for i, t in enumerate(picked))
+            gaps = [1_000 + i % 7 for i in range(count)]
             latest = plays[-1].played_at_ms if plays else 0
-            at = max(latest + 1, self.now_ms() - 1 - span)
+            room = (self.now_ms() - 1 - latest) // count - max(gaps)  # per play, when they must share it
+            lasted = [min(self.tracks[t].duration_ms, max(MIN_COUNTED_MS, room)) for t in picked]
+            at = max(latest + 1, self.now_ms() - 1 - sum(lasted) - sum(gaps))
             new = []
-            for index, track_id in enumerate(picked):
-                at += self.tracks[track_id].duration_ms + 1_000 + index % 7
+            for track_id, ms, gap in zip(picked, lasted, gaps, strict=True):
+                at += ms + gap
                 new.append(ApiPlay(at, track_id, ("album", self.tracks[track_id].album_id)))
             self.clock_offset_ms += max(0, at - self.now_ms())
             plays.extend(new)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 import secrets
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -196,3 +198,19 @@ def test_requests_are_counted_by_view_name_and_admin_is_not(fake_spotify, token)
     counted = Counter(fake_spotify.admin("GET", "/stats")["requests"]) - before
     # The names bench/ingestion.py and the ingestion tests read; a slash route counts as its plain twin.
     assert counted == {"me": 2, "batch_tracks": 2, "single_tracks": 1, "recently_played": 1, "unknown": 1}
+
+
+def test_plays_added_faster_than_real_time_are_cut_short_before_the_clock_moves(fake_spotify):
+    """A listener skipping: each new play lasts at least 30 s, none ends after now while 30 s each fit."""
+    fake = fake_spotify.fake
+    user = fake.listening.users[0].user_id
+    with fake.lock:
+        fake.history[user][-1].played_at_ms = fake.now_ms() - 100_000  # its latest play ended 100 s ago
+        offset = fake.clock_offset_ms
+    added = [datetime.fromisoformat(at.replace("Z", "+00:00")) for at in
+             fake_spotify.admin("POST", f"/users/{user}/plays", count=3)["played_at"]]
+    assert fake.clock_offset_ms == offset  # 3 × 30 s fit in 100 s: real time, no jump
+    assert all((later - earlier).total_seconds() >= 30 for earlier, later in itertools.pairwise(added))
+    assert added[-1] <= datetime.now(UTC)
+    fake_spotify.admin("POST", f"/users/{user}/plays", count=3)  # no room left at all: the clock moves
+    assert fake.clock_offset_ms > offset
