@@ -27,12 +27,8 @@ IDLE_EXECUTORS_GO = {
     "spark.dynamicAllocation.cachedExecutorIdleTimeout": "30s",
     "spark.dynamicAllocation.shuffleTracking.timeout": "30s",
 }
-# The long-lived engine's own JVM: the parallel collector never gives heap back, so an engine on local[*]
-# would idle at the heap its biggest run grew. G1 returns it at a periodic collection once idle (JEP 346),
-# down to 30% free.
-ENGINE_JVM_OPTIONS = "-XX:+UseG1GC -XX:G1PeriodicGCInterval=15000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 # What the engine remembers of past runs for its (disabled) UI: by default 1,000 jobs, stages and SQL
-# executions and 100,000 tasks; a run is ~250 queries, so after a few runs that held ~1 GB of heap.
+# executions and 100,000 tasks; a run is ~250 queries, so the defaults keep several runs' worth.
 RETAIN_LITTLE = {
     "spark.ui.retainedJobs": "50",
     "spark.ui.retainedStages": "50",
@@ -41,11 +37,11 @@ RETAIN_LITTLE = {
 }
 
 
-def _spark_submit(settings: Settings, driver_jvm: str = JVM_OPTIONS) -> list[str]:
+def _spark_submit(settings: Settings) -> list[str]:
     """spark-submit with what every launch shares: master, memory, JVM options, the JDBC driver."""
     spark_submit = Path(sys.executable).parent / "spark-submit"
     return [str(spark_submit), "--master", settings.spark_master, "--driver-memory", settings.spark_driver_memory,
-            "--driver-java-options", driver_jvm, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTIONS}",
+            "--driver-java-options", JVM_OPTIONS, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTIONS}",
             "--jars", postgres_jdbc_jar(), "--conf", "spark.ui.showConsoleProgress=false"]
 
 
@@ -58,8 +54,7 @@ def engine_command(settings: Settings) -> list[str]:
     host, port = engine_address(settings.spark_connect_url)
     confs = {**SQL_CONF, "spark.connect.grpc.binding.address": host, "spark.connect.grpc.binding.port": str(port),
              "spark.ui.enabled": "false", **IDLE_EXECUTORS_GO, **RETAIN_LITTLE}
-    return [*_spark_submit(settings, ENGINE_JVM_OPTIONS), "--class", CONNECT_SERVER,
-            "--name", "spotify_analytics engine",
+    return [*_spark_submit(settings), "--class", CONNECT_SERVER, "--name", "spotify_analytics engine",
             *[arg for key, value in confs.items() for arg in ("--conf", f"{key}={value}")], "spark-internal"]
 
 

@@ -1,5 +1,6 @@
 """`make postgres` behaviour, on a cluster of its own in a temporary folder."""
 
+import shutil
 import socket
 
 import psycopg
@@ -19,6 +20,7 @@ def cluster():
     one = Cluster("main", settings, root / "pgdata", root / "logs", tuple(TEST_CONF.items()))
     yield one
     one.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_start_is_idempotent_and_a_restart_keeps_data(cluster):
