@@ -138,43 +138,40 @@ _FREE = ("NOT EXISTS (SELECT 1 FROM export_merges m WHERE m.play_id = p.play_id 
          "AND m.record_source = s.source) "
          "AND NOT EXISTS (SELECT 1 FROM export_pairs x WHERE x.play_id = p.play_id "
          "AND x.record_source = s.source)")
-# Candidate (record, stored play, distance in seconds) pairs, one query per rule.
+# Candidate (record, stored play, distance in seconds) pairs, one query per rule. Each staged record
+# looks its plays up by index (plays_user_played_at): the LATERAL subquery behind OFFSET 0 is not
+# flattened and `_merge` turns sequential scans off, so the plan never depends on the statistics of
+# `plays`. Those cannot be trusted inside the import's transaction: the pipeline role cannot ANALYZE a
+# table it does not own, and autovacuum may analyze `plays` meanwhile and find it empty (this import's
+# plays are not committed), which once made PostgreSQL scan `plays` once per record for hours.
+
+
+def _candidates(record_source: str, plays: str, window: str, joins: str = "", where: str = "") -> str:
+    """Pairs of a new staged track record from `record_source` and a stored play of the user matching `plays`
+    (a condition on p and s) within `window` of the record's time, that is still free."""
+    return f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
+        FROM export_stage s CROSS JOIN LATERAL (
+            SELECT p.* FROM plays p
+            WHERE p.user_id = %(user)s AND {plays}
+              AND p.played_at BETWEEN s.played_at - {window} AND s.played_at + {window}
+            OFFSET 0) p {joins}
+        WHERE s.status = 'new' AND s.source = '{record_source}' AND s.content_type = 'track' {where}
+          AND {_FREE}"""
+
+
+_SAME_EXPORT_PLAY = "p.content_type = 'track' AND p.ms_played = s.ms_played AND p.track_name = s.track_name"
 CANDIDATES = {
-    ("extended_export", "merged_api"): f"""
-        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
-        FROM export_stage s JOIN plays p
-          ON p.user_id = %(user)s AND p.source = 'api' AND p.track_id = s.track_id
-         AND p.played_at BETWEEN s.played_at - %(window)s AND s.played_at + %(window)s
-        WHERE s.status = 'new' AND s.source = 'extended_export' AND s.content_type = 'track'
-          AND {_FREE}""",
-    ("extended_export", "merged_export"): f"""
-        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
-        FROM export_stage s JOIN plays p
-          ON p.user_id = %(user)s AND p.source = 'account_export' AND p.content_type = 'track'
-         AND p.played_at BETWEEN s.played_at - interval '1 minute' AND s.played_at + interval '1 minute'
-         AND p.ms_played = s.ms_played AND p.track_name = s.track_name
-        WHERE s.status = 'new' AND s.source = 'extended_export' AND s.content_type = 'track'
-          AND {_FREE}""",
-    ("account_export", "merged_export"): f"""
-        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
-        FROM export_stage s JOIN plays p
-          ON p.user_id = %(user)s AND p.source = 'extended_export' AND p.content_type = 'track'
-         AND p.played_at BETWEEN s.played_at - interval '1 minute' AND s.played_at + interval '1 minute'
-         AND p.ms_played = s.ms_played AND p.track_name = s.track_name
-        WHERE s.status = 'new' AND s.source = 'account_export' AND s.content_type = 'track'
-          AND {_FREE}""",
-    ("account_export", "merged_api"): f"""
-        SELECT s.play_key, p.play_id, abs(extract(epoch FROM p.played_at - s.played_at)) AS distance
-        FROM export_stage s JOIN plays p
-          ON p.user_id = %(user)s AND p.source = 'api'
-         AND p.played_at BETWEEN s.played_at - interval '1 minute' - %(window)s
-                             AND s.played_at + interval '1 minute' + %(window)s
-        LEFT JOIN tracks t ON t.track_id = p.track_id
-        LEFT JOIN artists a ON a.artist_id = t.artist_ids[1]
-        WHERE s.status = 'new' AND s.source = 'account_export' AND s.content_type = 'track'
-          AND coalesce(p.track_name, t.name) = s.track_name
-          AND coalesce(p.artist_name, a.name) = s.artist_name
-          AND {_FREE}""",
+    ("extended_export", "merged_api"): _candidates(
+        "extended_export", "p.source = 'api' AND p.track_id = s.track_id", "%(window)s"),
+    ("extended_export", "merged_export"): _candidates(
+        "extended_export", f"p.source = 'account_export' AND {_SAME_EXPORT_PLAY}", "interval '1 minute'"),
+    ("account_export", "merged_export"): _candidates(
+        "account_export", f"p.source = 'extended_export' AND {_SAME_EXPORT_PLAY}", "interval '1 minute'"),
+    ("account_export", "merged_api"): _candidates(
+        "account_export", "p.source = 'api'", "(interval '1 minute' + %(window)s)",
+        joins="LEFT JOIN tracks t ON t.track_id = p.track_id LEFT JOIN artists a ON a.artist_id = t.artist_ids[1]",
+        where="AND coalesce(p.track_name, t.name) = s.track_name AND coalesce(p.artist_name, a.name) = s.artist_name"),
 }
 PAIR = """
     INSERT INTO export_pairs (play_key, play_id, record_source, outcome)
@@ -260,7 +257,10 @@ def _merge(conn, user_id: str, source: str, window: timedelta) -> None:
         if record_source != source:
             continue
         params = {"user": user_id, "window": window, "source": source, "outcome": outcome}
-        if conn.execute(PAIR.format(candidates=candidates), params).rowcount:
+        conn.execute("SET LOCAL enable_seqscan = off")  # plays by index, whatever its statistics say
+        paired = conn.execute(PAIR.format(candidates=candidates), params).rowcount
+        conn.execute("SET LOCAL enable_seqscan = on")
+        if paired:
             conn.execute(APPLY_MERGES, params)
             conn.execute(MARK_MERGED, params)
             conn.execute("ANALYZE export_pairs")
@@ -345,8 +345,7 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
         for source in ("extended_export", "account_export"):  # Extended first: it knows more
             _merge(conn, user_id, source, window)
             new = conn.execute(INSERT_NEW, {"user": user_id, "source": source}).rowcount
-            if new:  # the plans below must know how many plays there are now
-                conn.execute("ANALYZE plays")
+            if new:  # the plans below must know how many records are left new
                 conn.execute("ANALYZE export_stage")
             inserted += new
             steps.update()

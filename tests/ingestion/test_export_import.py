@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from fake_spotify.generate import generate, write_account_export, write_extended_export
+from ingestion import export_loader
 from ingestion.export_loader import ExportImportError, import_export
 from ingestion.export_reader import ExportError, surrogate_id
 from star_schema.load import load_main
 from testkit.sourcedata import add_play, add_track, add_user
 from tests.ingestion.conftest import REAL_EXPORT, count, source_checksums, write_json
-from warehouse.db import connect
+from warehouse.db import connect, connect_owner
 from warehouse.plays import export_play_key
 
 
@@ -153,6 +154,48 @@ def test_folder_with_both_formats_and_repeated_files(dbs, listening, tmp_path):
     before = source_checksums(dbs)
     assert import_export([tmp_path], "me", dbs).import_id is None
     assert source_checksums(dbs) == before
+
+
+def test_merge_plans_do_not_trust_the_statistics_of_plays(dbs, listening, tmp_path, monkeypatch):
+    """Autovacuum may analyze `plays` while an import's transaction holds its uncommitted plays (the pipeline role
+    cannot ANALYZE a table it does not own): the statistics then say `plays` is empty. The merge must still look
+    plays up by index from the stage, never scan `plays` once per staged record (which took hours at 350k)."""
+    write_extended_export(listening, tmp_path / "extended")
+    write_account_export(listening, tmp_path / "account")
+    plans, merge = [], export_loader._merge
+
+    class Explained:  # the import's connection, explaining each pairing statement before running it
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, query, params=None):
+            if query.lstrip().startswith("INSERT INTO export_pairs"):
+                plans.append(self.conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0])
+            return self.conn.execute(query, params)
+
+    def merge_after_autovacuum(conn, user_id, source, window):
+        with connect_owner("source", dbs, autocommit=True) as other:
+            other.execute("ANALYZE plays")  # as autovacuum would: it sees none of this import's plays
+        merge(Explained(conn), user_id, source, window)
+
+    monkeypatch.setattr(export_loader, "_merge", merge_after_autovacuum)
+    report = import_export([tmp_path], "me", dbs, create_user=True)
+    account = sum(len(json.loads(f.read_text())) for f in (tmp_path / "account").rglob("*.json"))
+    assert report.merged_export == account and report.records_read == report.accounted
+    assert report.plays_loaded == len(listening.plays) == count(dbs, "SELECT count(*) FROM plays")
+    assert len(plans) == len(export_loader.CANDIDATES)
+    for plan in plans:
+        scans = {(node["Node Type"], node["Relation Name"]) for node in _plan_nodes(plan)
+                 if "Relation Name" in node}
+        assert ("Seq Scan", "plays") not in scans, plan
+        assert ("Index Scan", "plays") in scans or ("Bitmap Heap Scan", "plays") in scans, plan
+
+
+def _plan_nodes(plan):
+    for node in plan if isinstance(plan, list) else [plan]:
+        node = node.get("Plan", node)
+        yield node
+        yield from _plan_nodes(node.get("Plans", []))
 
 
 def test_account_first_then_extended_upgrades_the_plays(dbs, listening, tmp_path):
