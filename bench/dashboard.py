@@ -7,8 +7,9 @@ Starts its own PostgreSQL cluster on a free port in a temporary folder (never
 the developer clusters), migrates it as a replica, creates the read-only role,
 and fills every statistic table with generated rows of the shape and volume the
 analytics job writes for ~1M plays: `--users` users x (all + 2 years + 24
-months) periods, top 50s, 24 hours, 7 days, 168 clock cells, a few hundred
-albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
+months) periods, top 50s, whole rankings (2,000 tracks of all time, 1,000 of a year,
+150 of a month, and a quarter / a third as many artists / albums), 24 hours, 7 days,
+168 clock cells, a few hundred albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
 share link. Then it serves the dashboard in a child process as `make up` runs it
 (`python -m dashboard serve`: gunicorn, DASHBOARD_WORKERS x DASHBOARD_THREADS,
 a pool of DASHBOARD_THREADS replica connections per worker) and sends, from
@@ -130,6 +131,16 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                                   for r in range(10)))
             add("genre_distribution", *((g, r + 1, n // (r + 3), 1 / (r + 3)) for r, g in enumerate(GENRES)),
                 ("unknown", None, n // 5, 0.2))
+            items = {3: 2_000, 4: 1_000, 7: 150}[3 if period == "all" else len(period)]
+            for table, prefix, count, share in (("track_ranking", "tr", N_TRACKS, 1), ("artist_ranking", "ar",
+                                                N_ARTISTS, 4), ("album_ranking", "al", N_ALBUMS, 3)):
+                picks, width = rng.sample(range(count), items // share), 6 if prefix == "tr" else 5
+                time_ranks = rng.sample(range(1, len(picks) + 1), len(picks))
+                named = {"tr": lambda p: (f"al{p % N_ALBUMS:05d}", f"ar{p % N_ARTISTS:05d}"),
+                         "al": lambda p: (f"ar{p % N_ARTISTS:05d}",), "ar": lambda p: ()}[prefix]
+                add(table, *((f"{prefix}{p:0{width}d}", *named(p), n // (r + 5), n // (r + 5) * 200_000,
+                              1 / (r + 5), datetime(start.year, start.month, 1, 8, tzinfo=UTC), MAX_PLAYED, r + 1,
+                              time_ranks[r]) for r, p in enumerate(picks)))
             if len(period) == 7:
                 for s in range(40):
                     begin = datetime(start.year, start.month, 1 + s % 28, 6 + s % 15, s, tzinfo=UTC)

@@ -30,7 +30,7 @@ STAR = {  # what the reference reads of main
     "fact_play": "SELECT play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
                  "local_date, local_hour, local_dow, local_year, local_month FROM fact_play",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
-    "dim_album": "SELECT album_id, total_tracks, release_year FROM dim_album",
+    "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
     "dim_user": "SELECT user_id, timezone FROM dim_user",
 }
@@ -69,7 +69,7 @@ def load(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection) -> int:
 PREPARE = """
 CREATE OR REPLACE TEMP TABLE plays AS
 SELECT f.*, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms, t.explicit, t.popularity,
-       a.total_tracks, a.release_year, r.genres
+       a.total_tracks, a.release_year, a.primary_artist_id AS album_artist_id, r.genres
 FROM fact_play f
 LEFT JOIN dim_track t USING (track_id)
 LEFT JOIN dim_album a ON a.album_id = t.album_id
@@ -114,6 +114,21 @@ SELECT user_id, period, rank, item AS {column}, streams, listening_ms FROM (
                               {column}) AS rank
     FROM ps WHERE {column} IS NOT NULL GROUP BY user_id, period, {column})
 WHERE rank <= 50"""
+
+
+def _ranking(column: str, named: dict[str, str] | None = None) -> str:
+    """Every item streamed; `named`: the columns that follow from the item (name -> expression on ps)."""
+    named = named or {}
+    inner = "".join(f"{expression} AS {name}, " for name, expression in named.items())
+    outer = "".join(f"{name}, " for name in named)
+    return f"""
+SELECT user_id, period, {column}, {outer}streams, listening_ms, streams / total AS share, first_played_at,
+       last_played_at,
+       row_number() OVER (PARTITION BY user_id, period ORDER BY streams DESC, listening_ms DESC, {column}) AS rank,
+       row_number() OVER (PARTITION BY user_id, period ORDER BY listening_ms DESC, streams DESC, {column}) AS time_rank
+FROM (SELECT user_id, period, {column} AS {column}, {inner}count(*) AS streams, sum(ms_played) AS listening_ms,
+             min(played_at) AS first_played_at, max(played_at) AS last_played_at
+      FROM ps WHERE {column} IS NOT NULL GROUP BY ALL) JOIN periods USING (user_id, period)"""
 
 
 def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
@@ -265,6 +280,9 @@ WHERE rank <= 30
 UNION ALL
 SELECT p.user_id, p.period, 'unknown', NULL, p.total - coalesce(k.n, 0), (p.total - coalesce(k.n, 0)) / p.total
 FROM periods p LEFT JOIN known k USING (user_id, period)""",
+    "track_ranking": _ranking("track_id", {"album_id": "album_id", "artist_id": "artist_id"}),
+    "artist_ranking": _ranking("artist_id"),
+    "album_ranking": _ranking("album_id", {"artist_id": "album_artist_id"}),
 }
 assert set(QUERIES) == set(STATISTICS)
 

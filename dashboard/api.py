@@ -7,9 +7,10 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dashboard.access import abort_unknown_user, abort_unless_visible, current_viewer, visible_user
+from dashboard.paging import MAX_PER_PAGE, requested_paging
 from dashboard.periods import abort_no_statistics, well_formed
 from dashboard.queries import current_replica
-from warehouse.catalog import CATALOG, STATISTICS
+from warehouse.catalog import BY_NAME, CATALOG, PAGE_SIZE, STATISTICS
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -20,7 +21,8 @@ def json_response(text: str) -> Response:
 
 @api.get("")
 def docs():
-    return render_template("api.html", catalog=CATALOG, columns=current_replica().columns())
+    return render_template("api.html", catalog=CATALOG, columns=current_replica().columns(), page_size=PAGE_SIZE,
+                           max_per_page=MAX_PER_PAGE)
 
 
 @api.get("/users")
@@ -43,10 +45,13 @@ def statistic_rows(user_id: str, statistic: str):
     if statistic not in STATISTICS:
         abort(404, f"unknown statistic {statistic!r}; the statistics are: {', '.join(STATISTICS)}")
     period = well_formed(request.args.get("period", "all"))
-    found = current_replica().statistic(user_id, statistic, period)
+    paging = requested_paging(statistic) if BY_NAME[statistic].sorts else None
+    found = current_replica().statistic(user_id, statistic, period, **vars(paging) if paging else {})
     if not found.user_known and current_viewer().user_id != user_id:
         abort_unknown_user(user_id)
     if not found.period_known:
         abort_no_statistics(user_id, period)
-    head = json.dumps({"user_id": user_id, "statistic": statistic, "period": period})
-    return json_response(head[:-1] + ', "rows": ' + found.rows_json + "}")
+    head = {"user_id": user_id, "statistic": statistic, "period": period}
+    if paging:
+        head.update(**vars(paging), pages=paging.pages(found.rows_total), rows_total=found.rows_total)
+    return json_response(json.dumps(head)[:-1] + ', "rows": ' + found.rows_json + "}")

@@ -1,17 +1,21 @@
-"""The dashboard's HTML pages: start page, user list, a user's overview and Wrapped, plotly.js, health."""
+"""The dashboard's HTML pages: start page, user list, a user's overview, Wrapped and rankings, plotly.js, health."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import plotly
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from dashboard.access import NOT_FOUND, current_viewer, visible_user
+from dashboard.paging import requested_paging
 from dashboard.periods import checked_period, group_periods
 from dashboard.queries import User, current_replica
+from warehouse.catalog import BY_NAME, PAGE_SIZE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -75,6 +79,30 @@ def wrapped(user_id: str, year: str | None = None):
     checked_period(user, year)
     return render_template("wrapped.html", period=year, years=user.years,
                            data=script_json(current_replica().page(user_id, year)), **page_context(user))
+
+
+RANKINGS = {"tracks": "track_ranking", "artists": "artist_ranking", "albums": "album_ranking"}
+
+
+@pages.get("/users/<user_id>/<any(tracks, artists, albums):kind>")
+def ranking(user_id: str, kind: str):
+    """A whole ranking (docs/metrics.md, statistic 16), a page at a time, by streams or by listening time."""
+    user = visible_user(user_id)
+    if not user.periods:
+        return render_template("empty.html", **page_context(user))
+    period = checked_period(user, request.args.get("period", "all"))
+    statistic = RANKINGS[kind]
+    paging = requested_paging(statistic)
+    found = current_replica().ranking(user_id, statistic, period, paging.sort, paging.page, paging.per_page)
+    return render_template("ranking.html", kind=kind, statistic=statistic, period=period, paging=paging,
+                           ranking=found, pages=paging.pages(found.rows_total), sorts=BY_NAME[statistic].sorts,
+                           periods=group_periods(user.periods), page_size=PAGE_SIZE, **page_context(user))
+
+
+@pages.app_template_filter("local_day")
+def local_day(value: str, zone: str) -> str:
+    """A timestamp as the replica's JSON gives it (ISO 8601, UTC) as the local date of the user's time zone."""
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d")
 
 
 @pages.get("/vendor/plotly.min.js")

@@ -15,7 +15,7 @@ from flask import current_app
 from psycopg import sql
 from psycopg.rows import class_row
 
-from warehouse.catalog import BY_NAME, STATISTICS
+from warehouse.catalog import BY_NAME, PAGE_SIZE, STATISTICS
 from warehouse.replica import (
     ConnectionPool,
     Replication,
@@ -45,7 +45,16 @@ class User:
 class StatisticRows:
     user_known: bool
     period_known: bool
-    rows_json: str  # a JSON array, the replica's rows in the catalog's row order
+    rows_json: str  # a JSON array, the replica's rows in the catalog's row order (of a paged one: the page's)
+    rows_total: int | None = None  # a paged statistic's rows in all
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One page of a whole ranking (track_ranking, artist_ranking, album_ranking) in one of its orders."""
+    period_known: bool
+    rows_total: int  # the items ranked in the period
+    rows: list[dict]  # the page's rows with the items' names and images, in the order asked for
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,36 @@ _PREPARE_PAGE = (
     + ", ".join(f"'{name}', {subquery}" for name, subquery in _PAGE_PANELS.items()) + ")::text"
 ).replace("%(user)s", "$1").replace("%(period)s", "$2").replace("%(months)s", "$3").replace("%%", "%")
 
+# A ranking page's rows with what the page shows of their items (the replica's row, and names and images).
+_RANKING_NAMES = {
+    "track_ranking": ("coalesce(d.name, t.track_id) AS name, ar.name AS artist, al.name AS album, al.image_url",
+                      _lookup("d", "dim_track", "track_id", "t.track_id")
+                      + _lookup("al", "dim_album", "album_id", "t.album_id")
+                      + _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
+    "artist_ranking": ("coalesce(ar.name, t.artist_id) AS name, ar.image_url, ar.genres",
+                       _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
+    "album_ranking": ("coalesce(al.name, t.album_id) AS name, ar.name AS artist, al.image_url, al.release_year",
+                      _lookup("al", "dim_album", "album_id", "t.album_id")
+                      + _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
+}
+
+
+def _ranked_page(statistic: str, sort: str, columns: str = "t.*", joins: str = "") -> sql.Composed:
+    """A JSON array of the rows of one page of a paged statistic in order `sort` (its ranks run 1..n, so a
+    page is a range of them, read by index)."""
+    rank = sql.Identifier(BY_NAME[statistic].sorts[sort])
+    return sql.SQL(
+        "(SELECT coalesce(json_agg(r ORDER BY r.{rank}), '[]'::json) FROM ("
+        "SELECT {columns} FROM analytics.{table} t {joins} WHERE t.user_id = %(user)s AND t.period = %(period)s "
+        "AND t.{rank} > %(offset)s AND t.{rank} <= %(offset)s + %(limit)s) r)"
+    ).format(columns=sql.SQL(columns), table=sql.Identifier(statistic), joins=sql.SQL(joins), rank=rank)
+
+
+def _rows_total(statistic: str) -> sql.Composed:
+    return sql.SQL("(SELECT count(*) FROM analytics.{} WHERE user_id = %(user)s AND period = %(period)s)").format(
+        sql.Identifier(statistic))
+
+
 _USER_QUERY = """
 SELECT q.user_id, u.display_name, u.timezone, coalesce(p.periods, '{}') AS periods
 FROM (SELECT %(user)s::text AS user_id) q
@@ -225,21 +264,39 @@ class Replica:
     def users_json(self) -> str:
         return self._value(_USERS_QUERY)
 
-    def statistic(self, user_id: str, statistic: str, period: str) -> StatisticRows:
-        """Exactly the replica's rows of `statistic` for the user and period."""
-        where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
+    def statistic(self, user_id: str, statistic: str, period: str, sort: str | None = None, page: int = 1,
+                  per_page: int = PAGE_SIZE) -> StatisticRows:
+        """Exactly the replica's rows of `statistic` for the user and period; of a paged statistic, the
+        `page`-th `per_page` rows in order `sort` (and how many rows there are in all)."""
+        if sorts := BY_NAME[statistic].sorts:
+            rows = sql.SQL("{}::text AS rows_json, {} AS rows_total").format(
+                _ranked_page(statistic, sort or next(iter(sorts))), _rows_total(statistic))
+        else:
+            where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
+            rows = sql.SQL("(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
+                           " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where}) AS rows_json"
+                           ).format(order=sql.SQL(BY_NAME[statistic].row_order), table=sql.Identifier(statistic),
+                                    where=sql.SQL(where))
         query = sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM dim_user WHERE user_id = %(user)s)"
             "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s) AS user_known, "
             "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
-            "    AS period_known, "
-            "(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
-            " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where}) AS rows_json"
-        ).format(order=sql.SQL(BY_NAME[statistic].row_order), table=sql.Identifier(statistic),
-                 where=sql.SQL(where))
+            "    AS period_known, {rows}").format(rows=rows)
+        params = {"user": user_id, "period": period, "offset": (page - 1) * per_page, "limit": per_page}
         with self._connection() as conn:
-            cursor = conn.cursor(row_factory=class_row(StatisticRows))
-            return cursor.execute(query, {"user": user_id, "period": period}).fetchone()
+            return conn.cursor(row_factory=class_row(StatisticRows)).execute(query, params).fetchone()
+
+    def ranking(self, user_id: str, statistic: str, period: str, sort: str, page: int, per_page: int) -> Ranking:
+        """One page of a ranking in order `sort`, with the items' names and images."""
+        columns, joins = _RANKING_NAMES[statistic]
+        query = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
+            "AS period_known, {total} AS rows_total, "
+            "{page} AS rows"
+        ).format(total=_rows_total(statistic), page=_ranked_page(statistic, sort, f"t.*, {columns}", joins))
+        params = {"user": user_id, "period": period, "offset": (page - 1) * per_page, "limit": per_page}
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(Ranking)).execute(query, params).fetchone()
 
     def page(self, user_id: str, period: str) -> str:
         """All panels of a user's page for a period, as one JSON object (text)."""

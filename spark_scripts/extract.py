@@ -27,7 +27,7 @@ PLAY_COLUMNS = ("play_id, user_id, track_id, played_at, started_at, ms_played, i
 PLAY_PARTITIONS = 4
 DIMENSIONS = {
     "tracks": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
-    "albums": "SELECT album_id, total_tracks, release_year FROM dim_album",
+    "albums": "SELECT album_id, total_tracks, release_year, primary_artist_id AS album_artist_id FROM dim_album",
     "artists": "SELECT artist_id, genres FROM dim_artist",
     "users": "SELECT user_id, timezone FROM dim_user",
 }

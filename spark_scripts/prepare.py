@@ -3,7 +3,7 @@
 Pure functions on DataFrames. Inputs: the run's `Grains` (spark_scripts/state.py:
 recomputed months and stored ones) and main's dimensions:
 tracks  (dim_track: track_id, album_id, primary_artist_id, duration_ms, explicit, popularity),
-albums  (dim_album: album_id, total_tracks, release_year),
+albums  (dim_album: album_id, total_tracks, release_year, album_artist_id: its primary artist),
 artists (dim_artist: artist_id, genres).
 
 Every stream belongs to three periods: 'all', its local year and its local month.

@@ -71,7 +71,8 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
     days = [n // 7 + (d * 3 if d < 6 else 0) for d in range(1, 8)]
     days[6] += n - sum(days)
     clock = [(d, h, (hours[h] * (d + 2)) // 9) for d in range(1, 8) for h in range(24)]
-    top_tracks = [(rank, tid, n // (rank + 1), n // (rank + 1) * 201_000)
+    # The last track is a long one: most streamed last, but first by listening time.
+    top_tracks = [(rank, tid, n // (rank + 1), n // (rank + 1) * 201_000 * (30 if rank == len(TRACKS) else 1))
                   for rank, (tid, *_rest) in enumerate(TRACKS, start=1)]
     top_artists = [(rank, aid, n // (rank + 1), n // (rank + 1) * 199_500)
                    for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)]
@@ -119,7 +120,20 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
                          for rank in range(1, 4)],
         "genre_distribution": [*((g, rank, s, _share(s, with_genre)) for rank, g, s in genres),
                                ("unknown", None, unknown_genre, _share(unknown_genre, n))],
+        "track_ranking": _ranking(top_tracks, n, first_day, {t[0]: t[2:4] for t in TRACKS}),
+        "artist_ranking": _ranking(top_artists, n, first_day, {}),
+        "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}),
     }
+
+
+def _ranking(top: list[tuple], n: int, first_day: date, named: dict[str, tuple]) -> list[tuple]:
+    """A whole ranking from the rows of its top list (all of it: these lists are short), `named`: the id's
+    columns between it and streams."""
+    by_time = sorted(top, key=lambda row: (-row[3], -row[2], row[1]))
+    start = datetime.combine(first_day, datetime.min.time(), UTC)
+    return [(item, *named.get(item, ()), streams, ms, _share(streams, n), start + timedelta(hours=rank),
+             start + timedelta(days=9, hours=rank), rank, by_time.index((rank, item, streams, ms)) + 1)
+            for rank, item, streams, ms in top]
 
 
 def session_rows(user: str, month: str) -> list[tuple]:

@@ -26,6 +26,8 @@ class Statistic:
     # A fixed-size result has a row for each of these values of `fixed_column`, streams or not.
     fixed_column: str | None = None
     fixed_values: tuple = ()
+    # A paged statistic (PAGE_SIZE rows a page) can be read in each of these orders: name -> its ORDER BY.
+    sorts: dict[str, str] | None = None
 
     @property
     def fixed_rows(self) -> int | None:
@@ -38,6 +40,8 @@ def _in_listed_order(column: str, values: tuple[str, ...]) -> str:
     return f"array_position(ARRAY[{listed}], {column})"
 
 
+PAGE_SIZE = 50
+RANKING_SORTS = {"streams": "rank", "listening_time": "time_rank"}
 HOURS = tuple(range(24))
 ISO_DAYS = tuple(range(1, 8))  # 1 = Monday
 GAP_CLASSES = ("continuous", "short_break", "long_break")
@@ -74,6 +78,9 @@ CATALOG: tuple[Statistic, ...] = (
     Statistic("longest_days", "top 10 local dates by listening time", "rank"),
     Statistic("genre_distribution", "top 30 genres of the primary artists, plus the unknown row",
               "rank NULLS LAST, genre"),
+    *(Statistic(f"{item}_ranking", f"every {label} streamed: share, first and last stream, rank by streams "
+                                   "(rank) and by listening time (time_rank)", "rank", sorts=RANKING_SORTS)
+      for item, label in (("track", "track"), ("artist", "primary artist"), ("album", "album"))),
 )
 
 BY_NAME: dict[str, Statistic] = {statistic.name: statistic for statistic in CATALOG}

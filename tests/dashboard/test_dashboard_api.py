@@ -141,6 +141,35 @@ def test_bad_user_period_or_statistic_is_a_clear_404(server, path, message):
     assert body["status"] == 404 and message.lower() in body["message"].lower()
 
 
+@pytest.mark.parametrize("statistic", ["track_ranking", "artist_ranking", "album_ranking"])
+def test_a_ranking_comes_a_page_at_a_time_in_either_order(server, filled, statistic):
+    item = statistic.replace("_ranking", "_id")
+    stored = replica_rows(filled, f"SELECT * FROM analytics.{statistic} WHERE user_id = 'alice' AND period = 'all'")
+    for sort, rank in (("streams", "rank"), ("listening_time", "time_rank")):
+        seen = []
+        for page in range(1, 5):
+            status, body, _ = get(f"{server.url}/api/users/alice/{statistic}?sort={sort}&page={page}&per_page=3",
+                                  ADMIN)
+            assert status == 200, body
+            assert (body["sort"], body["page"], body["per_page"], body["rows_total"]) == (sort, page, 3, len(stored))
+            assert body["pages"] == -(-len(stored) // 3) >= 2
+            assert [r[rank] for r in body["rows"]] == list(range(3 * page - 2, 3 * page + 1))[:len(body["rows"])]
+            seen += [r[item] for r in body["rows"]]
+        assert seen == [r[item] for r in sorted(stored, key=lambda r: r[rank])]  # every item once, in order
+    by_time = get(f"{server.url}/api/users/alice/{statistic}?sort=listening_time", ADMIN)[1]["rows"]
+    assert by_time[0][item] == max(stored, key=lambda r: (r["listening_ms"], r["streams"]))[item]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("sort=plays", "bad sort 'plays': track_ranking sorts by streams or listening_time"),
+    ("page=0", "bad page '0'"), ("page=two", "bad page 'two'"), ("per_page=501", "bad per_page '501'"),
+    ("page=-1", "bad page '-1'"),
+])
+def test_a_bad_order_or_page_of_a_ranking_is_a_clear_400(server, query, message):
+    status, body, _ = get(f"{server.url}/api/users/alice/track_ranking?{query}", ADMIN)
+    assert status == 400 and message in body["message"]
+
+
 def test_nothing_opens_without_a_token_or_the_password(server):
     wrong_password = {"Authorization": "Basic " + base64.b64encode(b"admin:guess").decode()}
     for headers in ({}, wrong_password, bearer("not-a-token")):

@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -206,6 +207,47 @@ def test_pickers_change_what_is_shown(server, filled, page_factory):
     bob = replica_rows(filled, "SELECT streams FROM analytics.overview WHERE user_id = 'bob' AND period = 'all'")
     assert p.card("cards-overview", "Streams") == f"{bob[0]['streams']:,}"
     p.screenshot("overview-bob-all")
+    p.assert_clean()
+
+
+def test_from_the_top_artists_to_the_whole_ranking_sorted_and_paged(server, filled, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice?period=2025")
+    p.page.locator("#top_artists .more a").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/artists\?period=2025$"))
+    stored = replica_rows(filled, "SELECT a.*, d.name FROM analytics.artist_ranking a "
+                                  "LEFT JOIN dim_artist d USING (artist_id) "
+                                  "WHERE a.user_id = 'alice' AND a.period = '2025' ORDER BY a.rank")
+    table = p.page.locator("#table-artist_ranking tbody tr")
+    assert [row.get_attribute("data-id") for row in table.all()] == [r["artist_id"] for r in stored]
+    first = table.first.locator("td")
+    assert first.nth(1).inner_text() == stored[0]["name"]
+    assert first.nth(2).inner_text() == f"{stored[0]['streams']:,}"
+    assert first.nth(4).inner_text() == f"{stored[0]['share'] * 100:.1f} %"
+    assert first.nth(5).inner_text() == stored[0]["first_played_at"].astimezone(ZoneInfo("Europe/Berlin")).strftime(
+        "%Y-%m-%d")
+    assert p.page.locator("nav.tabs a[aria-current=page]").inner_text() == "Artists"
+
+    # Tracks by listening time, three a page: the long last track comes first, then the pages follow the ranks.
+    p.goto("/users/alice/tracks?period=all&sort=listening_time&per_page=3")
+    tracks = replica_rows(filled, "SELECT track_id FROM analytics.track_ranking "
+                                  "WHERE user_id = 'alice' AND period = 'all' ORDER BY time_rank")
+    seen = []
+    while True:
+        seen += [row.get_attribute("data-id") for row in p.page.locator("#table-track_ranking tbody tr").all()]
+        following = p.page.locator("nav.pager a[rel=next]")
+        if not following.count():
+            break
+        following.click()
+        p.page.wait_for_load_state("networkidle")
+    assert seen == [r["track_id"] for r in tracks] and seen[0] == "tr8"
+    assert p.page.locator("nav.pager span").inner_text() == f"Page {-(-len(tracks) // 3)} of {-(-len(tracks) // 3)}"
+    p.page.get_by_role("link", name="Streams").first.click()
+    p.page.wait_for_load_state("networkidle")
+    assert "sort=streams" in p.page.url and "page=1" in p.page.url
+    assert p.page.locator("#table-track_ranking tbody tr").first.get_attribute("data-id") == "tr1"
+    p.screenshot("ranking-alice-tracks")
     p.assert_clean()
 
 

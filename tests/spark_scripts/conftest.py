@@ -27,7 +27,8 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
     tracks: {track_id: (album_id, primary_artist_id, duration_ms, explicit, popularity)}
     users:  {user_id: timezone}, default UTC for every user seen
-    albums: {album_id: (total_tracks, release_year)}
+    albums: {album_id: (total_tracks, release_year[, primary artist id])}: by default the album's artist is
+            that of its first track listed
     artists: {artist_id: genres list or None}
     """
     users = users or {}
@@ -43,9 +44,12 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
                      local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))
     albums = albums or {}
     artists = artists or {}
+    album_artist = {}
     for album_id, artist_id, *_ in tracks.values():
+        album_artist.setdefault(album_id, artist_id)
         albums.setdefault(album_id, (10, 2001))
         artists.setdefault(artist_id, ["pop"])
+    albums = {k: (*v, album_artist.get(k))[:3] for k, v in albums.items()}
     users_frame = spark.createDataFrame(list(users.items()), "user_id string, timezone string")
     plays_frame = spark.createDataFrame(rows, PLAY_SCHEMA).withColumn("before", F.lit(False))
     return prepare(
@@ -54,7 +58,7 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
                               "track_id string, album_id string, primary_artist_id string, duration_ms int, "
                               "explicit boolean, popularity smallint"),
         spark.createDataFrame([(k, *v) for k, v in albums.items()],
-                              "album_id string, total_tracks int, release_year smallint"),
+                              "album_id string, total_tracks int, release_year smallint, album_artist_id string"),
         spark.createDataFrame(list(artists.items()), "artist_id string, genres array<string>"),
         album_min_tracks,
     )

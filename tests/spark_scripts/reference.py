@@ -97,6 +97,29 @@ FROM ranked WHERE rank <= 50
 """
 
 
+def _ranking(id_column: str, named: dict[str, str], joins: str = "") -> str:
+    """Every item streamed in the period; `named`: output column -> the expression (of s, a stream, and
+    `joins`) that follows from the item."""
+    extra = "".join(f"{expression} AS {column}, " for column, expression in named.items())
+    grouped = "".join(f", {expression}" for expression in named.values())
+    return f""",
+counted AS (
+    SELECT s.user_id, s.period, s.{id_column} AS item, {extra}count(*) AS streams,
+           sum(s.ms_played)::bigint AS listening_ms, min(s.played_at) AS first_played_at,
+           max(s.played_at) AS last_played_at
+    FROM period_streams s {joins} WHERE s.{id_column} IS NOT NULL
+    GROUP BY s.user_id, s.period, s.{id_column}{grouped}
+)
+SELECT c.user_id, c.period, c.item AS {id_column}, {"".join(f"c.{column}, " for column in named)}c.streams,
+       c.listening_ms, c.streams::float8 / p.total AS share, c.first_played_at, c.last_played_at,
+       row_number() OVER (PARTITION BY c.user_id, c.period
+                          ORDER BY c.streams DESC, c.listening_ms DESC, c.item COLLATE "C")::int AS rank,
+       row_number() OVER (PARTITION BY c.user_id, c.period
+                          ORDER BY c.listening_ms DESC, c.streams DESC, c.item COLLATE "C")::int AS time_rank
+FROM counted c JOIN periods p ON p.user_id = c.user_id AND p.period = c.period
+"""
+
+
 def _classes(expression: str, classes: list[str], extra_columns: str = "") -> str:
     """Fixed rows per period: streams (and extras) per class of `expression`, share of streams."""
     values = ", ".join(f"('{c}')" for c in classes)
@@ -331,6 +354,10 @@ SELECT p.user_id, p.period, 'unknown', NULL::int, p.total - coalesce(k.n, 0),
        (p.total - coalesce(k.n, 0))::float8 / p.total
 FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.period
 """,
+    "track_ranking": BASE + _ranking("track_id", {"album_id": "s.album_id", "artist_id": "s.artist_id"}),
+    "artist_ranking": BASE + _ranking("artist_id", {}),
+    "album_ranking": BASE + _ranking("album_id", {"artist_id": "a.primary_artist_id"},
+                                     joins="LEFT JOIN dim_album a ON a.album_id = s.album_id"),
 }
 
 

@@ -261,3 +261,33 @@ def test_genre_distribution(spark):
     got = [(r["rank"], r["genre"], r["streams"], r["share"]) for r in compute("genre_distribution", t, "rank")
            if r["period"] == "all"]
     assert got == [(1, "pop", 2, 1.0), (2, "rock", 2, 1.0), (None, "unknown", 2, 0.5)]
+
+
+def test_rankings_hold_every_item_ranked_by_streams_and_by_listening_time(spark):
+    # v and z tie on streams and listening time: the id decides. z has no album, a1 is a compilation by r9.
+    tracks = {"x": ("a1", "r1", 1, True, 1), "y": ("a1", "r2", 1, True, 1), "v": ("a2", "r1", 1, True, 1),
+              "z": (None, "r2", 1, True, 1)}
+    plays = [("ana", "x", f"2024-01-01T{h}:00:00Z", 60_000) for h in (10, 11, 12)]
+    plays += [("ana", "y", "2024-01-01T13:00:00Z", 200_000), ("ana", "y", "2024-01-01T14:00:00Z", 200_000),
+              ("ana", "v", "2024-01-01T15:00:00Z", 100_000), ("ana", "v", "2024-01-01T16:00:00Z", 100_000),
+              ("ana", "z", "2024-01-01T17:00:00Z", 100_000), ("ana", "z", "2024-01-01T18:00:00Z", 100_000),
+              ("ana", "z", "2024-01-01T18:30:00Z", 10_000, "extended_export")]  # no stream: counts nowhere
+    t = tables(spark, plays, tracks, albums={"a1": (10, 2001, "r9"), "a2": (10, 2001)})
+
+    def ranked(name, *columns):
+        found = [r for r in compute(name, t, "rank") if r["period"] == "all"]
+        assert {r["period"] for r in compute(name, t)} == {"all", "2024", "2024-01"}
+        return [tuple(r[c] for c in columns) for r in found]
+
+    assert ranked("track_ranking", "track_id", "album_id", "artist_id", "streams", "listening_ms", "share",
+                  "rank", "time_rank") == [
+        ("x", "a1", "r1", 3, 180_000, 3 / 9, 1, 4), ("y", "a1", "r2", 2, 400_000, 2 / 9, 2, 1),
+        ("v", "a2", "r1", 2, 200_000, 2 / 9, 3, 2), ("z", None, "r2", 2, 200_000, 2 / 9, 4, 3)]
+    assert ranked("track_ranking", "first_played_at", "last_played_at")[0] == (
+        utc("2024-01-01T10:00:00Z"), utc("2024-01-01T12:00:00Z"))
+    assert ranked("track_ranking", "last_played_at")[3] == (utc("2024-01-01T18:00:00Z"),)
+    assert ranked("artist_ranking", "artist_id", "streams", "listening_ms", "share", "rank", "time_rank") == [
+        ("r1", 5, 380_000, 5 / 9, 1, 2), ("r2", 4, 600_000, 4 / 9, 2, 1)]
+    # Shares are of all the period's streams: z's streams, which have no album, count in the total.
+    assert ranked("album_ranking", "album_id", "artist_id", "streams", "listening_ms", "share", "rank",
+                  "time_rank") == [("a1", "r9", 5, 580_000, 5 / 9, 1, 1), ("a2", "r1", 2, 200_000, 2 / 9, 2, 2)]

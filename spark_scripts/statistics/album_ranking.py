@@ -1,0 +1,10 @@
+"""album_ranking: every album streamed, ranked by streams and by listening time (docs/metrics.md, 16)."""
+
+from pyspark.sql import DataFrame
+
+from spark_scripts.prepare import Tables
+from spark_scripts.statistics._ranking import ranking
+
+
+def album_ranking(t: Tables) -> DataFrame:
+    return ranking(t, "album_id", "album_id", {"album_artist_id": "artist_id"})

@@ -1,0 +1,10 @@
+"""track_ranking: every track streamed, ranked by streams and by listening time (docs/metrics.md, 16)."""
+
+from pyspark.sql import DataFrame
+
+from spark_scripts.prepare import Tables
+from spark_scripts.statistics._ranking import ranking
+
+
+def track_ranking(t: Tables) -> DataFrame:
+    return ranking(t, "track_id", "track_id", {"album_id": "album_id", "primary_artist_id": "artist_id"})

@@ -1,0 +1,1 @@
+../main/0011_rankings.sql
