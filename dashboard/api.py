@@ -46,7 +46,7 @@ def statistic_rows(user_id: str, statistic: str):
         abort(404, f"unknown statistic {statistic!r}; the statistics are: {', '.join(STATISTICS)}")
     period = well_formed(request.args.get("period", "all"))
     paging = requested_paging(statistic) if BY_NAME[statistic].sorts else None
-    found = current_replica().statistic(user_id, statistic, period, **vars(paging) if paging else {})
+    found = current_replica().statistic(user_id, statistic, period, paging)
     if not found.user_known and current_viewer().user_id != user_id:
         abort_unknown_user(user_id)
     if not found.period_known:

@@ -93,7 +93,7 @@ def ranking(user_id: str, kind: str):
     period = checked_period(user, request.args.get("period", "all"))
     statistic = RANKINGS[kind]
     paging = requested_paging(statistic)
-    found = current_replica().ranking(user_id, statistic, period, paging.sort, paging.page, paging.per_page)
+    found = current_replica().ranking(user_id, statistic, period, paging)
     return render_template("ranking.html", kind=kind, statistic=statistic, period=period, paging=paging,
                            ranking=found, pages=paging.pages(found.rows_total), sorts=BY_NAME[statistic].sorts,
                            periods=group_periods(user.periods), page_size=PAGE_SIZE, **page_context(user))

@@ -18,6 +18,11 @@ class Paging:
     page: int  # from 1
     per_page: int
 
+    @property
+    def bounds(self) -> dict[str, int]:
+        """The page's rows as query parameters: those after the first `offset`, `limit` of them."""
+        return {"offset": (self.page - 1) * self.per_page, "limit": self.per_page}
+
     def pages(self, rows_total: int) -> int:
         """How many pages `rows_total` rows make (at least 1: an empty ranking has one empty page)."""
         return max(1, -(-rows_total // self.per_page))

@@ -15,7 +15,8 @@ from flask import current_app
 from psycopg import sql
 from psycopg.rows import class_row
 
-from warehouse.catalog import BY_NAME, PAGE_SIZE, STATISTICS
+from dashboard.paging import Paging
+from warehouse.catalog import BY_NAME, STATISTICS
 from warehouse.replica import (
     ConnectionPool,
     Replication,
@@ -52,7 +53,6 @@ class StatisticRows:
 @dataclass(frozen=True)
 class Ranking:
     """One page of a whole ranking (track_ranking, artist_ranking, album_ranking) in one of its orders."""
-    period_known: bool
     rows_total: int  # the items ranked in the period
     rows: list[dict]  # the page's rows with the items' names and images, in the order asked for
 
@@ -79,6 +79,20 @@ def _lookup(alias: str, table: str, key: str, value: str) -> str:
     return f" LEFT JOIN LATERAL (SELECT * FROM {table} WHERE {key} = {value} LIMIT 1) {alias} ON true"
 
 
+# What the pages show of a track, artist or album named by t.<item>_id (its columns, and the lookups they
+# read): the top lists and the whole rankings.
+_ITEM_NAMES: dict[str, tuple[str, str]] = {
+    "track": ("coalesce(d.name, t.track_id) AS name, ar.name AS artist, al.name AS album, al.image_url",
+              _lookup("d", "dim_track", "track_id", "t.track_id")
+              + _lookup("al", "dim_album", "album_id", "d.album_id")
+              + _lookup("ar", "dim_artist", "artist_id", "d.primary_artist_id")),
+    "artist": ("coalesce(ar.name, t.artist_id) AS name, ar.image_url, ar.genres",
+               _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
+    "album": ("coalesce(al.name, t.album_id) AS name, ar.name AS artist, al.image_url, al.release_year",
+              _lookup("al", "dim_album", "album_id", "t.album_id")
+              + _lookup("ar", "dim_artist", "artist_id", "al.primary_artist_id")),
+}
+
 # Every panel of a user's page, with names and images from the dimensions.
 _PAGE_PANELS: dict[str, str] = {
     "overview": "(SELECT row_to_json(t) FROM analytics.overview t "
@@ -88,27 +102,12 @@ _PAGE_PANELS: dict[str, str] = {
         "analytics.overview",
         where="t.user_id = %(user)s AND length(t.period) = 7 AND t.period LIKE %(months)s",
         order="t.period"),
-    "top_tracks": _panel(
-        "t.rank, t.track_id, t.streams, t.listening_ms, coalesce(d.name, t.track_id) AS name, "
-        "ar.name AS artist, al.name AS album, al.image_url",
-        "analytics.top_tracks",
-        joins=_lookup("d", "dim_track", "track_id", "t.track_id")
-        + _lookup("al", "dim_album", "album_id", "d.album_id")
-        + _lookup("ar", "dim_artist", "artist_id", "d.primary_artist_id"),
-        order="t.rank"),
-    "top_artists": _panel(
-        "t.rank, t.artist_id, t.streams, t.listening_ms, coalesce(ar.name, t.artist_id) AS name, "
-        "ar.image_url, ar.genres",
-        "analytics.top_artists",
-        joins=_lookup("ar", "dim_artist", "artist_id", "t.artist_id"),
-        order="t.rank"),
-    "top_albums": _panel(
-        "t.rank, t.album_id, t.streams, t.listening_ms, coalesce(al.name, t.album_id) AS name, "
-        "ar.name AS artist, al.image_url, al.release_year",
-        "analytics.top_albums",
-        joins=_lookup("al", "dim_album", "album_id", "t.album_id")
-        + _lookup("ar", "dim_artist", "artist_id", "al.primary_artist_id"),
-        order="t.rank"),
+    "top_tracks": _panel(f"t.rank, t.track_id, t.streams, t.listening_ms, {_ITEM_NAMES['track'][0]}",
+                         "analytics.top_tracks", joins=_ITEM_NAMES["track"][1], order="t.rank"),
+    "top_artists": _panel(f"t.rank, t.artist_id, t.streams, t.listening_ms, {_ITEM_NAMES['artist'][0]}",
+                          "analytics.top_artists", joins=_ITEM_NAMES["artist"][1], order="t.rank"),
+    "top_albums": _panel(f"t.rank, t.album_id, t.streams, t.listening_ms, {_ITEM_NAMES['album'][0]}",
+                         "analytics.top_albums", joins=_ITEM_NAMES["album"][1], order="t.rank"),
     "hour_of_day": _panel("t.hour, t.streams, t.listening_ms, t.share", "analytics.hour_of_day",
                           order="t.hour"),
     "day_of_week": _panel(
@@ -163,23 +162,9 @@ _PREPARE_PAGE = (
     + ", ".join(f"'{name}', {subquery}" for name, subquery in _PAGE_PANELS.items()) + ")::text"
 ).replace("%(user)s", "$1").replace("%(period)s", "$2").replace("%(months)s", "$3").replace("%%", "%")
 
-# A ranking page's rows with what the page shows of their items (the replica's row, and names and images).
-_RANKING_NAMES = {
-    "track_ranking": ("coalesce(d.name, t.track_id) AS name, ar.name AS artist, al.name AS album, al.image_url",
-                      _lookup("d", "dim_track", "track_id", "t.track_id")
-                      + _lookup("al", "dim_album", "album_id", "t.album_id")
-                      + _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
-    "artist_ranking": ("coalesce(ar.name, t.artist_id) AS name, ar.image_url, ar.genres",
-                       _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
-    "album_ranking": ("coalesce(al.name, t.album_id) AS name, ar.name AS artist, al.image_url, al.release_year",
-                      _lookup("al", "dim_album", "album_id", "t.album_id")
-                      + _lookup("ar", "dim_artist", "artist_id", "t.artist_id")),
-}
-
-
 def _ranked_page(statistic: str, sort: str, columns: str = "t.*", joins: str = "") -> sql.Composed:
     """A JSON array of the rows of one page of a paged statistic in order `sort` (its ranks run 1..n, so a
-    page is a range of them, read by index)."""
+    page is a range of them, read by index): parameters %(offset)s and %(limit)s."""
     rank = sql.Identifier(BY_NAME[statistic].sorts[sort])
     return sql.SQL(
         "(SELECT coalesce(json_agg(r ORDER BY r.{rank}), '[]'::json) FROM ("
@@ -264,13 +249,12 @@ class Replica:
     def users_json(self) -> str:
         return self._value(_USERS_QUERY)
 
-    def statistic(self, user_id: str, statistic: str, period: str, sort: str | None = None, page: int = 1,
-                  per_page: int = PAGE_SIZE) -> StatisticRows:
-        """Exactly the replica's rows of `statistic` for the user and period; of a paged statistic, the
-        `page`-th `per_page` rows in order `sort` (and how many rows there are in all)."""
-        if sorts := BY_NAME[statistic].sorts:
+    def statistic(self, user_id: str, statistic: str, period: str, paging: Paging | None = None) -> StatisticRows:
+        """Exactly the replica's rows of `statistic` for the user and period; of a paged statistic, those of
+        the page `paging` asks for (and how many rows there are in all)."""
+        if paging:
             rows = sql.SQL("{}::text AS rows_json, {} AS rows_total").format(
-                _ranked_page(statistic, sort or next(iter(sorts))), _rows_total(statistic))
+                _ranked_page(statistic, paging.sort), _rows_total(statistic))
         else:
             where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
             rows = sql.SQL("(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
@@ -282,19 +266,16 @@ class Replica:
             "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s) AS user_known, "
             "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
             "    AS period_known, {rows}").format(rows=rows)
-        params = {"user": user_id, "period": period, "offset": (page - 1) * per_page, "limit": per_page}
+        params = {"user": user_id, "period": period, **(paging.bounds if paging else {})}
         with self._connection() as conn:
             return conn.cursor(row_factory=class_row(StatisticRows)).execute(query, params).fetchone()
 
-    def ranking(self, user_id: str, statistic: str, period: str, sort: str, page: int, per_page: int) -> Ranking:
-        """One page of a ranking in order `sort`, with the items' names and images."""
-        columns, joins = _RANKING_NAMES[statistic]
-        query = sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
-            "AS period_known, {total} AS rows_total, "
-            "{page} AS rows"
-        ).format(total=_rows_total(statistic), page=_ranked_page(statistic, sort, f"t.*, {columns}", joins))
-        params = {"user": user_id, "period": period, "offset": (page - 1) * per_page, "limit": per_page}
+    def ranking(self, user_id: str, statistic: str, period: str, paging: Paging) -> Ranking:
+        """One page of a ranking (of a period the user has), with the items' names and images."""
+        columns, joins = _ITEM_NAMES[statistic.removesuffix("_ranking")]
+        query = sql.SQL("SELECT {total} AS rows_total, {page} AS rows").format(
+            total=_rows_total(statistic), page=_ranked_page(statistic, paging.sort, f"t.*, {columns}", joins))
+        params = {"user": user_id, "period": period, **paging.bounds}
         with self._connection() as conn:
             return conn.cursor(row_factory=class_row(Ranking)).execute(query, params).fetchone()
 
