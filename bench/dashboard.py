@@ -14,8 +14,9 @@ share link. Then it serves the dashboard in a child process as `make up` runs it
 (`python -m dashboard serve`: gunicorn, DASHBOARD_WORKERS x DASHBOARD_THREADS,
 a pool of DASHBOARD_THREADS replica connections per worker) and sends, from
 `--clients` threads without pause, requests for random users and periods: the
-overview page (share link cookie), then one API endpoint per request (Bearer
-token); then again with a new connection per query (`dashboard.server.serve`
+overview page (share link cookie), one API endpoint per request (Bearer
+token), an artist page of the user's, and a search page (the start of a word);
+then again with a new connection per query (`dashboard.server.serve`
 with pool_size=0, the same server otherwise). Prints p50 / p95 / p99 latency
 and throughput, then stops everything.
 """
@@ -60,6 +61,19 @@ def periods() -> list[str]:
     return ["all", *map(str, YEARS), *(f"{y}-{m:02d}" for y in YEARS for m in range(1, 13))]
 
 
+# Names of two or three words, some accented, as search meets them; each user's items of all time.
+WORDS = ["night", "river", "golden", "echo", "velvet", "ghost", "light", "ocean", "stone", "fire", "city", "neon",
+         "blue", "paper", "sugar", "glass", "harbour", "quiet", "distant", "open", "wild", "heart", "summer",
+         "rain", "dream", "moon", "shadow", "silver", "electric", "honey", "café", "señor", "élan", "noël",
+         "über", "señorita", "déjà", "vu", "zoë", "björk", "mötley", "naïve", "crème", "piñata", "jalapeño",
+         "sunset", "morning", "thunder", "garden", "diamond", "winter", "orchid", "falcon", "mirror", "canyon"]
+streamed: dict[str, dict[str, list[str]]] = {}  # user -> ranking table -> its ids of period 'all'
+
+
+def name(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 3))).title()
+
+
 def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
     """Generated statistics of `users` users, ~10k plays each; returns rows per table."""
     rng = random.Random(seed)
@@ -79,27 +93,30 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
     copy("dim_user", "user_id, display_name, timezone",
          ((f"user{u:03d}", f"Listener {u}", TIMEZONES[u % len(TIMEZONES)]) for u in range(users)))
     copy("dim_artist", "artist_id, name, genres, popularity, image_url, is_surrogate",
-         ((f"ar{a:05d}", f"Artist {a}", rng.sample(GENRES, rng.randint(0, 3)), rng.randint(0, 100),
+         ((f"ar{a:05d}", name(rng), rng.sample(GENRES, rng.randint(0, 3)), rng.randint(0, 100),
            img.format(a) if a % 4 else None, False) for a in range(N_ARTISTS)))
     copy("dim_album", "album_id, name, primary_artist_id, artist_ids, release_date, release_year, "
                       "total_tracks, image_url, is_surrogate",
-         ((f"al{a:05d}", f"Album {a}", f"ar{a % N_ARTISTS:05d}", [f"ar{a % N_ARTISTS:05d}"],
+         ((f"al{a:05d}", name(rng), f"ar{a % N_ARTISTS:05d}", [f"ar{a % N_ARTISTS:05d}"],
            f"{1960 + a % 66}-01-01", 1960 + a % 66, 5 + a % 12, img.format(10**6 + a), False)
           for a in range(N_ALBUMS)))
     copy("dim_track", "track_id, name, album_id, primary_artist_id, artist_ids, duration_ms, explicit, "
                       "popularity, is_surrogate",
-         ((f"tr{t:06d}", f"Track {t}", f"al{t % N_ALBUMS:05d}", f"ar{t % N_ARTISTS:05d}",
+         ((f"tr{t:06d}", name(rng), f"al{t % N_ALBUMS:05d}", f"ar{t % N_ARTISTS:05d}",
            [f"ar{t % N_ARTISTS:05d}"], 120_000 + t % 240_000, t % 7 == 0, t % 101, False)
           for t in range(N_TRACKS)))
 
     buffers: dict[str, list] = {name: [] for name in STATISTICS}
+    streamed.clear()
     for u in range(users):
         user = f"user{u:03d}"
+        streamed[user] = {}
         for period in periods():
             n = {3: 10_000, 4: 5_000, 7: 420}[3 if period == "all" else len(period)] + rng.randint(-50, 50)
             start = date(YEARS[0], 1, 1) if period == "all" else date(int(period[:4]), int(period[5:] or 1), 1)
-            def add(table, *rows, _user=user, _period=period):
-                buffers[table].extend((_user, _period, *row, COMPUTED_AT, MAX_PLAYED) for row in rows)
+            def add(table, *rows, _user=user, _period=period, after=lambda row: ()):
+                """Rows of every column, in the table's order: `after(row)`, the columns added later."""
+                buffers[table].extend((_user, _period, *row, COMPUTED_AT, MAX_PLAYED, *after(row)) for row in rows)
 
             add("overview", (n, n * 200_000, n // 3, n // 12, n // 8, min(300, n // 30),
                              datetime(start.year, start.month, 1, 8, tzinfo=UTC), MAX_PLAYED, 30.0,
@@ -138,9 +155,15 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                 time_ranks = rng.sample(range(1, len(picks) + 1), len(picks))
                 named = {"tr": lambda p: (f"al{p % N_ALBUMS:05d}", f"ar{p % N_ARTISTS:05d}"),
                          "al": lambda p: (f"ar{p % N_ARTISTS:05d}",), "ar": lambda p: ()}[prefix]
+                after = {"tr": lambda row: (rng.random() / 3,),  # skip_rate
+                         "ar": lambda row, _start=start: (int(row[-2] == 1), 1 + row[-2] % 9, _start,
+                                                          _start + timedelta(days=row[-2] % 9)),
+                         "al": lambda row: ()}[prefix]
                 add(table, *((f"{prefix}{p:0{width}d}", *named(p), n // (r + 5), n // (r + 5) * 200_000,
                               1 / (r + 5), datetime(start.year, start.month, 1, 8, tzinfo=UTC), MAX_PLAYED, r + 1,
-                              time_ranks[r]) for r, p in enumerate(picks)))
+                              time_ranks[r]) for r, p in enumerate(picks)), after=after)
+                if period == "all":
+                    streamed[user][table] = [f"{prefix}{p:0{width}d}" for p in picks]
             if len(period) == 7:
                 for s in range(40):
                     begin = datetime(start.year, start.month, 1 + s % 28, 6 + s % 15, s, tzinfo=UTC)
@@ -287,6 +310,16 @@ def main() -> None:
             return [(f"/users/{u}?period={rng.choice(periods())}", {"Cookie": f"wrapped_share={tokens[u]}"})
                     for u in (rng.choice(users) for _ in range(n))]
 
+        def entity_pages(n):
+            """An artist of the user's, in a random period."""
+            return [(f"/users/{u}/artists/{rng.choice(streamed[u]['artist_ranking'])}?period={rng.choice(periods())}",
+                     {"Cookie": f"wrapped_share={tokens[u]}"}) for u in (rng.choice(users) for _ in range(n))]
+
+        def searches(n):
+            """The start (3 to 6 letters) of a random word, as someone types it."""
+            return [(f"/users/{u}/search?q={rng.choice(WORDS)[:rng.randint(3, 6)]}",
+                     {"Cookie": f"wrapped_share={tokens[u]}"}) for u in (rng.choice(users) for _ in range(n))]
+
         def api(n):
             return [(f"/api/users/{u}/{rng.choice(STATISTICS)}?period={rng.choice(periods())}",
                      {"Authorization": f"Bearer {tokens[u]}"}) for u in (rng.choice(users) for _ in range(n))]
@@ -304,7 +337,8 @@ def main() -> None:
         for pool_size, n in ((None, args.requests), (0, args.requests // 2)):
             process = serve(env, port, root / "logs" / "dashboard.log", pool_size)
             run(port, Scenario("warm-up", pages(100) + api(100)), args.clients)
-            for label, requests in (("overview page", pages(n)), ("API, one statistic", api(n))):
+            for label, requests in (("overview page", pages(n)), ("API, one statistic", api(n)),
+                                    ("artist page", entity_pages(n)), ("search page", searches(n))):
                 scenario = Scenario(label, requests)
                 cpu_before = cpu_seconds(process.pid, with_children=True), cpu_seconds(postmaster, with_children=True)
                 seconds = run(port, scenario, args.clients)

@@ -131,6 +131,25 @@ FROM (SELECT user_id, period, {column} AS {column}, {inner}count(*) AS streams, 
       FROM ps WHERE {column} IS NOT NULL GROUP BY ALL) JOIN periods USING (user_id, period)"""
 
 
+# Every run of consecutive local dates on which the user streamed an artist, in each period.
+_RUNS = """
+    SELECT user_id, period, artist_id, count(*) AS days, min(local_date) AS streak_start,
+           max(local_date) AS streak_end
+    FROM (SELECT *, local_date - row_number() OVER (PARTITION BY user_id, period, artist_id
+                                                    ORDER BY local_date)::INT AS anchor
+          FROM (SELECT DISTINCT user_id, period, artist_id, local_date FROM ps WHERE artist_id IS NOT NULL))
+    GROUP BY user_id, period, artist_id, anchor"""
+
+# The artist that ranked first of each month: by streams, then listening time, then id.
+_MONTH_TOP_ARTISTS = """(
+    SELECT user_id, local_year, local_month, artist_id FROM (
+        SELECT user_id, local_year, local_month, artist_id,
+               row_number() OVER (PARTITION BY user_id, local_month
+                                  ORDER BY count(*) DESC, sum(ms_played) DESC, artist_id) AS month_rank
+        FROM plays WHERE is_stream AND artist_id IS NOT NULL GROUP BY user_id, local_year, local_month, artist_id)
+    WHERE month_rank = 1)"""
+
+
 def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
     values = ", ".join(f"'{c}'" for c in classes)
     extra = ", count(DISTINCT track_id) AS distinct_tracks" if distinct_tracks else ""
@@ -214,18 +233,12 @@ SELECT user_id, period, album_id, total_tracks, tracks_played, completion,
        row_number() OVER (PARTITION BY user_id, period
                           ORDER BY completion DESC, tracks_played DESC, streams DESC, album_id) AS rank
 FROM counted""",
-    "artist_streaks": """
-WITH days AS (SELECT DISTINCT user_id, period, artist_id, local_date FROM ps WHERE artist_id IS NOT NULL),
-runs AS (
-    SELECT user_id, period, artist_id, count(*) AS days, min(local_date) AS streak_start,
-           max(local_date) AS streak_end
-    FROM (SELECT *, local_date - row_number() OVER (PARTITION BY user_id, period, artist_id
-                                                    ORDER BY local_date)::INT AS anchor FROM days)
-    GROUP BY user_id, period, artist_id, anchor HAVING count(*) >= 2
-)
+    "artist_streaks": f"""
+WITH runs AS ({_RUNS})
 SELECT user_id, period, rank, artist_id, days, streak_start, streak_end FROM (
     SELECT *, row_number() OVER (PARTITION BY user_id, period
-                                 ORDER BY days DESC, streak_end DESC, artist_id) AS rank FROM runs)
+                                 ORDER BY days DESC, streak_end DESC, artist_id) AS rank FROM runs
+    WHERE days >= 2)
 WHERE rank <= 10""",
     "sessions": """
 SELECT user_id, session_id, month AS period, session_start, session_end, streams, distinct_tracks, listening_ms
@@ -280,8 +293,24 @@ WHERE rank <= 30
 UNION ALL
 SELECT p.user_id, p.period, 'unknown', NULL, p.total - coalesce(k.n, 0), (p.total - coalesce(k.n, 0)) / p.total
 FROM periods p LEFT JOIN known k USING (user_id, period)""",
-    "track_ranking": _ranking("track_id", {"album_id": "album_id", "artist_id": "artist_id"}),
-    "artist_ranking": _ranking("artist_id"),
+    "track_ranking": f"""
+WITH skips AS (SELECT user_id, period, track_id, avg(skipped::INT) AS skip_rate
+               FROM {_per_period("plays")} WHERE skipped IS NOT NULL GROUP BY ALL)
+SELECT r.*, s.skip_rate
+FROM ({_ranking("track_id", {"album_id": "album_id", "artist_id": "artist_id"})}) r
+LEFT JOIN skips s USING (user_id, period, track_id)""",
+    "artist_ranking": f"""
+WITH runs AS ({_RUNS}),
+longest AS (SELECT user_id, period, artist_id, max(days) AS longest_streak,
+                   arg_max(streak_start, (days, streak_end)) AS longest_streak_start,
+                   arg_max(streak_end, (days, streak_end)) AS longest_streak_end
+            FROM runs GROUP BY ALL),
+tops AS (SELECT user_id, period, artist_id, count(*) AS months_at_top
+         FROM {_per_period(_MONTH_TOP_ARTISTS)} GROUP BY ALL)
+SELECT r.*, coalesce(t.months_at_top, 0) AS months_at_top, l.longest_streak, l.longest_streak_start,
+       l.longest_streak_end
+FROM ({_ranking("artist_id")}) r
+LEFT JOIN tops t USING (user_id, period, artist_id) JOIN longest l USING (user_id, period, artist_id)""",
     "album_ranking": _ranking("album_id", {"artist_id": "album_artist_id"}),
 }
 assert set(QUERIES) == set(STATISTICS)

@@ -7,8 +7,9 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dashboard.access import abort_unknown_user, abort_unless_visible, current_viewer, visible_user
+from dashboard.entities import found_entity, found_search, search_query, with_head
 from dashboard.paging import MAX_PER_PAGE, requested_paging
-from dashboard.periods import abort_no_statistics, well_formed
+from dashboard.periods import abort_no_statistics, checked_period, well_formed
 from dashboard.queries import current_replica
 from warehouse.catalog import BY_NAME, CATALOG, PAGE_SIZE, STATISTICS
 
@@ -37,6 +38,21 @@ def user_periods(user_id: str):
     user = visible_user(user_id)
     return {"user_id": user.user_id, "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"],
             "periods": user.periods}
+
+
+@api.get("/users/<user_id>/search")
+def search(user_id: str):
+    visible_user(user_id)
+    query = search_query()
+    return json_response(with_head({"user_id": user_id, "q": query}, found_search(user_id, query)))
+
+
+@api.get("/users/<user_id>/<any(artists, albums, tracks):kinds>/<item_id>")
+def entity(user_id: str, kinds: str, item_id: str):
+    user = visible_user(user_id)
+    period = checked_period(user, request.args.get("period", "all"))
+    return json_response(with_head({"user_id": user_id, "period": period},
+                                   found_entity(user_id, kinds, item_id, period)))
 
 
 @api.get("/users/<user_id>/<statistic>")

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from markupsafe import Markup
 
 from dashboard.access import NOT_FOUND, current_viewer, visible_user
+from dashboard.entities import KINDS, found_entity, found_search, search_query
 from dashboard.paging import requested_paging
 from dashboard.periods import checked_period, group_periods
 from dashboard.queries import User, current_replica
@@ -20,6 +21,7 @@ from warehouse.catalog import BY_NAME, PAGE_SIZE
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 pages = Blueprint("pages", __name__)
+ENTITY_ID = "ENTITY_ID"
 
 
 def script_json(text: str) -> Markup:
@@ -32,7 +34,10 @@ def page_context(user: User) -> dict:
     replica = current_replica()
     return {"user": user, "users": json.loads(replica.users_json()) if current_viewer().admin else [],
             "viewer": current_viewer(), "replication": replica.replication(),
-            "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"]}
+            "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"],
+            # for the scripts' links: each entity page's URL with the item's id as ENTITY_ID
+            "entity_urls": {kinds: url_for("pages.entity", user_id=user.user_id, kinds=kinds, item_id=ENTITY_ID)
+                            for kinds in KINDS}}
 
 
 @pages.get("/")
@@ -97,6 +102,27 @@ def ranking(user_id: str, kind: str):
     return render_template("ranking.html", kind=kind, statistic=statistic, period=period, paging=paging,
                            ranking=found, pages=paging.pages(found.rows_total), sorts=BY_NAME[statistic].sorts,
                            periods=group_periods(user.periods), page_size=PAGE_SIZE, **page_context(user))
+
+
+@pages.get("/users/<user_id>/<any(artists, albums, tracks):kinds>/<item_id>")
+def entity(user_id: str, kinds: str, item_id: str):
+    """An artist, album or track of the user: the period's numbers and its whole history by month."""
+    user = visible_user(user_id)
+    if not user.periods:
+        return render_template("empty.html", **page_context(user))
+    period = checked_period(user, request.args.get("period", "all"))
+    found = json.loads(found_entity(user_id, kinds, item_id, period))
+    return render_template(f"{KINDS[kinds]}.html", kind=KINDS[kinds], kinds=kinds, item_id=item_id, period=period,
+                           periods=group_periods(user.periods), found=found, **page_context(user))
+
+
+@pages.get("/users/<user_id>/search")
+def search(user_id: str):
+    """The user's artists, albums and tracks whose names match `q`."""
+    user = visible_user(user_id)
+    query = search_query()
+    found = json.loads(found_search(user_id, query)) if query else None
+    return render_template("search.html", query=query, found=found, **page_context(user))
 
 
 @pages.app_template_filter("local_day")

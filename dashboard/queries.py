@@ -58,6 +58,19 @@ class Ranking:
 
 
 @dataclass(frozen=True)
+class Entity:
+    """An artist, album or track of a user's (docs/dashboard.md, entity pages)."""
+    streamed: bool  # the user ever streamed it
+    json: str  # a JSON object: the item's names, its ranking row of the period, its months, and per kind more
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    searchable: bool  # the query has a word
+    json: str  # a JSON object {"artists": [...], "albums": [...], "tracks": [...]}
+
+
+@dataclass(frozen=True)
 class Column:
     statistic: str  # its table analytics.<statistic>
     name: str
@@ -65,11 +78,13 @@ class Column:
 
 
 def _panel(columns: str, table: str, where: str = "t.user_id = %(user)s AND t.period = %(period)s",
-           order: str = "", joins: str = "") -> str:
+           order: str = "", joins: str = "", limit: int | None = None) -> str:
     """A subquery giving a JSON array of `columns` of `table` (alias t) for the user and period."""
     inner = f"SELECT {columns} FROM {table} t {joins} WHERE {where}"
     if order:
         inner += f" ORDER BY {order}"
+    if limit:
+        inner += f" LIMIT {limit}"
     return f"(SELECT coalesce(json_agg(x), '[]'::json) FROM ({inner}) x)"
 
 
@@ -161,6 +176,94 @@ _PREPARE_PAGE = (
     "PREPARE dashboard_page (text, text, text) AS SELECT json_build_object("
     + ", ".join(f"'{name}', {subquery}" for name, subquery in _PAGE_PANELS.items()) + ")::text"
 ).replace("%(user)s", "$1").replace("%(period)s", "$2").replace("%(months)s", "$3").replace("%%", "%")
+
+# The entity pages (an artist, album or track of a user, and a period): each part a subquery of
+# parameters %(user)s, %(period)s and %(item)s, the item's id.
+ENTITY_TOP = 10  # an artist's top tracks and albums
+ALBUM_TRACKS = 500  # an album's tracks streamed, at most
+
+
+def _entity_ranking(kind: str) -> str:
+    return (f"(SELECT row_to_json(t) FROM analytics.{kind}_ranking t WHERE t.user_id = %(user)s "
+            f"AND t.period = %(period)s AND t.{kind}_id = %(item)s)")
+
+
+def _entity_months(kind: str) -> str:
+    """The item's streams, listening time and rank in every month of the user's history that has it."""
+    return _panel("t.period, t.streams, t.listening_ms, t.rank", f"analytics.{kind}_ranking",
+                  where=f"t.user_id = %(user)s AND t.{kind}_id = %(item)s AND length(t.period) = 7",
+                  order="t.period")
+
+
+def _entity_items(kind: str, by: str, limit: int) -> str:
+    """The period's `kind` rows (with names) whose `by` column is the item, in rank order."""
+    return _panel(f"t.rank, t.{kind}_id, t.streams, t.listening_ms, t.share, t.first_played_at, "
+                  f"t.last_played_at, {_ITEM_NAMES[kind][0]}", f"analytics.{kind}_ranking",
+                  where=f"t.user_id = %(user)s AND t.period = %(period)s AND t.{by} = %(item)s",
+                  joins=_ITEM_NAMES[kind][1], order="t.rank", limit=limit)
+
+
+_ENTITY_PARTS: dict[str, dict[str, str]] = {
+    "artist": {
+        "artist": "(SELECT row_to_json(d) FROM (SELECT artist_id, name, image_url, genres FROM dim_artist "
+                  "WHERE artist_id = %(item)s) d)",
+        "ranking": _entity_ranking("artist"),
+        "months": _entity_months("artist"),
+        "top_tracks": _entity_items("track", "artist_id", ENTITY_TOP),
+        "top_albums": _entity_items("album", "artist_id", ENTITY_TOP),
+    },
+    "album": {
+        "album": "(SELECT row_to_json(d) FROM (SELECT al.album_id, al.name, al.image_url, al.release_date, "
+                 "al.total_tracks, al.primary_artist_id AS artist_id, ar.name AS artist FROM dim_album al "
+                 "LEFT JOIN dim_artist ar ON ar.artist_id = al.primary_artist_id WHERE al.album_id = %(item)s) d)",
+        "ranking": _entity_ranking("album"),
+        "completion": "(SELECT row_to_json(t) FROM analytics.album_completion t WHERE t.user_id = %(user)s "
+                      "AND t.period = %(period)s AND t.album_id = %(item)s)",
+        "months": _entity_months("album"),
+        "tracks": _entity_items("track", "album_id", ALBUM_TRACKS),
+    },
+    "track": {
+        "track": "(SELECT row_to_json(d) FROM (SELECT tr.track_id, tr.name, tr.duration_ms, tr.explicit, "
+                 "tr.album_id, al.name AS album, al.image_url, tr.primary_artist_id AS artist_id, "
+                 "ar.name AS artist FROM dim_track tr "
+                 "LEFT JOIN dim_album al ON al.album_id = tr.album_id "
+                 "LEFT JOIN dim_artist ar ON ar.artist_id = tr.primary_artist_id WHERE tr.track_id = %(item)s) d)",
+        "ranking": _entity_ranking("track"),
+        "months": _entity_months("track"),
+    },
+}
+_ENTITY_QUERIES: dict[str, str] = {
+    kind: "SELECT EXISTS (SELECT 1 FROM analytics.{0}_ranking WHERE user_id = %(user)s AND period = 'all' "
+          "AND {0}_id = %(item)s) AS streamed, json_build_object({1})::text AS json".format(
+              kind, ", ".join(f"'{name}', {part}" for name, part in parts.items()))
+    for kind, parts in _ENTITY_PARTS.items()
+}
+
+# Search: the user's artists, albums and tracks whose folded name (public.search_key, replica migration
+# 0009) has a word starting with each word of the folded query, most streamed first (all time).
+SEARCH_LIMIT = 10
+_SEARCH_WORDS = ("array_remove(regexp_split_to_array(public.search_key(%(q)s), '[[:space:][:punct:]]+'), '')")
+_SEARCH_TABLES = {"artist": "dim_artist", "album": "dim_album", "track": "dim_track"}
+
+
+def _search(kind: str) -> str:
+    key = "public.search_key(s.name)"
+    return (
+        f"(SELECT coalesce(json_agg(x ORDER BY x.streams DESC, x.listening_ms DESC, x.{kind}_id), '[]'::json) "
+        f"FROM (SELECT t.{kind}_id, t.streams, t.listening_ms, t.rank, {_ITEM_NAMES[kind][0]} "
+        f"FROM q CROSS JOIN {_SEARCH_TABLES[kind]} s JOIN analytics.{kind}_ranking t ON t.user_id = %(user)s "
+        f"AND t.period = 'all' AND t.{kind}_id = s.{kind}_id {_ITEM_NAMES[kind][1]} "
+        f"WHERE {key} LIKE '%%' || q.longest || '%%' AND {key} ~ ALL (q.patterns) "
+        f"ORDER BY t.streams DESC, t.listening_ms DESC, t.{kind}_id LIMIT {SEARCH_LIMIT}) x)")
+
+
+_SEARCH_QUERY = (
+    f"WITH q AS (SELECT w.words, (SELECT array_agg('(^|[[:space:][:punct:]])' || word) FROM unnest(w.words) word) "
+    "AS patterns, (SELECT word FROM unnest(w.words) word ORDER BY length(word) DESC LIMIT 1) AS longest "
+    f"FROM (SELECT {_SEARCH_WORDS} AS words) w) "
+    "SELECT cardinality(q.words) > 0 AS searchable, json_build_object("
+    + ", ".join(f"'{kind}s', {_search(kind)}" for kind in _SEARCH_TABLES) + ")::text AS json FROM q")
+
 
 def _ranked_page(statistic: str, sort: str, columns: str = "t.*", joins: str = "") -> sql.Composed:
     """A JSON array of the rows of one page of a paged statistic in order `sort` (its ranks run 1..n, so a
@@ -278,6 +381,18 @@ class Replica:
         params = {"user": user_id, "period": period, **paging.bounds}
         with self._connection() as conn:
             return conn.cursor(row_factory=class_row(Ranking)).execute(query, params).fetchone()
+
+    def entity(self, user_id: str, kind: str, item_id: str, period: str) -> Entity:
+        """An artist, album or track (`kind`) of the user: its rows of the period and its months."""
+        params = {"user": user_id, "period": period, "item": item_id}
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(Entity)).execute(_ENTITY_QUERIES[kind], params).fetchone()
+
+    def search(self, user_id: str, query: str) -> SearchResult:
+        """The user's artists, albums and tracks whose names match `query`, most streamed first."""
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(SearchResult)).execute(
+                _SEARCH_QUERY, {"user": user_id, "q": query}).fetchone()
 
     def page(self, user_id: str, period: str) -> str:
         """All panels of a user's page for a period, as one JSON object (text)."""

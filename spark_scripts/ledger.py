@@ -84,12 +84,25 @@ def lock_runs(main: psycopg.Connection) -> None:
     main.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
 
 
-def last_published_load(main: psycopg.Connection) -> int | None:
-    """The newest load the latest published run reflects; None before the first publication."""
-    (max_load_id,) = main.execute(
-        "SELECT (SELECT max_load_id FROM etl.analytics_runs WHERE status = 'published' "
-        "ORDER BY run_id DESC LIMIT 1)").fetchone()
-    return max_load_id
+def statistics_shape(main: psycopg.Connection) -> str:
+    """A digest of the tables, columns and types of the statistics and their state (analytics.*,
+    analytics_state.*): a migration that changes a statistic or a grain changes it."""
+    (shape,) = main.execute(
+        """SELECT md5(string_agg(format('%s.%s %s', c.oid::regclass, a.attname,
+                                        format_type(a.atttypid, a.atttypmod)), ',' ORDER BY c.oid::regclass::text,
+                                 a.attnum))
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           WHERE n.nspname IN ('analytics', 'analytics_state') AND c.relkind IN ('r', 'p')""").fetchone()
+    return shape
+
+
+def last_published(main: psycopg.Connection) -> tuple[int | None, str | None]:
+    """(the newest load the latest published run reflects, the statistics' shape it was computed in);
+    (None, None) before the first publication."""
+    return main.execute(
+        "SELECT max_load_id, shape FROM etl.analytics_runs WHERE status = 'published' "
+        "ORDER BY run_id DESC LIMIT 1").fetchone() or (None, None)
 
 
 def record_staged(main: psycopg.Connection, scope: RunScope, started_at: datetime,
@@ -97,8 +110,9 @@ def record_staged(main: psycopg.Connection, scope: RunScope, started_at: datetim
     users = None if scope.users is None else len(scope.users)
     (run_id,) = main.execute(
         """INSERT INTO etl.analytics_runs (status, mode, started_at, max_load_id, source_max_played_at, users,
-               scopes) VALUES ('staged', %s, %s, %s, %s, %s, %s) RETURNING run_id""",
-        (scope.mode, started_at, scope.max_load_id, source_max_played_at, users, scopes)).fetchone()
+               scopes, shape) VALUES ('staged', %s, %s, %s, %s, %s, %s, %s) RETURNING run_id""",
+        (scope.mode, started_at, scope.max_load_id, source_max_played_at, users, scopes,
+         statistics_shape(main))).fetchone()
     return StagedRun(run_id, scope.mode, users, scopes)
 
 

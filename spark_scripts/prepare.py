@@ -38,6 +38,7 @@ class Tables:
     days: DataFrame     # per (user_id, period, local_date) with streams: streams, listening_ms
     clock: DataFrame    # per (user_id, period, local_dow, local_hour) with streams: streams, listening_ms
     skips: DataFrame    # per (user_id, period): skipped, known
+    track_skips: DataFrame  # per (user_id, period, track_id) with a play whose `skipped` is known: skipped, known
     gaps: DataFrame     # per (user_id, period, gap_class): gaps
     artist_days: DataFrame  # per (user_id, period, primary_artist_id, local_date) the artist was streamed
     sessions: DataFrame  # one row per session starting in a recomputed month (`period`: that month)
@@ -97,6 +98,7 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         days=by_period(grains.days, ["local_date"], "streams", "listening_ms"),
         clock=by_period(grains.clock, ["local_dow", "local_hour"], "streams", "listening_ms"),
         skips=by_period(grains.skips, [], "skipped", "known"),
+        track_skips=by_period(grains.skips, ["track_id"], "skipped", "known"),
         gaps=by_period(grains.gaps, ["gap_class"], "gaps"),
         artist_days=_artist_days(month_tracks, in_scope),
         sessions=in_scope(sessions).drop("start_year"),

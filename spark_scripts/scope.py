@@ -8,7 +8,8 @@ the user's session in progress before the first new play (published
 `sessions`), because a new play can extend that session, change the gap after
 the stream before it, and make later first-ever streams (new_artists,
 new_tracks) no longer first. A load that changed existing dimension rows
-(metadata, a time zone) makes the run full.
+(metadata, a time zone) makes the run full, and so does a migration that
+changed the statistics' tables or their state since the last published run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import psycopg
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.ledger import last_published_load
+from spark_scripts.ledger import last_published, statistics_shape
 from spark_scripts.prepare import KEY, Tables, every_period
 
 
@@ -37,8 +38,8 @@ class RunScope:
 
 def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
     (max_load_id,) = main.execute("SELECT coalesce(max(load_id), 0) FROM etl.load_runs").fetchone()
-    last = last_published_load(main)
-    if full or last is None:
+    last, shape = last_published(main)
+    if full or last is None or shape != statistics_shape(main):
         return RunScope("full", max_load_id, None, {})
     (dims_updated,) = main.execute(
         "SELECT coalesce(sum(dims_updated), 0) FROM etl.load_runs WHERE load_id > %s", (last,)).fetchone()

@@ -29,7 +29,7 @@ class Grains:
     #                      weekdays (bit d-1: streamed on ISO day d), month_days (bit n-1: on day n)
     days: DataFrame      # MONTH, local_date: streams, listening_ms
     clock: DataFrame     # MONTH, local_dow, local_hour: streams, listening_ms
-    skips: DataFrame     # MONTH: skipped, known (track plays whose `skipped` is known)
+    skips: DataFrame     # MONTH, track_id: skipped, known (track plays whose `skipped` is known)
     gaps: DataFrame      # MONTH, gap_class: gaps (after the month's streams, to the user's next stream)
     sessions: DataFrame  # SESSION_COLUMNS: one row per session, `period` the month of its local start
 
@@ -59,7 +59,7 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int) -> Grai
         *count_ms, F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"),
         F.bit_or(bit("local_dow - 1")).alias("weekdays"),
         F.bit_or(bit("day(local_date) - 1")).alias("month_days"))
-    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*MONTH)
+    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*MONTH, "track_id")
              .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
     sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000)
     return Grains(

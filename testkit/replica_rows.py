@@ -28,7 +28,7 @@ USERS = {
 ARTISTS = [  # artist_id, name, genres, popularity, image_url
     ("ar1", "Nova Ridge", ["indie rock", "alternative rock"], 71, f"{IMAGE_HOST}/image/artist-1"),
     ("ar2", "Kalo & the Echoes", ["jazz"], 44, f"{IMAGE_HOST}/image/artist-2"),
-    ("ar3", "Mira Tokio", ["j-pop", "pop"], 88, None),
+    ("ar3", "Élodie Mirà", ["j-pop", "pop"], 88, None),
     ("ar4", "Surrogate Band", None, None, None),
     ("ar5", "Quiet Harbour", [], 12, f"{IMAGE_HOST}/image/artist-5"),
 ]
@@ -120,19 +120,32 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
                          for rank in range(1, 4)],
         "genre_distribution": [*((g, rank, s, _share(s, with_genre)) for rank, g, s in genres),
                                ("unknown", None, unknown_genre, _share(unknown_genre, n))],
-        "track_ranking": _ranking(top_tracks, n, first_day, {t[0]: t[2:4] for t in TRACKS}),
-        "artist_ranking": _ranking(top_artists, n, first_day, {}),
-        "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}),
+        "track_ranking": _ranking(top_tracks, n, first_day, {t[0]: t[2:4] for t in TRACKS},
+                                  {tid: (None if tid == "tr6" else rank / 10,)
+                                   for rank, (tid, *_rest) in enumerate(TRACKS)}),
+        "artist_ranking": _ranking(top_artists, n, first_day, {}, {
+            aid: ((months_in(user, period), 6 + n % 5, first_day + timedelta(days=2),
+                   first_day + timedelta(days=7 + n % 5)) if rank == 1 else
+                  (0, 1, first_day + timedelta(days=rank), first_day + timedelta(days=rank)))
+            for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)}),
+        "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}, {}),
     }
 
 
-def _ranking(top: list[tuple], n: int, first_day: date, named: dict[str, tuple]) -> list[tuple]:
+def months_in(user: str, period: str) -> int:
+    """The user's months within the period (ar1, first of every ranking here, topped each of them)."""
+    return sum(1 for p in USERS[user][2] if len(p) == 7 and (period == "all" or p.startswith(period)))
+
+
+def _ranking(top: list[tuple], n: int, first_day: date, named: dict[str, tuple],
+             more: dict[str, tuple]) -> list[tuple]:
     """A whole ranking from the rows of its top list (all of it: these lists are short), `named`: the id's
-    columns between it and streams."""
+    columns between it and streams, `more`: its columns after time_rank."""
     by_time = sorted(top, key=lambda row: (-row[3], -row[2], row[1]))
     start = datetime.combine(first_day, datetime.min.time(), UTC)
     return [(item, *named.get(item, ()), streams, ms, _share(streams, n), start + timedelta(hours=rank),
-             start + timedelta(days=9, hours=rank), rank, by_time.index((rank, item, streams, ms)) + 1)
+             start + timedelta(days=9, hours=rank), rank, by_time.index((rank, item, streams, ms)) + 1,
+             *more.get(item, ()))
             for rank, item, streams, ms in top]
 
 
@@ -180,8 +193,15 @@ def fill_replica(settings: Settings) -> None:
                           [(user, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in session_rows(user, period)])
 
 
+BOOKKEEPING = ("computed_at", "source_max_played_at")
+
+
 def _copy(cur, table: str, rows: list[tuple]) -> None:
-    """COPY rows holding every column of analytics.<table>, in the table's order."""
-    with cur.copy(f"COPY analytics.{table} FROM STDIN") as copy:
+    """COPY rows holding every column of analytics.<table> in the table's order, but computed_at and
+    source_max_played_at last (columns added by later migrations follow those two in the table)."""
+    columns = [c for (c,) in cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' AND table_name = %s "
+        "ORDER BY ordinal_position", (table,)).fetchall() if c not in BOOKKEEPING]
+    with cur.copy(f"COPY analytics.{table} ({', '.join([*columns, *BOOKKEEPING])}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)

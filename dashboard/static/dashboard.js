@@ -87,6 +87,11 @@
     img.addEventListener("error", function () { img.replaceWith(placeholder(name)); });
     return img;
   }
+  // An artist's, album's or track's page, for the page's period.
+  function entityUrl(kinds, id) {
+    return meta.entity_urls[kinds].replace("ENTITY_ID", encodeURIComponent(id)) +
+      (meta.period && meta.period !== "all" ? "?period=" + encodeURIComponent(meta.period) : "");
+  }
   function emptyNote(id, text) {
     var box = byId(id);
     if (box) { box.classList.remove("chart"); box.appendChild(make("p", { "class": "note empty" }, text)); }
@@ -119,19 +124,28 @@
       showlegend: false, bargap: 0.15,
     };
     Plotly.newPlot(box, traces, Object.assign(base, layout || {}), CONFIG);
+    // Bars that name an item carry its page's URL as customdata: a click opens it.
+    if (traces.some(function (t) { return t.customdata; })) {
+      box.classList.add("linked");
+      box.on("plotly_click", function (event) {
+        var url = event.points[0].customdata;
+        if (url) { window.location.assign(url); }
+      });
+    }
   }
   function axis(title, extra) { return Object.assign({ title: { text: title }, automargin: true }, extra || {}); }
-  function hbar(id, rows, label, valueKey, valueTitle, hover) {
+  function hbar(id, rows, label, valueKey, valueTitle, hover, url) {
     if (!rows.length) { emptyNote(id, "Nothing known for these streams (exports without album or artist details)."); return; }
     var top = rows.slice(0, 10).reverse();
     draw(id, [{
       type: "bar", orientation: "h", marker: { color: GREEN },
       y: top.map(function (r) { return label(r); }), x: top.map(function (r) { return r[valueKey]; }),
-      hovertext: top.map(hover), hoverinfo: "text",
+      hovertext: top.map(hover), hoverinfo: "text", customdata: top.map(url),
     }], { height: Math.max(220, 30 * top.length + 60), xaxis: axis(valueTitle), yaxis: { automargin: true } });
   }
 
-  function topTable(id, rows, columns) {
+  // columns: [title, value(row), numeric]; the first one, the item's name, links to its page `url(row)`.
+  function topTable(id, rows, columns, url) {
     var box = byId(id);
     if (!box || !rows.length) { return; }
     function table(part) {
@@ -148,7 +162,11 @@
         var cell = make("td");
         cell.appendChild(thumb(r.image_url, r.image_alt, r.name));
         tr.appendChild(cell);
-        columns.forEach(function (c) { tr.appendChild(make("td", { "class": c[2] ? "num" : "" }, c[1](r))); });
+        columns.forEach(function (c, i) {
+          var td = make("td", { "class": c[2] ? "num" : "" }, i === 0 ? undefined : c[1](r));
+          if (i === 0) { td.appendChild(make("a", { href: url(r) }, c[1](r))); }
+          tr.appendChild(td);
+        });
       });
       return t;
     }
@@ -206,31 +224,37 @@
          xaxis: { type: "category", automargin: true } });
   }
 
+  function trackUrl(r) { return entityUrl("tracks", r.track_id); }
+  function artistUrl(r) { return entityUrl("artists", r.artist_id); }
+  function albumUrl(r) { return entityUrl("albums", r.album_id); }
+
   function drawTops() {
     var tracks = data.top_tracks.map(function (r) {
       return Object.assign({ image_alt: "Cover of " + (r.album || r.name) }, r);
     });
     hbar("chart-top_tracks", tracks, function (r) { return r.rank + ". " + r.name; }, "streams", "Streams",
-      function (r) { return r.name + " — " + (r.artist || "unknown artist") + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms); });
+      function (r) { return r.name + " — " + (r.artist || "unknown artist") + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms); },
+      trackUrl);
     topTable("table-top_tracks", tracks, [
       ["Track", function (r) { return r.name; }], ["Artist", function (r) { return r.artist || "unknown"; }],
       ["Streams", function (r) { return int(r.streams); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
-    ]);
+    ], trackUrl);
     var artists = data.top_artists.map(function (r) { return Object.assign({ image_alt: "Photo of " + r.name }, r); });
     hbar("chart-top_artists", artists, function (r) { return r.rank + ". " + r.name; }, "streams", "Streams",
-      function (r) { return r.name + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms); });
+      function (r) { return r.name + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms); }, artistUrl);
     topTable("table-top_artists", artists, [
       ["Artist", function (r) { return r.name; }], ["Genres", function (r) { return (r.genres || []).slice(0, 3).join(", ") || "—"; }],
       ["Streams", function (r) { return int(r.streams); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
-    ]);
+    ], artistUrl);
     var albums = data.top_albums.map(function (r) { return Object.assign({ image_alt: "Cover of " + r.name }, r); });
     hbar("chart-top_albums", albums, function (r) { return r.rank + ". " + r.name; }, "streams", "Streams",
-      function (r) { return r.name + " — " + (r.artist || "unknown artist") + ": " + int(r.streams) + " streams"; });
+      function (r) { return r.name + " — " + (r.artist || "unknown artist") + ": " + int(r.streams) + " streams"; },
+      albumUrl);
     topTable("table-top_albums", albums, [
       ["Album", function (r) { return r.name; }], ["Artist", function (r) { return r.artist || "unknown"; }],
       ["Year", function (r) { return r.release_year || "—"; }, true],
       ["Streams", function (r) { return int(r.streams); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
-    ]);
+    ], albumUrl);
   }
 
   function drawGenres(limit) {
@@ -313,7 +337,7 @@
       type: "bar", orientation: "h", marker: { color: GREEN },
       y: top.map(function (r) { return r.rank + ". " + r.name; }), x: top.map(function (r) { return r.days; }),
       hovertext: top.map(function (r) { return r.name + ": " + r.days + " days, " + longDate(r.streak_start) + " – " + longDate(r.streak_end); }),
-      hoverinfo: "text",
+      hoverinfo: "text", customdata: top.map(artistUrl),
     }], { height: Math.max(220, 30 * top.length + 60), xaxis: axis("Consecutive days"), yaxis: { automargin: true } });
   }
 
@@ -328,7 +352,7 @@
       marker: { color: top.map(function (r) { return r.status === "complete" ? GREEN : r.status === "partial" ? GREY : "#6fcf97"; }) },
       y: top.map(function (r) { return r.rank + ". " + r.name; }), x: top.map(function (r) { return r.completion * 100; }),
       hovertext: top.map(function (r) { return r.name + " — " + (r.artist || "unknown") + ": " + r.tracks_played + " of " + r.total_tracks + " tracks, " + int(r.streams) + " streams"; }),
-      hoverinfo: "text",
+      hoverinfo: "text", customdata: top.map(albumUrl),
     }], { height: Math.max(220, 26 * top.length + 60), xaxis: axis("Tracks of the album streamed (%)", { range: [0, 100] }), yaxis: { automargin: true } });
   }
 

@@ -10,15 +10,21 @@ from spark_scripts.prepare import KEY, Tables
 TOP = 10
 
 
-def artist_streaks(t: Tables) -> DataFrame:
+def streak_runs(t: Tables) -> DataFrame:
+    """Every run of consecutive local dates on which the user streamed the artist, one day long included:
+    KEY, primary_artist_id, days, streak_start, streak_end."""
     days = t.artist_days  # each (artist, local date) once per period: a date lies in one month and one year
     in_order = Window.partitionBy(*KEY, "primary_artist_id").orderBy("local_date")
     # Consecutive dates minus their position give the same anchor date.
-    runs = (days.withColumn("anchor", F.date_sub("local_date", F.row_number().over(in_order)))
+    return (days.withColumn("anchor", F.date_sub("local_date", F.row_number().over(in_order)))
             .groupBy(*KEY, "primary_artist_id", "anchor")
             .agg(F.count("*").cast("int").alias("days"), F.min("local_date").alias("streak_start"),
                  F.max("local_date").alias("streak_end"))
-            .where(F.col("days") >= 2))
+            .drop("anchor"))
+
+
+def artist_streaks(t: Tables) -> DataFrame:
+    runs = streak_runs(t).where(F.col("days") >= 2)
     order = Window.partitionBy(*KEY).orderBy(F.desc("days"), F.desc("streak_end"), F.asc("primary_artist_id"))
     return (runs.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= TOP)
             .select(*KEY, "rank", F.col("primary_artist_id").alias("artist_id"), "days", "streak_start",

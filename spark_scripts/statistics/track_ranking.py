@@ -1,10 +1,16 @@
-"""track_ranking: every track streamed, ranked by streams and by listening time (docs/metrics.md, 16)."""
+"""track_ranking: every track streamed, ranked by streams and by listening time, with its skip rate
+(docs/metrics.md, 16)."""
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
-from spark_scripts.prepare import Tables
+from spark_scripts.prepare import KEY, Tables
 from spark_scripts.statistics._ranking import ranking
 
 
 def track_ranking(t: Tables) -> DataFrame:
-    return ranking(t, "track_id", "track_id", {"album_id": "album_id", "primary_artist_id": "artist_id"})
+    # Skip rate: the track's plays in the period whose `skipped` is known, plays under 30 s included.
+    skip_rate = F.when(F.col("known") > 0, F.col("skipped") / F.col("known"))
+    return (ranking(t, "track_id", "track_id", {"album_id": "album_id", "primary_artist_id": "artist_id"})
+            .join(t.track_skips, [*KEY, "track_id"], "left")
+            .withColumn("skip_rate", skip_rate).drop("skipped", "known"))

@@ -251,6 +251,61 @@ def test_from_the_top_artists_to_the_whole_ranking_sorted_and_paged(server, fill
     p.assert_clean()
 
 
+def test_from_the_top_artists_to_an_artist_its_album_and_a_track(server, filled, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice?period=2025-12")
+    p.wait_for_charts()
+    p.page.locator("#table-top_artists a", has_text="Nova Ridge").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/artists/ar1\?period=2025-12$"))
+    assert p.page.locator("#entity-name").inner_text() == "Nova Ridge"
+    (row,) = replica_rows(filled, "SELECT * FROM analytics.artist_ranking "
+                                  "WHERE user_id = 'alice' AND period = '2025-12' AND artist_id = 'ar1'")
+    assert p.card("cards-entity", "streams") == f"{row['streams']:,}"
+    assert p.page.locator("#months-at-top").inner_text() == "1"
+    assert p.page.locator("#longest-streak").inner_text() == f"{row['longest_streak']} days"
+    assert [r.get_attribute("data-period") for r in p.page.locator("#table-months tbody tr").all()] == [
+        "2026-01", "2025-12", "2025-11"]
+    p.screenshot("artist-alice-ar1")
+    p.page.locator("#table-albums a", has_text="Golden Echo").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/albums/al1\?period=2025-12$"))
+    assert p.page.locator("#completion").inner_text() == "10 of 10"
+    assert [r.get_attribute("data-id") for r in p.page.locator("#table-tracks tbody tr").all()] == ["tr1", "tr2"]
+    p.page.locator("#table-tracks a", has_text="Ghost Light").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/tracks/tr2\?period=2025-12$"))
+    assert p.page.locator("#skip-rate").inner_text() == "10 %"
+    # The period picker keeps the track; a click on a top-list bar of the overview opens the item too.
+    p.page.select_option("#period-picker", "2026")
+    p.page.wait_for_url(re.compile(r"/users/alice/tracks/tr2\?period=2026$"))
+    p.goto("/users/alice?period=2026")
+    p.wait_for_charts()
+    first = p.page.locator("#chart-top_tracks .bars .point path").last  # the bars go bottom up
+    first.scroll_into_view_if_needed()
+    bar = first.bounding_box()
+    x, y = bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2
+    p.page.mouse.move(x, y)  # Plotly knows the bar under the pointer from its hover
+    p.page.locator("#chart-top_tracks .hoverlayer .hovertext").wait_for()
+    p.page.mouse.click(x, y)
+    p.page.wait_for_url(re.compile(r"/users/alice/tracks/tr1\?period=2026$"))
+    p.assert_clean()
+
+
+def test_search_finds_an_accented_artist_from_an_unaccented_query(server, filled, page_factory):
+    p = page_factory(server)
+    p.login_as_admin()
+    p.goto("/users/alice/artists?period=2026")
+    p.page.fill("#search-box", "elodie")
+    p.page.locator("form[role=search] button").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/search\?q=elodie$"))
+    assert [li.get_attribute("data-id") for li in p.page.locator("#results-artists li").all()] == ["ar3"]
+    assert p.page.locator("#search-albums .empty").inner_text() == "No albums match."
+    p.screenshot("search-alice")
+    p.page.locator("#results-artists a").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/artists/ar3$"))
+    assert p.page.locator("#entity-name").inner_text() == "Élodie Mirà"
+    p.assert_clean()
+
+
 def test_wrapped_page_through_a_share_link(server, filled, page_factory):
     token = create_share_link(filled, "alice")
     replicate_share_links(filled)

@@ -80,6 +80,51 @@ session_list AS (
 """
 
 
+# Every run of consecutive local dates on which the user streamed an artist, in each period.
+STREAKS = """,
+artist_days AS (
+    SELECT DISTINCT user_id, period, artist_id, local_date
+    FROM period_streams WHERE artist_id IS NOT NULL
+),
+islands AS (  -- consecutive dates share date - (their position among the artist's dates)
+    SELECT a.*, a.local_date - (row_number() OVER (PARTITION BY user_id, period, artist_id
+                                                   ORDER BY local_date))::int AS island
+    FROM artist_days a
+),
+streaks AS (
+    SELECT user_id, period, artist_id, count(*)::int AS days,
+           min(local_date) AS streak_start, max(local_date) AS streak_end
+    FROM islands GROUP BY user_id, period, artist_id, island
+)"""
+
+# A track's skips in each period: every play whose `skipped` is known, streams or not.
+TRACK_SKIPS = """,
+track_skips AS (
+    SELECT f.user_id, p.period, f.track_id, count(*) FILTER (WHERE f.skipped) AS skipped,
+           count(*) FILTER (WHERE f.skipped IS NOT NULL) AS known
+    FROM plays f CROSS JOIN LATERAL (VALUES ('all'), (f.local_year), (f.local_month)) AS p (period)
+    GROUP BY 1, 2, 3
+)"""
+
+# The artist that ranked first of each month (streams, listening time, id), and its longest streak.
+ARTIST_EXTRAS = STREAKS + """,
+month_artists AS (
+    SELECT user_id, local_year, local_month, artist_id,
+           row_number() OVER (PARTITION BY user_id, local_month
+                              ORDER BY count(*) DESC, sum(ms_played) DESC, artist_id COLLATE "C") AS month_rank
+    FROM streams WHERE artist_id IS NOT NULL GROUP BY user_id, local_year, local_month, artist_id
+),
+months_at_top AS (
+    SELECT user_id, p.period, artist_id, count(*)::int AS months
+    FROM month_artists CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    WHERE month_rank = 1 GROUP BY 1, 2, 3
+),
+longest AS (
+    SELECT DISTINCT ON (user_id, period, artist_id) user_id, period, artist_id, days, streak_start, streak_end
+    FROM streaks ORDER BY user_id, period, artist_id, days DESC, streak_end DESC
+)"""
+
+
 def _top(id_column: str) -> str:
     return f""",
 counted AS (
@@ -97,9 +142,11 @@ FROM ranked WHERE rank <= 50
 """
 
 
-def _ranking(id_column: str, named: dict[str, str], joins: str = "") -> str:
+def _ranking(id_column: str, named: dict[str, str], joins: str = "", more: str = "", more_columns: str = "",
+             more_joins: str = "") -> str:
     """Every item streamed in the period; `named`: output column -> the expression (of s, a stream, and
-    `joins`) that follows from the item."""
+    `joins`) that follows from the item; `more`: further CTEs, whose `more_columns` (of c, the item's
+    counts, and `more_joins`) follow the ranks."""
     extra = "".join(f"{expression} AS {column}, " for column, expression in named.items())
     grouped = "".join(f", {expression}" for expression in named.values())
     return f""",
@@ -109,14 +156,15 @@ counted AS (
            max(s.played_at) AS last_played_at
     FROM period_streams s {joins} WHERE s.{id_column} IS NOT NULL
     GROUP BY s.user_id, s.period, s.{id_column}{grouped}
-)
+){more}
 SELECT c.user_id, c.period, c.item AS {id_column}, {"".join(f"c.{column}, " for column in named)}c.streams,
        c.listening_ms, c.streams::float8 / p.total AS share, c.first_played_at, c.last_played_at,
        row_number() OVER (PARTITION BY c.user_id, c.period
                           ORDER BY c.streams DESC, c.listening_ms DESC, c.item COLLATE "C")::int AS rank,
        row_number() OVER (PARTITION BY c.user_id, c.period
                           ORDER BY c.listening_ms DESC, c.streams DESC, c.item COLLATE "C")::int AS time_rank
-FROM counted c JOIN periods p ON p.user_id = c.user_id AND p.period = c.period
+       {more_columns}
+FROM counted c JOIN periods p ON p.user_id = c.user_id AND p.period = c.period {more_joins}
 """
 
 
@@ -244,25 +292,11 @@ SELECT user_id, period, album_id, total_tracks, tracks_played, completion,
                           streams DESC, album_id COLLATE "C")::int AS rank
 FROM scored
 """,
-    "artist_streaks": BASE + """,
-artist_days AS (
-    SELECT DISTINCT user_id, period, artist_id, local_date
-    FROM period_streams WHERE artist_id IS NOT NULL
-),
-islands AS (  -- consecutive dates share date - (their position among the artist's dates)
-    SELECT a.*, a.local_date - (row_number() OVER (PARTITION BY user_id, period, artist_id
-                                                   ORDER BY local_date))::int AS island
-    FROM artist_days a
-),
-streaks AS (
-    SELECT user_id, period, artist_id, count(*)::int AS days,
-           min(local_date) AS streak_start, max(local_date) AS streak_end
-    FROM islands GROUP BY user_id, period, artist_id, island HAVING count(*) >= 2
-),
+    "artist_streaks": BASE + STREAKS + """,
 ranked AS (
     SELECT s.*, row_number() OVER (PARTITION BY user_id, period
                                    ORDER BY days DESC, streak_end DESC, artist_id COLLATE "C") AS rank
-    FROM streaks s
+    FROM streaks s WHERE days >= 2
 )
 SELECT user_id, period, rank::int AS rank, artist_id, days, streak_start, streak_end
 FROM ranked WHERE rank <= 10
@@ -354,8 +388,18 @@ SELECT p.user_id, p.period, 'unknown', NULL::int, p.total - coalesce(k.n, 0),
        (p.total - coalesce(k.n, 0))::float8 / p.total
 FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.period
 """,
-    "track_ranking": BASE + _ranking("track_id", {"album_id": "s.album_id", "artist_id": "s.artist_id"}),
-    "artist_ranking": BASE + _ranking("artist_id", {}),
+    "track_ranking": BASE + _ranking(
+        "track_id", {"album_id": "s.album_id", "artist_id": "s.artist_id"}, more=TRACK_SKIPS,
+        more_columns=", k.skipped::float8 / nullif(k.known, 0) AS skip_rate",
+        more_joins="LEFT JOIN track_skips k ON k.user_id = c.user_id AND k.period = c.period "
+                   "AND k.track_id = c.item"),
+    "artist_ranking": BASE + _ranking(
+        "artist_id", {}, more=ARTIST_EXTRAS,
+        more_columns=", coalesce(m.months, 0) AS months_at_top, l.days AS longest_streak, "
+                     "l.streak_start AS longest_streak_start, l.streak_end AS longest_streak_end",
+        more_joins="LEFT JOIN months_at_top m ON m.user_id = c.user_id AND m.period = c.period "
+                   "AND m.artist_id = c.item "
+                   "LEFT JOIN longest l ON l.user_id = c.user_id AND l.period = c.period AND l.artist_id = c.item"),
     "album_ranking": BASE + _ranking("album_id", {"artist_id": "a.primary_artist_id"},
                                      joins="LEFT JOIN dim_album a ON a.album_id = s.album_id"),
 }

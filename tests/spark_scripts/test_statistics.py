@@ -291,3 +291,38 @@ def test_rankings_hold_every_item_ranked_by_streams_and_by_listening_time(spark)
     # Shares are of all the period's streams: z's streams, which have no album, count in the total.
     assert ranked("album_ranking", "album_id", "artist_id", "streams", "listening_ms", "share", "rank",
                   "time_rank") == [("a1", "r9", 5, 580_000, 5 / 9, 1, 1), ("a2", "r1", 2, 200_000, 2 / 9, 2, 2)]
+
+
+def test_artist_ranking_counts_months_at_top_and_the_longest_streak(spark):
+    # January: r1 and r2 tie on 2 streams, r2 has more listening time and tops it; r1 tops February and
+    # April, r2 March; r1 is absent in March, r2 in February and April.
+    plays = [("ana", "t1", "2024-01-10T10:00:00Z", 200_000), ("ana", "t1", "2024-01-11T10:00:00Z", 200_000),
+             ("ana", "t3", "2024-01-12T10:00:00Z", 400_000), ("ana", "t3", "2024-01-20T10:00:00Z", 400_000),
+             ("ana", "t1", "2024-02-01T10:00:00Z", 200_000), ("ana", "t3", "2024-03-05T10:00:00Z", 400_000),
+             *[("ana", "t2", f"2024-04-0{day}T10:00:00Z", 100_000) for day in (1, 2, 3)]]
+    found = compute("artist_ranking", tables(spark, plays, TRACKS), "period", "artist_id")
+    got = {(r["period"], r["artist_id"]): (r["months_at_top"], r["longest_streak"], r["longest_streak_start"],
+                                           r["longest_streak_end"]) for r in found}
+    assert got == {
+        ("all", "r1"): (2, 3, date(2024, 4, 1), date(2024, 4, 3)),
+        ("all", "r2"): (2, 1, date(2024, 3, 5), date(2024, 3, 5)),  # three one-day runs: the latest
+        ("2024", "r1"): (2, 3, date(2024, 4, 1), date(2024, 4, 3)),
+        ("2024", "r2"): (2, 1, date(2024, 3, 5), date(2024, 3, 5)),
+        ("2024-01", "r1"): (0, 2, date(2024, 1, 10), date(2024, 1, 11)),
+        ("2024-01", "r2"): (1, 1, date(2024, 1, 20), date(2024, 1, 20)),
+        ("2024-02", "r1"): (1, 1, date(2024, 2, 1), date(2024, 2, 1)),
+        ("2024-03", "r2"): (1, 1, date(2024, 3, 5), date(2024, 3, 5)),
+        ("2024-04", "r1"): (1, 3, date(2024, 4, 1), date(2024, 4, 3)),
+    }
+
+
+def test_track_ranking_skip_rate_counts_every_play_whose_skip_is_known(spark):
+    plays = [("ana", "t1", "2024-01-10T10:00:00Z", 200_000),  # API: skip unknown
+             ("ana", "t1", "2024-01-11T12:00:00Z", 10_000, "extended_export", True),  # no stream, but a skip
+             ("ana", "t1", "2024-02-01T12:00:00Z", 200_000, "extended_export", False),
+             ("ana", "t2", "2024-02-02T12:00:00Z", 100_000),  # played once, skip unknown
+             ("ana", "t3", "2024-02-03T12:00:00Z", 20_000, "extended_export", False)]  # no stream: no row
+    found = compute("track_ranking", tables(spark, plays, TRACKS), "period", "track_id")
+    assert {(r["period"], r["track_id"]): r["skip_rate"] for r in found} == {
+        ("all", "t1"): 0.5, ("2024", "t1"): 0.5, ("2024-01", "t1"): 1.0, ("2024-02", "t1"): 0.0,
+        ("all", "t2"): None, ("2024", "t2"): None, ("2024-02", "t2"): None}

@@ -1,0 +1,124 @@
+"""Entity pages (an artist, album or track of a user) and search, over the API and as pages, against a
+filled replica (testkit/replica_rows.py): exact rows, accent-insensitive search, and who may see what."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.dashboard.dashboard_helpers import replica_rows, replicate_share_links
+from tests.dashboard.test_dashboard_api import ADMIN, bearer, get
+from warehouse.share_links import create_share_link
+
+
+def ranking_rows(settings, kind: str, where: str, params: tuple) -> list[dict]:
+    return replica_rows(settings, f"SELECT * FROM analytics.{kind}_ranking WHERE {where}", params)
+
+
+def test_an_artist_page_holds_its_ranking_row_months_and_top_tracks_and_albums(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/alice/artists/ar1?period=2025", ADMIN)
+    assert status == 200
+    assert (body["user_id"], body["period"]) == ("alice", "2025")
+    assert body["artist"] == {"artist_id": "ar1", "name": "Nova Ridge", "image_url": "https://i.scdn.co/image/artist-1",
+                              "genres": ["indie rock", "alternative rock"]}
+    (row,) = ranking_rows(filled, "artist", "user_id = 'alice' AND period = '2025' AND artist_id = 'ar1'", ())
+    ranking = body["ranking"]
+    assert (ranking["streams"], ranking["rank"], ranking["months_at_top"], ranking["longest_streak"],
+            ranking["longest_streak_end"]) == (row["streams"], 1, 2, row["longest_streak"],
+                                               row["longest_streak_end"].isoformat())
+    # Every month of the user's history, whatever the period shown.
+    assert [(m["period"], m["streams"], m["rank"]) for m in body["months"]] == [
+        (r["period"], r["streams"], r["rank"]) for r in sorted(
+            ranking_rows(filled, "artist", "user_id = 'alice' AND artist_id = 'ar1' AND length(period) = 7", ()),
+            key=lambda r: r["period"])]
+    assert [m["period"] for m in body["months"]] == ["2025-11", "2025-12", "2026-01"]
+    # The artist's tracks and albums of the period, in rank order, with their names.
+    assert [(t["track_id"], t["name"]) for t in body["top_tracks"]] == [("tr1", "Paper River"), ("tr2", "Ghost Light")]
+    assert [(a["album_id"], a["name"]) for a in body["top_albums"]] == [("al1", "Golden Echo")]
+
+
+def test_an_album_page_holds_its_completion_and_tracks(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/alice/albums/al2?period=2025-12", ADMIN)
+    assert status == 200
+    assert (body["album"]["name"], body["album"]["artist"], body["album"]["total_tracks"]) == (
+        "Blue Night Sessions", "Kalo & the Echoes", 6)
+    assert (body["completion"]["tracks_played"], body["completion"]["status"]) == (2, "partial")
+    assert [t["track_id"] for t in body["tracks"]] == ["tr3", "tr7"]  # by rank
+    assert body["tracks"][0]["name"] == "</script><script>alert('x')</script>"
+    status, body, _ = get(f"{server.url}/api/users/alice/albums/al4", ADMIN)  # size unknown: no completion
+    assert status == 200 and body["completion"] is None and [t["track_id"] for t in body["tracks"]] == ["tr6"]
+
+
+def test_a_track_page_holds_its_skip_rate_and_months(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/bob/tracks/tr3?period=2026-01", ADMIN)
+    assert status == 200
+    assert (body["track"]["name"], body["track"]["album"], body["track"]["artist"]) == (
+        "</script><script>alert('x')</script>", "Blue Night Sessions", "Kalo & the Echoes")
+    (row,) = ranking_rows(filled, "track", "user_id = 'bob' AND period = '2026-01' AND track_id = 'tr3'", ())
+    assert body["ranking"]["skip_rate"] == row["skip_rate"] == 0.2
+    assert [m["period"] for m in body["months"]] == ["2026-01"]
+    assert get(f"{server.url}/api/users/bob/tracks/tr6", ADMIN)[1]["ranking"]["skip_rate"] is None
+
+
+@pytest.mark.parametrize(("path", "status", "message"), [
+    ("/api/users/alice/artists/ar9", 404, "no streams of artist 'ar9' by user 'alice'"),
+    ("/api/users/alice/artists/ar1?period=2019", 404, "no statistics for user 'alice' and period '2019'"),
+    ("/api/users/alice/tracks/tr1?period=20x", 404, "bad period '20x'"),
+    ("/api/users/alice/search?q=%21%3F%21", 400, "nothing to search for in '!?!'"),
+    ("/api/users/alice/search?q=" + "a" * 101, 400, "the search is too long: 101 characters, at most 100"),
+])
+def test_unknown_items_periods_and_bad_searches_are_clear(server, path, status, message):
+    got, body, _ = get(server.url + path, ADMIN)
+    assert got == status and message in body["message"]
+
+
+@pytest.mark.parametrize(("query", "artists", "albums", "tracks"), [
+    ("elodie", ["ar3"], [], []),                   # É folded: found without the accent
+    ("ÉLODIE mira", ["ar3"], [], []),              # case, accents, every word, any order
+    ("odie", [], [], []),                          # a word's start only
+    ("the echoes", ["ar2"], [], []),
+    ("echoes kalo", ["ar2"], [], []),
+    ("golden", [], ["al1"], []),
+    ("l", [], [], ["tr2", "tr8"]),                 # Ghost Light, Harbour Lights: the most streamed first
+    ("script", [], [], ["tr3"]),                   # words after punctuation count
+])
+def test_search_folds_case_and_accents_and_ranks_by_streams(server, query, artists, albums, tracks):
+    status, body, _ = get(f"{server.url}/api/users/alice/search?{urlencode({'q': query})}", ADMIN)
+    assert status == 200 and body["q"] == query
+    assert ([r["artist_id"] for r in body["artists"]], [r["album_id"] for r in body["albums"]],
+            [r["track_id"] for r in body["tracks"]]) == (artists, albums, tracks)
+
+
+def test_a_share_link_opens_its_users_entity_pages_and_search_only(server, filled):
+    token = create_share_link(filled, "alice")
+    replicate_share_links(filled)
+    unknown = get(f"{server.url}/api/users/nobody/artists/ar1", bearer(token))
+    assert unknown[0] == 404
+    assert get(f"{server.url}/api/users/alice/artists/ar1", bearer(token))[0] == 200
+    assert get(f"{server.url}/api/users/alice/search?q=nova", bearer(token))[0] == 200
+    for path in ("/api/users/bob/artists/ar1", "/api/users/bob/albums/al1", "/api/users/bob/tracks/tr1",
+                 "/api/users/bob/search?q=nova"):
+        assert get(server.url + path, bearer(token))[:2] == unknown[:2], path  # as if bob did not exist
+    cookie = get(f"{server.url}/s/{token}")[2]["Set-Cookie"].split(";")[0]
+    assert get(f"{server.url}/users/alice/artists/ar1", {"Cookie": cookie})[0] == 200
+    for path in ("/users/bob/artists/ar1", "/users/bob/tracks/tr1", "/users/bob/search?q=nova"):
+        assert get(server.url + path, {"Cookie": cookie})[0] == 404, path
+
+
+def test_entity_pages_render_the_rows_and_link_to_each_other(server, filled):
+    status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=2025-12", ADMIN)
+    assert status == 200 and "Nova Ridge" in page
+    assert 'href="/users/alice/tracks/tr1?period=2025-12"' in page
+    assert 'href="/users/alice/albums/al1?period=2025-12"' in page
+    assert 'id="months-at-top">1<' in page
+    status, page, _ = get(f"{server.url}/users/alice/albums/al1", ADMIN)
+    assert status == 200 and 'href="/users/alice/artists/ar1"' in page and "10 of 10" in page
+    status, page, _ = get(f"{server.url}/users/alice/tracks/tr3", ADMIN)
+    assert status == 200 and "<script>alert" not in page  # the name is escaped
+    assert 'id="skip-rate">20 %<' in page
+    status, page, _ = get(f"{server.url}/users/alice/search?q=elodie", ADMIN)
+    assert status == 200 and 'href="/users/alice/artists/ar3"' in page and "Élodie Mirà" in page
+    # The ranking pages link every row to its item's page.
+    status, page, _ = get(f"{server.url}/users/alice/artists?period=2026", ADMIN)
+    assert 'href="/users/alice/artists/ar2?period=2026"' in page

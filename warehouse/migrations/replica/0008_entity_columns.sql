@@ -1,0 +1,1 @@
+../main/0013_entity_columns.sql
