@@ -38,6 +38,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -317,7 +318,7 @@ def main() -> None:
 
         def searches(n):
             """The start (3 to 6 letters) of a random word, as someone types it."""
-            return [(f"/users/{u}/search?q={rng.choice(WORDS)[:rng.randint(3, 6)]}",
+            return [(f"/users/{u}/search?q={quote(rng.choice(WORDS)[:rng.randint(3, 6)])}",
                      {"Cookie": f"wrapped_share={tokens[u]}"}) for u in (rng.choice(users) for _ in range(n))]
 
         def api(n):
