@@ -6,9 +6,10 @@ the statistics of about 1M plays.
 Starts its own PostgreSQL cluster on a free port in a temporary folder (never
 the developer clusters), migrates it as a replica, creates the read-only role,
 and fills every statistic table with generated rows of the shape and volume the
-analytics job writes for ~1M plays: `--users` users x (all + 2 years + 24
-months) periods, top 50s, whole rankings (2,000 tracks of all time, 1,000 of a year,
-150 of a month, and a quarter / a third as many artists / albums), 24 hours, 7 days,
+analytics job writes for ~1M plays: `--users` users x (all + 3 rolling + 2 years
++ 24 months) periods (a rolling period shaped as a month or a year), top 50s, whole
+rankings (2,000 tracks of all time, 1,000 of a year, 150 of a month, and a quarter / a
+third as many artists / albums), 24 hours, 7 days,
 168 clock cells, a few hundred albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
 share link. Then it serves the dashboard in a child process as `make up` runs it
 (`python -m dashboard serve`: gunicorn, DASHBOARD_WORKERS x DASHBOARD_THREADS,
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from operations.postgres import Cluster, free_port  # noqa: E402
-from warehouse.catalog import STATISTICS  # noqa: E402
+from warehouse.catalog import ROLLING_PERIODS, STATISTICS  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 YEARS = (2024, 2025)
@@ -59,7 +60,16 @@ MAX_PLAYED = datetime(2025, 12, 31, 22, tzinfo=UTC)
 
 
 def periods() -> list[str]:
-    return ["all", *map(str, YEARS), *(f"{y}-{m:02d}" for y in YEARS for m in range(1, 13))]
+    return ["all", *ROLLING_PERIODS, *map(str, YEARS), *(f"{y}-{m:02d}" for y in YEARS for m in range(1, 13))]
+
+
+def shape(period: str) -> tuple[int, date]:
+    """(0 for all time, 1 a year, 2 a month; its first day); a rolling period is shaped as its like."""
+    like = {"last-4-weeks": "2025-12", "last-6-months": str(YEARS[-1]), "last-12-months": str(YEARS[-1])}
+    period = like.get(period, period)
+    if period == "all":
+        return 0, date(YEARS[0], 1, 1)
+    return (1 if len(period) == 4 else 2), date(int(period[:4]), int(period[5:] or 1), 1)
 
 
 # Names of two or three words, some accented, as search meets them; each user's items of all time.
@@ -113,8 +123,8 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
         user = f"user{u:03d}"
         streamed[user] = {}
         for period in periods():
-            n = {3: 10_000, 4: 5_000, 7: 420}[3 if period == "all" else len(period)] + rng.randint(-50, 50)
-            start = date(YEARS[0], 1, 1) if period == "all" else date(int(period[:4]), int(period[5:] or 1), 1)
+            kind, start = shape(period)
+            n = (10_000, 5_000, 420)[kind] + rng.randint(-50, 50)
             def add(table, *rows, _user=user, _period=period, after=lambda row: ()):
                 """Rows of every column, in the table's order: `after(row)`, the columns added later."""
                 buffers[table].extend((_user, _period, *row, COMPUTED_AT, MAX_PLAYED, *after(row)) for row in rows)
@@ -131,7 +141,7 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
             add("hour_of_day", *((h, n // 24, n // 24 * 200_000, 1 / 24) for h in range(24)))
             add("day_of_week", *((d, n // 7, n // 14, n // 40, 0.5, 0.18) for d in range(1, 8)))
             add("listening_clock", *((d, h, n // 168) for d in range(1, 8) for h in range(24)))
-            albums = {3: 400, 4: 250, 7: 40}[3 if period == "all" else len(period)]
+            albums = (400, 250, 40)[kind]
             add("album_completion", *((f"al{a:05d}", 10, 1 + r % 10, (1 + r % 10) / 10,
                                        ["partial", "half", "most", "complete"][min(3, (r % 10) // 3)], 5, r + 1)
                                       for r, a in enumerate(rng.sample(range(N_ALBUMS), albums))))
@@ -149,7 +159,7 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                                   for r in range(10)))
             add("genre_distribution", *((g, r + 1, n // (r + 3), 1 / (r + 3)) for r, g in enumerate(GENRES)),
                 ("unknown", None, n // 5, 0.2))
-            items = {3: 2_000, 4: 1_000, 7: 150}[3 if period == "all" else len(period)]
+            items = (2_000, 1_000, 150)[kind]
             for table, prefix, count, share in (("track_ranking", "tr", N_TRACKS, 1), ("artist_ranking", "ar",
                                                 N_ARTISTS, 4), ("album_ranking", "al", N_ALBUMS, 3)):
                 picks, width = rng.sample(range(count), items // share), 6 if prefix == "tr" else 5

@@ -19,7 +19,7 @@ import tempfile
 import duckdb
 import psycopg
 
-from warehouse.catalog import STATISTICS
+from warehouse.catalog import ROLLING_PERIODS, STATISTICS
 
 # PostgreSQL types -> DuckDB types, for the columns this project uses (arrays travel as JSON text).
 _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
@@ -28,7 +28,7 @@ _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigi
 
 STAR = {  # what the reference reads of main
     "fact_play": "SELECT play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
-                 "local_date, local_hour, local_dow, local_year, local_month FROM fact_play",
+                 "local_date, local_hour, local_dow, local_month FROM fact_play",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
@@ -64,9 +64,22 @@ def load(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection) -> int:
     return duck.execute("SELECT count(*) FROM fact_play").fetchall()[0][0]
 
 
-# The prepared inputs: every play with its track's facts, each stream once per period
-# it belongs to, the (user, period) pairs, the streams in order, the sessions.
-PREPARE = """
+def _per_period(source: str) -> str:
+    """The rows of `source` (with user_id and local_date), each once per period it belongs to: 'all', the year
+    and the month of its local date, and each rolling period of its user whose window holds that date."""
+    return f"""(
+    SELECT s.*, unnest(['all', strftime(s.local_date, '%Y'), strftime(s.local_date, '%Y-%m')]) AS period
+    FROM {source} s
+    UNION ALL
+    SELECT s.*, w.period FROM {source} s
+    JOIN rolling w ON w.user_id = s.user_id AND s.local_date BETWEEN w.first_day AND w.last_day)"""
+
+
+_ROLLING_BACK = ", ".join(f"('{name}', INTERVAL '{n} {unit}')" for name, (n, unit) in ROLLING_PERIODS.items())
+
+# The prepared inputs: every play with its track's facts, each user's rolling periods (first and last local
+# date), each stream once per period it belongs to, the (user, period) pairs, the streams in order, the sessions.
+PREPARE = f"""
 CREATE OR REPLACE TEMP TABLE plays AS
 SELECT f.*, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms, t.explicit, t.popularity,
        a.total_tracks, a.release_year, a.primary_artist_id AS album_artist_id, r.genres
@@ -75,14 +88,19 @@ LEFT JOIN dim_track t USING (track_id)
 LEFT JOIN dim_album a ON a.album_id = t.album_id
 LEFT JOIN dim_artist r ON r.artist_id = t.primary_artist_id;
 
+CREATE OR REPLACE TEMP TABLE rolling AS
+SELECT user_id, period, (last_day - back)::DATE + 1 AS first_day, last_day
+FROM (SELECT user_id, max(local_date) AS last_day FROM plays WHERE is_stream GROUP BY user_id)
+CROSS JOIN (VALUES {_ROLLING_BACK}) w(period, back);
+
 CREATE OR REPLACE TEMP TABLE ps AS
-SELECT *, unnest(['all', local_year, local_month]) AS period FROM plays WHERE is_stream;
+SELECT * FROM {_per_period("plays")} WHERE is_stream;
 
 CREATE OR REPLACE TEMP TABLE periods AS
 SELECT user_id, period, count(*) AS total FROM ps GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE ordered AS
-SELECT user_id, play_id, track_id, artist_id, played_at, started_at, ms_played, local_year, local_month,
+SELECT user_id, play_id, track_id, artist_id, played_at, started_at, ms_played, local_date,
        row_number() OVER w AS pos,
        (epoch_us(started_at) - epoch_us(lag(played_at) OVER w)) // 1000 AS gap_before_ms,  -- NULL: first
        (epoch_us(lead(started_at) OVER w) - epoch_us(played_at)) // 1000 AS gap_after_ms   -- NULL: last
@@ -99,8 +117,7 @@ WITH marked AS (
            count(*) AS streams, count(DISTINCT track_id) AS distinct_tracks, sum(ms_played) AS listening_ms
     FROM marked GROUP BY ALL
 )
-SELECT g.*, epoch_ms(g.session_start) AS session_id,
-       strftime(timezone(u.timezone, g.session_start), '%Y-%m') AS month,
+SELECT g.*, epoch_ms(g.session_start) AS session_id, timezone(u.timezone, g.session_start)::DATE AS local_date,
        (epoch_us(g.session_end) - epoch_us(g.session_start)) // 1000 AS length_ms
 FROM grouped g JOIN dim_user u USING (user_id);
 """
@@ -140,14 +157,15 @@ _RUNS = """
           FROM (SELECT DISTINCT user_id, period, artist_id, local_date FROM ps WHERE artist_id IS NOT NULL))
     GROUP BY user_id, period, artist_id, anchor"""
 
-# The artist that ranked first of each month: by streams, then listening time, then id.
-_MONTH_TOP_ARTISTS = """(
-    SELECT user_id, local_year, local_month, artist_id FROM (
-        SELECT user_id, local_year, local_month, artist_id,
-               row_number() OVER (PARTITION BY user_id, local_month
+# How many local months of each period an artist ranked first in, each month ranked on the period's own streams
+# of that month (a rolling period's first month only on its days in the period): by streams, listening time, id.
+_MONTHS_AT_TOP = """
+    SELECT user_id, period, artist_id, count(*) AS months_at_top FROM (
+        SELECT user_id, period, artist_id,
+               row_number() OVER (PARTITION BY user_id, period, local_month
                                   ORDER BY count(*) DESC, sum(ms_played) DESC, artist_id) AS month_rank
-        FROM plays WHERE is_stream AND artist_id IS NOT NULL GROUP BY user_id, local_year, local_month, artist_id)
-    WHERE month_rank = 1)"""
+        FROM ps WHERE artist_id IS NOT NULL GROUP BY user_id, period, local_month, artist_id)
+    WHERE month_rank = 1 GROUP BY ALL"""
 
 
 def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
@@ -162,10 +180,6 @@ FROM periods p CROSS JOIN (SELECT unnest([{values}]) AS class) c
 LEFT JOIN counted n USING (user_id, period, class)"""
 
 
-def _per_period(source: str, year: str = "local_year", month: str = "local_month") -> str:
-    return f"(SELECT *, unnest(['all', {year}, {month}]) AS period FROM {source})"
-
-
 QUERIES = {
     "overview": f"""
 WITH totals AS (
@@ -177,14 +191,13 @@ WITH totals AS (
 ), skips AS (
     SELECT user_id, period, avg(skipped::INT) AS skip_rate
     FROM {_per_period("plays")} WHERE skipped IS NOT NULL GROUP BY ALL
+), first_streams AS (
+    SELECT 'artist' AS kind, user_id, arg_min(local_date, pos) AS local_date
+    FROM ordered WHERE artist_id IS NOT NULL GROUP BY user_id, artist_id
+    UNION ALL
+    SELECT 'track', user_id, arg_min(local_date, pos) FROM ordered GROUP BY user_id, track_id
 ), firsts AS (
-    SELECT kind, user_id, period, count(*) AS n FROM {_per_period('''(
-        SELECT 'artist' AS kind, user_id, arg_min(local_year, pos) AS local_year,
-               arg_min(local_month, pos) AS local_month
-        FROM ordered WHERE artist_id IS NOT NULL GROUP BY user_id, artist_id
-        UNION ALL
-        SELECT 'track', user_id, arg_min(local_year, pos), arg_min(local_month, pos)
-        FROM ordered GROUP BY user_id, track_id)''')} GROUP BY ALL
+    SELECT kind, user_id, period, count(*) AS n FROM {_per_period("first_streams")} GROUP BY ALL
 )
 SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists, t.distinct_albums,
        t.active_days, t.first_played_at, t.last_played_at, t.streams / t.active_days AS streams_per_active_day,
@@ -241,18 +254,19 @@ SELECT user_id, period, rank, artist_id, days, streak_start, streak_end FROM (
     WHERE days >= 2)
 WHERE rank <= 10""",
     "sessions": """
-SELECT user_id, session_id, month AS period, session_start, session_end, streams, distinct_tracks, listening_ms
+SELECT user_id, session_id, strftime(local_date, '%Y-%m') AS period, session_start, session_end, streams,
+       distinct_tracks, listening_ms
 FROM session_list""",
-    "session_summary": """
+    "session_summary": f"""
 SELECT user_id, period, count(*) AS sessions, avg(length_ms) AS avg_session_ms,
        max(length_ms) AS longest_session_ms, avg(streams) AS avg_streams_per_session
-FROM (SELECT *, unnest(['all', month[:4], month]) AS period FROM session_list) GROUP BY ALL""",
-    "play_gaps": """
+FROM {_per_period("session_list")} GROUP BY ALL""",
+    "play_gaps": f"""
 WITH counted AS (
     SELECT user_id, period, CASE WHEN gap_after_ms < 300000 THEN 'continuous'
                                  WHEN gap_after_ms < 3600000 THEN 'short_break' ELSE 'long_break' END AS gap_class,
            count(*) AS gaps
-    FROM (SELECT *, unnest(['all', local_year, local_month]) AS period FROM ordered WHERE gap_after_ms IS NOT NULL)
+    FROM {_per_period("ordered")} WHERE gap_after_ms IS NOT NULL
     GROUP BY ALL
 )
 SELECT p.user_id, p.period, c.gap_class, coalesce(n.gaps, 0) AS gaps,
@@ -305,8 +319,7 @@ longest AS (SELECT user_id, period, artist_id, max(days) AS longest_streak,
                    arg_max(streak_start, (days, streak_end)) AS longest_streak_start,
                    arg_max(streak_end, (days, streak_end)) AS longest_streak_end
             FROM runs GROUP BY ALL),
-tops AS (SELECT user_id, period, artist_id, count(*) AS months_at_top
-         FROM {_per_period(_MONTH_TOP_ARTISTS)} GROUP BY ALL)
+tops AS ({_MONTHS_AT_TOP})
 SELECT r.*, coalesce(t.months_at_top, 0) AS months_at_top, l.longest_streak, l.longest_streak_start,
        l.longest_streak_end
 FROM ({_ranking("artist_id")}) r

@@ -20,7 +20,7 @@ from dashboard.api import api
 from dashboard.backoff import Backoff
 from dashboard.errors import errors
 from dashboard.pages import pages
-from dashboard.periods import period_label
+from dashboard.periods import by_month, period_label
 from dashboard.queries import Replica
 from warehouse import web
 from warehouse.settings import Settings, get_settings
@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None, pool_size: int = 8) -> Flask:
     app.extensions["replica"] = Replica(settings.replica_reader_url, pool_size)
     app.extensions["admin_logins"] = Backoff()
     new_admin_version(app)
-    app.jinja_env.globals.update(admin_enabled=bool(settings.dashboard_admin_password), period_label=period_label)
+    app.jinja_env.globals.update(admin_enabled=bool(settings.dashboard_admin_password), period_label=period_label,
+                                  by_month=by_month)
     for blueprint in (access, pages, api, errors):
         app.register_blueprint(blueprint)
     return app

@@ -1,4 +1,5 @@
-"""Periods in URLs and on pages: 'all', a year 'YYYY' or a month 'YYYY-MM' (docs/metrics.md, "Periods")."""
+"""Periods in URLs and on pages: 'all', a year 'YYYY', a month 'YYYY-MM' or a rolling period such as
+'last-4-weeks' (docs/metrics.md, "Local time and periods")."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import NoReturn
 from flask import abort
 
 from dashboard.queries import User
+from warehouse.catalog import ROLLING_PERIODS
 
-PERIOD_PATTERN = re.compile(r"^(all|\d{4}|\d{4}-(0[1-9]|1[0-2]))$")
+PERIOD_PATTERN = re.compile(r"^(all|\d{4}|\d{4}-(0[1-9]|1[0-2])|" + "|".join(map(re.escape, ROLLING_PERIODS)) + ")$")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
 
@@ -17,7 +19,8 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 def well_formed(period: str) -> str:
     """The period, or a 404 saying what a period looks like."""
     if not PERIOD_PATTERN.match(period):
-        abort(404, f"bad period {period!r}: give 'all', a year 'YYYY' or a month 'YYYY-MM'")
+        abort(404, f"bad period {period!r}: give 'all', a year 'YYYY', a month 'YYYY-MM' or a rolling period "
+                   f"({', '.join(map(repr, ROLLING_PERIODS))})")
     return period
 
 
@@ -33,17 +36,27 @@ def checked_period(user: User, period: str) -> str:
 
 
 def group_periods(periods: list[str]) -> list[tuple[str, list[str]]]:
-    """Periods for the picker: all time, years, months (newest first)."""
+    """Periods for the picker: all time, the rolling periods (shortest first), years, months (newest first)."""
     groups = [("All time", [p for p in periods if p == "all"]),
+              ("Rolling", [p for p in ROLLING_PERIODS if p in periods]),
               ("Years", [p for p in periods if len(p) == 4]),
               ("Months", [p for p in periods if len(p) == 7])]
     return [(label, items) for label, items in groups if items]
 
 
 def period_label(period: str) -> str:
-    """'all' -> 'All time', '2024' -> '2024', '2024-03' -> 'March 2024'."""
+    """'all' -> 'All time', 'last-4-weeks' -> 'Last 4 weeks', '2024' -> '2024', '2024-03' -> 'March 2024'."""
     if period == "all":
         return "All time"
+    if period in ROLLING_PERIODS:
+        amount, unit = ROLLING_PERIODS[period]
+        return f"Last {amount} {unit}"
     if len(period) == 7:
         return f"{MONTHS[int(period[5:]) - 1]} {period[:4]}"
     return period
+
+
+def by_month(period: str) -> bool:
+    """Whether a page charts the period month by month: 'all' and a year, made of whole local months (not a
+    month itself, nor a rolling period, whose first day cuts its first month)."""
+    return period == "all" or len(period) == 4

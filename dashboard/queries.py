@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from dashboard.paging import Paging
-from warehouse.catalog import BY_NAME, STATISTICS
+from warehouse.catalog import BY_NAME, ROLLING_PERIODS, STATISTICS
 from warehouse.replica import (
     ConnectionPool,
     Replication,
@@ -25,9 +25,17 @@ from warehouse.replica import (
     share_link_user,
 )
 
-# Sessions are keyed by the month of their local start and belong to that month,
-# its year and 'all' (docs/metrics.md, statistic 8); the other tables by period.
-_SESSIONS_IN_PERIOD = "(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%')"
+# A rolling period's first instant (NULL for any other period): the local midnight that starts the day after
+# the local date of its last stream minus its length (docs/metrics.md, "Rolling periods").
+_ROLLING_START = (
+    "(SELECT (((o.last_played_at AT TIME ZONE u.timezone)::date - CASE %(period)s "
+    + " ".join(f"WHEN '{name}' THEN interval '{amount} {unit}'" for name, (amount, unit) in ROLLING_PERIODS.items())
+    + " END)::date + 1)::timestamp AT TIME ZONE u.timezone FROM analytics.overview o "
+    "JOIN dim_user u ON u.user_id = o.user_id WHERE o.user_id = %(user)s AND o.period = %(period)s)")
+# Sessions are keyed by the month of their local start and belong to that month, its year and 'all', and to a
+# rolling period when they start in it (docs/metrics.md, statistic 8); the other tables by period.
+_SESSIONS_IN_PERIOD = ("(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%' "
+                       f"OR s.session_start >= {_ROLLING_START})")
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class User:
     user_id: str
     display_name: str | None
     timezone: str | None  # None when the replica has no dim_user row yet
-    periods: list[str]  # 'all', then years, then months, newest first
+    periods: list[str]  # 'all', the rolling periods (shortest first), then years, then months, newest first
 
     @property
     def years(self) -> list[str]:
@@ -240,27 +248,53 @@ _ENTITY_QUERIES: dict[str, str] = {
 }
 
 # Search: the user's artists, albums and tracks whose folded name (public.search_key, replica migration
-# 0009) has a word starting with each word of the folded query, most streamed first (all time).
+# 0009) has a word starting with each word of the folded query, most streamed first (all time: rank order).
+# Two ways to the first SEARCH_LIMIT, each cheap where the other is not: when few names of anyone's contain
+# the query's longest word (fewer than SEARCH_FEW, counted through the trigram index), look those up in the
+# user's ranking; when many do, walk the user's ranking from the top and stop at the SEARCH_LIMIT-th match.
 SEARCH_LIMIT = 10
+SEARCH_FEW = 100
 _SEARCH_WORDS = ("array_remove(regexp_split_to_array(public.search_key(%(q)s), '[[:space:][:punct:]]+'), '')")
 _SEARCH_TABLES = {"artist": "dim_artist", "album": "dim_album", "track": "dim_track"}
 
 
 def _search(kind: str) -> str:
-    key = "public.search_key(s.name)"
+    table, item = _SEARCH_TABLES[kind], f"{kind}_id"
+    matches = "public.search_key(s.name) ~ ALL ((SELECT patterns FROM q)::text[])"
+    few = f"(SELECT few_{kind}s FROM q)"
+    ranking = f"analytics.{kind}_ranking t"
+    user = "t.user_id = %(user)s AND t.period = 'all'"
     return (
-        f"(SELECT coalesce(json_agg(x ORDER BY x.streams DESC, x.listening_ms DESC, x.{kind}_id), '[]'::json) "
-        f"FROM (SELECT t.{kind}_id, t.streams, t.listening_ms, t.rank, {_ITEM_NAMES[kind][0]} "
-        f"FROM q CROSS JOIN {_SEARCH_TABLES[kind]} s JOIN analytics.{kind}_ranking t ON t.user_id = %(user)s "
-        f"AND t.period = 'all' AND t.{kind}_id = s.{kind}_id {_ITEM_NAMES[kind][1]} "
-        f"WHERE {key} LIKE '%%' || q.longest || '%%' AND {key} ~ ALL (q.patterns) "
-        f"ORDER BY t.streams DESC, t.listening_ms DESC, t.{kind}_id LIMIT {SEARCH_LIMIT}) x)")
+        f"(SELECT coalesce(json_agg(x ORDER BY x.rank), '[]'::json) "
+        f"FROM (SELECT t.{item}, t.streams, t.listening_ms, t.rank, {_ITEM_NAMES[kind][0]} FROM ("
+        f"(SELECT t.* FROM {table} s JOIN {ranking} ON {user} AND t.{item} = s.{item} "
+        f"WHERE {few} AND {_search_contains()} AND {matches} ORDER BY t.rank LIMIT {SEARCH_LIMIT}) "
+        f"UNION ALL (SELECT t.* FROM {ranking} "
+        f"CROSS JOIN LATERAL (SELECT s.name FROM {table} s WHERE s.{item} = t.{item} OFFSET 0) s "
+        f"WHERE NOT {few} AND {user} AND {matches} ORDER BY t.rank LIMIT {SEARCH_LIMIT})) t "
+        f"{_ITEM_NAMES[kind][1]}) x)")
+
+
+def _search_contains(q: str = "(SELECT {} FROM q)") -> str:
+    """Whether the name of `s` contains the query's two longest words (the longest twice for a one-word
+    query): what the trigram indexes find, a name at a time (GIN takes no arrays)."""
+    return " AND ".join(f"public.search_key(s.name) LIKE '%%' || {q.format(word)} || '%%'"
+                        for word in ("longest", "second"))
+
+
+def _search_few(table: str) -> str:
+    """Whether fewer than SEARCH_FEW names of `table` contain the query's two longest words (`w` of q)."""
+    return (f"(SELECT count(*) FROM (SELECT FROM {table} s WHERE {_search_contains('w.{}')} "
+            f"LIMIT {SEARCH_FEW}) c) < {SEARCH_FEW}")
 
 
 _SEARCH_QUERY = (
-    f"WITH q AS (SELECT w.words, (SELECT array_agg('(^|[[:space:][:punct:]])' || word) FROM unnest(w.words) word) "
-    "AS patterns, (SELECT word FROM unnest(w.words) word ORDER BY length(word) DESC LIMIT 1) AS longest "
-    f"FROM (SELECT {_SEARCH_WORDS} AS words) w) "
+    "WITH q AS (SELECT w.*, " + ", ".join(f"{_search_few(table)} AS few_{kind}s"
+                                           for kind, table in _SEARCH_TABLES.items())
+    + f" FROM (SELECT w.words, (SELECT array_agg('(^|[[:space:][:punct:]])' || word) FROM unnest(w.words) word) "
+    "AS patterns, w.words_by_length[1] AS longest, coalesce(w.words_by_length[2], w.words_by_length[1]) AS second "
+    "FROM (SELECT w.words, ARRAY(SELECT word FROM unnest(w.words) word ORDER BY length(word) DESC) "
+    f"AS words_by_length FROM (SELECT {_SEARCH_WORDS} AS words) w) w) w) "
     "SELECT cardinality(q.words) > 0 AS searchable, json_build_object("
     + ", ".join(f"'{kind}s', {_search(kind)}" for kind in _SEARCH_TABLES) + ")::text AS json FROM q")
 
@@ -281,12 +315,15 @@ def _rows_total(statistic: str) -> sql.Composed:
         sql.Identifier(statistic))
 
 
+# A user's periods: 'all', the rolling ones in ROLLING_PERIODS' order (array_position puts the others after
+# them: NULL sorts last), then years and months, newest first.
 _USER_QUERY = """
 SELECT q.user_id, u.display_name, u.timezone, coalesce(p.periods, '{}') AS periods
 FROM (SELECT %(user)s::text AS user_id) q
 LEFT JOIN dim_user u ON u.user_id = q.user_id
 CROSS JOIN LATERAL (
-    SELECT array_agg(o.period ORDER BY o.period <> 'all', length(o.period), o.period DESC) AS periods
+    SELECT array_agg(o.period ORDER BY o.period <> 'all', array_position(%(rolling)s, o.period),
+                     length(o.period), o.period DESC) AS periods
     FROM analytics.overview o WHERE o.user_id = q.user_id) p
 WHERE u.user_id IS NOT NULL OR p.periods IS NOT NULL
 """
@@ -347,7 +384,8 @@ class Replica:
     def user(self, user_id: str) -> User | None:
         """The user, if the replica has their dim_user row or statistics."""
         with self._connection() as conn:
-            return conn.cursor(row_factory=class_row(User)).execute(_USER_QUERY, {"user": user_id}).fetchone()
+            return conn.cursor(row_factory=class_row(User)).execute(
+                _USER_QUERY, {"user": user_id, "rolling": list(ROLLING_PERIODS)}).fetchone()
 
     def users_json(self) -> str:
         return self._value(_USERS_QUERY)

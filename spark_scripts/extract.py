@@ -1,5 +1,6 @@
 """The job's reads from main over JDBC: the plays of the run's months, the stored grains of the others,
-the dimensions.
+the plays of the run's users' rolling periods (an incremental run's: a full run's plays hold them), the
+dimensions.
 
 Full run: every play, and no stored grain. Incremental run: the run's users
 and their first recomputed month go into `analytics_staging.run_users`, which
@@ -19,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from spark_scripts.scope import RunScope
 from spark_scripts.session import read_query, shuffle_partitions
 from spark_scripts.state import SESSION_COLUMNS, STORED, Grains
+from warehouse.catalog import ROLLING_PERIODS
 from warehouse.db import connect
 from warehouse.settings import Settings
 
@@ -68,6 +70,25 @@ def plays_query(scope: RunScope) -> str:
             "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
 
 
+def window_query() -> str:
+    """The plays of an incremental run's users' rolling periods (spark_scripts/state.py `rolling_plays`): each
+    user's plays from the first day of the longest one on, and the user's last stream before that day
+    (`before`)."""
+    longest = max(amount for amount, unit in ROLLING_PERIODS.values() if unit == "months")
+    columns = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))
+    # A user's latest local date with a stream is that of the latest stream (one zone per user).
+    return (f"WITH w AS (SELECT u.user_id, (l.local_date - interval '{longest} months')::date + 1 AS first_day "
+            "FROM analytics_staging.run_users u CROSS JOIN LATERAL (SELECT p.local_date FROM fact_play p "
+            "WHERE p.user_id = u.user_id AND p.is_stream ORDER BY p.played_at DESC LIMIT 1) l) "
+            f"SELECT {columns}, false AS before FROM w JOIN fact_play p "
+            "ON p.user_id = w.user_id AND p.local_month >= to_char(w.first_day, 'YYYY-MM') "
+            "AND p.local_date >= w.first_day "
+            f"UNION ALL SELECT e.*, true FROM w CROSS JOIN LATERAL ("
+            f"SELECT {columns} FROM fact_play p WHERE p.user_id = w.user_id AND p.is_stream "
+            "AND p.local_date < w.first_day "
+            "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
+
+
 def stored_query(table: str) -> str:
     """The stored grain rows of the months before each run user's first recomputed month."""
     if table == "sessions":
@@ -87,8 +108,10 @@ def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[st
     spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(count)))
     url = settings.main_database_url
     plays = read_query(spark, url, plays_query(scope), partition=("play_id", low, high + 1, PLAY_PARTITIONS))
-    stored = None
+    # A full run reads every play: they hold the rolling periods' plays too.
+    stored, window = None, plays
     if scope.users is not None:
         stored = Grains(*[read_query(spark, url, stored_query(name)) for name in (*STORED, "sessions")])
-    return {"plays": plays, "stored": stored,
+        window = read_query(spark, url, window_query())
+    return {"plays": plays, "stored": stored, "window": window,
             **{name: read_query(spark, url, query) for name, query in DIMENSIONS.items()}}

@@ -2,7 +2,8 @@
 
 `stage` only wires extract -> transform -> load: the plays of the months the run
 recomputes become month-level grains, which with the stored grains of the other
-months roll up into the run's periods and their statistics; the statistics and
+months, and the grains of the run's users' rolling periods (from their plays of
+the last 12 months), roll up into the run's periods and their statistics; the statistics and
 the recomputed grains are staged. The pipeline then validates the
 staged run and publishes it (pipeline/analytics.py). spark-submit runs this
 file (spark_scripts/submit.py): it stages and stops; `--full` recomputes every
@@ -24,18 +25,21 @@ from spark_scripts.prepare import Tables, prepare
 from spark_scripts.scope import RunScope, decide_scope, in_scope, scope_pairs
 from spark_scripts.session import cached, spark_session
 from spark_scripts.staging import add_vanished_pairs, count_scopes, write_staging
-from spark_scripts.state import Grains, grains
+from spark_scripts.state import Grains, grains, rolling_grains, with_rolling
 from spark_scripts.statistics import COMPUTE
 from warehouse.db import connect
 from warehouse.settings import Settings, get_settings
 
 
-def transform(plays: DataFrame, stored: Grains | None, tracks: DataFrame, albums: DataFrame, artists: DataFrame,
-              users: DataFrame, scope: RunScope, settings: Settings) -> tuple[Grains, Tables, dict[str, DataFrame]]:
+def transform(plays: DataFrame, stored: Grains | None, window: DataFrame, tracks: DataFrame, albums: DataFrame,
+              artists: DataFrame, users: DataFrame, scope: RunScope, settings: Settings
+              ) -> tuple[Grains, Tables, dict[str, DataFrame]]:
     """(the recomputed months' grains, every statistic of the run's periods, those (user, period) pairs)."""
     recomputed = grains(plays, users, settings.session_gap_minutes)
     merged = recomputed if stored is None else recomputed.union(stored)
-    tables = prepare(merged, tracks, albums, artists, settings.album_min_tracks, in_scope(scope))
+    rolling = rolling_grains(window, users, settings.session_gap_minutes)
+    tables = prepare(with_rolling(merged, rolling), tracks, albums, artists, settings.album_min_tracks,
+                     in_scope(scope))
     return recomputed, tables, {name: compute(tables) for name, compute in COMPUTE.items()}
 
 

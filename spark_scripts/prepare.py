@@ -1,17 +1,19 @@
 """What every statistic starts from: the month-level grains rolled up into the run's periods.
 
 Pure functions on DataFrames. Inputs: the run's `Grains` (spark_scripts/state.py:
-recomputed months and stored ones) and main's dimensions:
+recomputed months, stored ones and the rolling periods' months, `with_rolling`) and main's dimensions:
 tracks  (dim_track: track_id, album_id, primary_artist_id, duration_ms, explicit, popularity),
 albums  (dim_album: album_id, total_tracks, release_year, album_artist_id: its primary artist),
 artists (dim_artist: artist_id, genres).
 
-Every stream belongs to three periods: 'all', its local year and its local month.
+Every stream belongs to three calendar periods: 'all', its local year and its local
+month; a calendar month's grains count in those three. A rolling period has grains of
+its own (its own plays, by month; ROLLING names it), which count in it alone.
 The grains count streams by month; they are spread over their periods only then
 (much fewer rows than plays): sums, minimums, maximums and bitwise ORs add up
 across months, and a period's distinct tracks are the rows of the track roll-up.
-`in_scope` keeps only the periods a run recomputes (spark_scripts/scope.py),
-before any statistic is computed.
+`in_scope` keeps only the calendar periods a run recomputes (spark_scripts/scope.py),
+before any statistic is computed; a run reads the rolling periods of its users only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_scripts.state import MONTH, Grains, bit
+from spark_scripts.state import MONTH, ROLLING, Grains, bit
 
 KEY = ["user_id", "period"]
 Scope = Callable[[DataFrame], DataFrame]
@@ -34,17 +36,22 @@ class Tables:
     tracks: DataFrame   # per (user_id, period, track_id) streamed: streams, listening_ms, first_played_at,
     #                     last_played_at, weekdays, and the track's facts (album_id, primary_artist_id,
     #                     duration_ms, explicit, popularity, total_tracks, release_year, genres)
-    month_tracks: DataFrame  # the track grain of every month of the run's users, with the track's facts
+    month_tracks: DataFrame  # the track grain of every month of the run's users (ROLLING null) and of their
+    #                          rolling periods' months, with the track's facts
     days: DataFrame     # per (user_id, period, local_date) with streams: streams, listening_ms
     clock: DataFrame    # per (user_id, period, local_dow, local_hour) with streams: streams, listening_ms
     skips: DataFrame    # per (user_id, period): skipped, known
     track_skips: DataFrame  # per (user_id, period, track_id) with a play whose `skipped` is known: skipped, known
     gaps: DataFrame     # per (user_id, period, gap_class): gaps
     artist_days: DataFrame  # per (user_id, period, primary_artist_id, local_date) the artist was streamed
-    sessions: DataFrame  # one row per session starting in a recomputed month (`period`: that month)
-    session_periods: DataFrame  # a row per session and period it counts in (its month, year and 'all')
+    sessions: DataFrame  # one row per session starting in a recomputed month (`period`: that month, no ROLLING)
+    session_periods: DataFrame  # a row per session and period it counts in (its month, year, 'all', rolling)
     in_scope: Scope
     album_min_tracks: int
+
+    def spread(self, months: DataFrame) -> DataFrame:
+        """Month-level rows (MONTH, ROLLING + any) once per period they count in (a `period` column)."""
+        return spread(months, self.in_scope)
 
     @property
     def reused(self) -> tuple[DataFrame, ...]:
@@ -73,24 +80,32 @@ def every_period(frame: DataFrame) -> DataFrame:
     return frame
 
 
+def spread(months: DataFrame, in_scope: Scope) -> DataFrame:
+    """Month-level rows once per period they count in: a calendar month's (ROLLING null) in 'all', its year and
+    itself, those the run recomputes; a rolling period's month in that period."""
+    calendar = in_scope(with_periods(months.where(F.col(ROLLING).isNull()))).drop(ROLLING)
+    return calendar.unionByName(months.where(F.col(ROLLING).isNotNull()).withColumnRenamed(ROLLING, "period"))
+
+
 def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataFrame, album_min_tracks: int,
             in_scope: Scope = every_period) -> Tables:
     facts = (tracks.join(albums, "album_id", "left")
              .join(artists.withColumnRenamed("artist_id", "primary_artist_id"), "primary_artist_id", "left"))
 
     def by_period(frame: DataFrame, keys: list[str], *sums: str, mins=(), maxes=(), ors=()) -> DataFrame:
-        """Month-level rows (MONTH + keys) rolled up into the run's periods."""
-        return in_scope(with_periods(frame)).groupBy(*KEY, *keys).agg(
+        """Month-level rows (MONTH, ROLLING + keys) rolled up into the run's periods."""
+        return spread(frame, in_scope).groupBy(*KEY, *keys).agg(
             *[F.sum(c).alias(c) for c in sums], *[F.min(c).alias(c) for c in mins],
             *[F.max(c).alias(c) for c in maxes], *[F.bit_or(c).alias(c) for c in ors])
 
     month_tracks = grains.tracks.join(F.broadcast(facts), "track_id", "left")
     by_track = by_period(grains.tracks, ["track_id"], "streams", "listening_ms", mins=("first_played_at",),
                          maxes=("last_played_at",), ors=("weekdays",)).join(F.broadcast(facts), "track_id", "left")
+    calendar_sessions = grains.sessions.where(F.col(ROLLING).isNull()).drop(ROLLING)
     sessions = grains.sessions.withColumn("start_year", F.substring("period", 1, 4))
-    session_periods = in_scope(with_periods(sessions.withColumnRenamed("period", "start_month"), "start_year",
-                                            "start_month"))
-    periods = in_scope(with_periods(grains.tracks.select(*MONTH).distinct())).select(*KEY).distinct()
+    session_periods = spread(sessions.withColumnRenamed("period", "local_month")
+                             .withColumnRenamed("start_year", "local_year"), in_scope)
+    periods = spread(grains.tracks.select(*MONTH, ROLLING).distinct(), in_scope).select(*KEY).distinct()
     return Tables(
         periods=periods,
         tracks=by_track,
@@ -101,7 +116,7 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         track_skips=by_period(grains.skips, ["track_id"], "skipped", "known"),
         gaps=by_period(grains.gaps, ["gap_class"], "gaps"),
         artist_days=_artist_days(month_tracks, in_scope),
-        sessions=in_scope(sessions).drop("start_year"),
+        sessions=in_scope(calendar_sessions),
         session_periods=session_periods,
         in_scope=in_scope,
         album_min_tracks=album_min_tracks,
@@ -111,12 +126,10 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
 def _artist_days(month_tracks: DataFrame, in_scope: Scope) -> DataFrame:
     """Each (artist, local date) streamed, from the month grain's day bits, once per period."""
     artists = (month_tracks.where(F.col("primary_artist_id").isNotNull())
-               .groupBy(*MONTH, "primary_artist_id").agg(F.bit_or("month_days").alias("month_days")))
+               .groupBy(*MONTH, ROLLING, "primary_artist_id").agg(F.bit_or("month_days").alias("month_days")))
     first = F.to_date(F.concat(F.col("local_month"), F.lit("-01")))
-    days = (artists.select(*MONTH, "primary_artist_id", "month_days", F.explode(F.sequence(F.lit(0), F.lit(30)))
-                           .alias("day"))
+    days = (artists.select(*MONTH, ROLLING, "primary_artist_id", "month_days",
+                           F.explode(F.sequence(F.lit(0), F.lit(30))).alias("day"))
             .where(F.col("month_days").bitwiseAND(bit("day")) != 0)
-            .select(*MONTH, "primary_artist_id", F.date_add(first, F.col("day")).alias("local_date")))
-    return in_scope(with_periods(days)).select(*KEY, "primary_artist_id", "local_date")
-
-
+            .select(*MONTH, ROLLING, "primary_artist_id", F.date_add(first, F.col("day")).alias("local_date")))
+    return spread(days, in_scope).select(*KEY, "primary_artist_id", "local_date")

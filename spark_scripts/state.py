@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from warehouse.catalog import ROLLING_PERIODS
+
 MONTH = ["user_id", "local_year", "local_month"]
+ROLLING = "rolling"  # the rolling period (warehouse/catalog.py ROLLING_PERIODS) a window play is read for
 STORED = ("tracks", "days", "clock", "skips", "gaps")  # analytics_state.<name>; sessions: analytics.sessions
 SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_end", "streams",
                    "distinct_tracks", "listening_ms")
@@ -41,6 +44,12 @@ class Grains:
         return Grains(*[mine.unionByName(theirs) for mine, theirs in zip(self.frames, other.frames, strict=True)])
 
 
+def with_rolling(calendar: Grains, rolling: Grains) -> Grains:
+    """The calendar months' grains (ROLLING null) and the rolling periods' (`rolling_grains`) as one."""
+    return Grains(*[month.withColumn(ROLLING, F.lit(None).cast("string")).unionByName(cut)
+                    for month, cut in zip(calendar.frames, rolling.frames, strict=True)])
+
+
 def millis(later, earlier):
     """Milliseconds from `earlier` to `later` (timestamps), as a long."""
     return ((F.unix_micros(later) - F.unix_micros(earlier)) / 1000).cast("long")
@@ -51,22 +60,57 @@ def bit(position: str) -> F.Column:
     return F.expr(f"shiftleft(1, int({position}))")
 
 
-def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int) -> Grains:
+def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tuple[str, ...] = ()) -> Grains:
+    """The month grains of `plays`; `by`: columns that split a user's plays into separate listenings (the
+    rolling periods of `rolling_grains`), each with its own `before` stream, kept in every grain."""
+    keys = [*MONTH, *by]
     counted = plays.where(~F.col("before"))
     streams = counted.where("is_stream")
     count_ms = (F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
-    tracks = streams.groupBy(*MONTH, "track_id").agg(
+    tracks = streams.groupBy(*keys, "track_id").agg(
         *count_ms, F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"),
         F.bit_or(bit("local_dow - 1")).alias("weekdays"),
         F.bit_or(bit("day(local_date) - 1")).alias("month_days"))
-    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*MONTH, "track_id")
+    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*keys, "track_id")
              .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
-    sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000)
+    sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000, list(by))
     return Grains(
         tracks,
-        streams.groupBy(*MONTH, "local_date").agg(*count_ms),
-        streams.groupBy(*MONTH, "local_dow", "local_hour").agg(*count_ms),
+        streams.groupBy(*keys, "local_date").agg(*count_ms),
+        streams.groupBy(*keys, "local_dow", "local_hour").agg(*count_ms),
         skips, gaps, sessions)
+
+
+def rolling_plays(plays: DataFrame) -> DataFrame:
+    """Each play once per rolling period whose days hold it (column ROLLING), and per rolling period the user's
+    last stream before its first day (`before`): the input of that period's grains (docs/metrics.md, "Rolling
+    periods"). `plays`: every play of a user from the longest period's first day on, and at least the last
+    stream before it (a full run: every play)."""
+    counted = plays.where(~F.col("before"))
+    latest = counted.where("is_stream").groupBy("user_id").agg(F.max("local_date").alias("last_day"))
+    back = {"weeks": lambda n: F.date_sub("last_day", 7 * n), "months": lambda n: F.add_months("last_day", -n)}
+    windows = latest.select("user_id", "last_day", F.explode(F.array(*[
+        F.struct(F.lit(name).alias(ROLLING), F.date_add(back[unit](amount), 1).alias("first_day"))
+        for name, (amount, unit) in ROLLING_PERIODS.items()])).alias("window")).select("user_id", "last_day",
+                                                                                        "window.*")
+    inside = (counted.join(windows, "user_id")
+              .where(F.col("local_date").between(F.col("first_day"), F.col("last_day"))))
+    # The last stream before each period in the streams' order (an aggregate: no sort of the history).
+    before = (plays.where("is_stream").join(windows, "user_id").where(F.col("local_date") < F.col("first_day"))
+              .groupBy("user_id", ROLLING).agg(F.max_by(F.struct(*plays.columns, "first_day", "last_day"), F.struct(
+                  "played_at", "started_at", "track_id", "play_id")).alias("edge"))
+              .select("edge.*", ROLLING).withColumn("before", F.lit(True)))
+    return inside.unionByName(before).drop("last_day")
+
+
+def rolling_grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int) -> Grains:
+    """The month grains of each rolling period's own plays, keyed also by ROLLING (a month cut by a period's
+    first day holds only its days inside); its sessions those whose local start lies in the period."""
+    made = grains(rolling_plays(plays), users, session_gap_minutes, (ROLLING, "first_day"))
+    local_start = F.to_date(F.from_utc_timestamp("session_start", F.col("timezone")))
+    sessions = (made.sessions.join(users.select("user_id", "timezone"), "user_id")
+                .where(local_start >= F.col("first_day")).drop("timezone"))
+    return Grains(*[frame.drop("first_day") for frame in (*made.frames[:-1], sessions)])
 
 
 def gap_class(gap_ms) -> F.Column:
@@ -79,12 +123,13 @@ def _not_negative(gap):
     return F.when(gap < 0, F.lit(0).cast("long")).otherwise(gap)
 
 
-def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int) -> tuple[DataFrame, DataFrame]:
+def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int, by: list[str]
+                       ) -> tuple[DataFrame, DataFrame]:
     # A user's streams in order: played_at, then started_at, then track id (play id last,
     # so that equal plays still have one order).
-    order = Window.partitionBy("user_id").orderBy("played_at", "started_at", "track_id", "play_id")
+    order = Window.partitionBy("user_id", *by).orderBy("played_at", "started_at", "track_id", "play_id")
     ordered = (
-        streams.select("user_id", "play_id", "track_id", "played_at", "started_at", "ms_played",
+        streams.select("user_id", *by, "play_id", "track_id", "played_at", "started_at", "ms_played",
                        "local_year", "local_month", "before")
         .withColumn("gap_before", _not_negative(millis(F.col("started_at"), F.lag("played_at").over(order))))
         .withColumn("gap_after", _not_negative(millis(F.lead("started_at").over(order), F.col("played_at"))))
@@ -94,7 +139,7 @@ def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int) -> tup
     )
     position = F.struct("played_at", "started_at", "track_id", "play_id")
     sessions = (
-        ordered.groupBy("user_id", "session_no")
+        ordered.groupBy("user_id", *by, "session_no")
         .agg(F.min_by("started_at", position).alias("session_start"),
              F.max_by("played_at", position).alias("session_end"),
              F.count("*").alias("streams"),
@@ -104,7 +149,7 @@ def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int) -> tup
         .where(~F.col("before"))  # the stored session that the stream before the run's months belongs to
         .join(users.select("user_id", "timezone"), "user_id")
         .withColumn("local_start", F.from_utc_timestamp("session_start", F.col("timezone")))
-        .select("user_id",
+        .select("user_id", *by,
                 (F.unix_micros("session_start") / 1000).cast("long").alias("session_id"),
                 F.date_format("local_start", "yyyy-MM").alias("period"),
                 "session_start", "session_end",
@@ -113,5 +158,5 @@ def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int) -> tup
                 "listening_ms")
     )
     gaps = (ordered.where(F.col("gap_after").isNotNull() & ~F.col("before"))
-            .groupBy(*MONTH, gap_class(F.col("gap_after")).alias("gap_class")).agg(F.count("*").alias("gaps")))
+            .groupBy(*MONTH, *by, gap_class(F.col("gap_after")).alias("gap_class")).agg(F.count("*").alias("gaps")))
     return sessions, gaps

@@ -6,22 +6,28 @@ source). The tests read back whatever the replica holds, so a replica filled by
 the real pipeline can stand in for this helper.
 
 Two users with statistics (alice in Berlin, bob in New York) and one without
-(carol); names with markup and quotes check that pages escape them.
+(carol); names with markup and quotes check that pages escape them. Alice also
+has the rolling periods.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from warehouse.catalog import ROLLING_PERIODS
 from warehouse.db import connect
 from warehouse.settings import Settings
 
 COMPUTED_AT = datetime(2026, 2, 1, 3, 0, tzinfo=UTC)
 SOURCE_MAX_PLAYED_AT = datetime(2026, 1, 31, 22, 59, 58, tzinfo=UTC)
 IMAGE_HOST = "https://i.scdn.co"
+# Alice's rolling periods end with her last stream, on 21 January 2026 (local date), and overlap these months
+# (docs/metrics.md, "Rolling periods").
+ROLLING_MONTHS = {"last-4-weeks": ("2025-12", "2026-01"), "last-6-months": ("2025-11", "2025-12", "2026-01"),
+                  "last-12-months": ("2025-11", "2025-12", "2026-01")}
 
 USERS = {
-    "alice": ("Alice", "Europe/Berlin", ("all", "2025", "2025-11", "2025-12", "2026", "2026-01")),
+    "alice": ("Alice", "Europe/Berlin", ("all", *ROLLING_PERIODS, "2025", "2025-11", "2025-12", "2026", "2026-01")),
     "bob": ('Bob <b>"the builder"</b>', "America/New_York", ("all", "2026", "2026-01")),
     "carol": ("Carol", "UTC", ()),
 }
@@ -52,7 +58,8 @@ TRACKS = [  # track_id, name, album_id, primary_artist_id, duration_ms, explicit
 
 def _size(user: str, period: str) -> int:
     """Streams of the user in the period: differs for every user and period."""
-    base = {"all": 1200, 4: 700, 7: 150}[period if period == "all" else len(period)]
+    sizes = {"all": 1200, "last-12-months": 1100, "last-6-months": 900, "last-4-weeks": 140, 4: 700, 7: 150}
+    base = sizes[period] if period in sizes else sizes[len(period)]
     return base + 37 * sum(map(ord, user + period)) % 97
 
 
@@ -89,8 +96,9 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
     genres = [(1, "indie rock", n // 3), (2, "jazz", n // 4), (3, "j-pop", n // 6)]
     unknown_genre = n // 5
     with_genre = n - unknown_genre
-    year = int(period[:4]) if period != "all" else 2025
-    first_day = date(year, int(period[5:]) if len(period) == 7 else 1, 1)
+    start = ROLLING_MONTHS[period][-1] if period in ROLLING_PERIODS else period  # a rolling period's: its last month
+    year = int(start[:4]) if start != "all" else 2025
+    first_day = date(year, int(start[5:]) if len(start) == 7 else 1, 1)
     return {
         "overview": [(n, n * 200_000 + 123, n // 3, n // 10, n // 8, min(28, n // 20),
                       datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(hours=7, seconds=13),
@@ -133,7 +141,10 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
 
 
 def months_in(user: str, period: str) -> int:
-    """The user's months within the period (ar1, first of every ranking here, topped each of them)."""
+    """The user's months within the period, or that a rolling period overlaps (ar1, first of every ranking here,
+    topped each of them)."""
+    if period in ROLLING_PERIODS:
+        return len(ROLLING_MONTHS[period])
     return sum(1 for p in USERS[user][2] if len(p) == 7 and (period == "all" or p.startswith(period)))
 
 

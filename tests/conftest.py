@@ -159,6 +159,8 @@ def spark():
                .config("spark.jars", postgres_jdbc_jar())
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", "2")
+               # as a run's driver has (SPARK_DRIVER_MEMORY's default): the whole suite shares this one
+               .config("spark.driver.memory", Settings.model_fields["spark_driver_memory"].default)
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .getOrCreate())

@@ -48,6 +48,9 @@ GAP_CLASSES = ("continuous", "short_break", "long_break")
 POPULARITY_BRACKETS = (*(str(b) for b in range(10)), "unknown")
 DURATION_CLASSES = ("short", "medium", "long", "unknown")
 EXPLICIT_VALUES = ("true", "false", "unknown")
+# The rolling periods (docs/metrics.md, "Local time and periods"): name -> (how far back, unit), each ending on
+# the user's latest local date with a stream and starting the day after that date minus this much.
+ROLLING_PERIODS = {"last-4-weeks": (4, "weeks"), "last-6-months": (6, "months"), "last-12-months": (12, "months")}
 
 CATALOG: tuple[Statistic, ...] = (
     Statistic("overview", "totals: streams, listening time, distinct tracks/artists/albums, active days, "

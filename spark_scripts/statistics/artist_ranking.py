@@ -4,8 +4,8 @@ it topped and its longest streak (docs/metrics.md, 16)."""
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables, with_periods
-from spark_scripts.state import MONTH
+from spark_scripts.prepare import KEY, Tables
+from spark_scripts.state import MONTH, ROLLING
 from spark_scripts.statistics._ranking import ranking
 from spark_scripts.statistics.artist_streaks import streak_runs
 
@@ -13,13 +13,15 @@ ITEM = [*KEY, "artist_id"]
 
 
 def _months_at_top(t: Tables) -> DataFrame:
-    """Per period and artist: the months of the period in which the artist ranked first of the month."""
+    """Per period and artist: the months of the period in which the artist ranked first of the month (of a
+    rolling period's month, on the period's own streams)."""
+    month = [*MONTH, ROLLING]
     months = (t.month_tracks.where(F.col("primary_artist_id").isNotNull())
-              .groupBy(*MONTH, "primary_artist_id")
+              .groupBy(*month, "primary_artist_id")
               .agg(F.sum("streams").alias("streams"), F.sum("listening_ms").alias("listening_ms")))
-    order = Window.partitionBy(*MONTH).orderBy(F.desc("streams"), F.desc("listening_ms"), F.asc("primary_artist_id"))
+    order = Window.partitionBy(*month).orderBy(F.desc("streams"), F.desc("listening_ms"), F.asc("primary_artist_id"))
     tops = months.withColumn("month_rank", F.row_number().over(order)).where(F.col("month_rank") == 1)
-    return (t.in_scope(with_periods(tops)).groupBy(*KEY, F.col("primary_artist_id").alias("artist_id"))
+    return (t.spread(tops).groupBy(*KEY, F.col("primary_artist_id").alias("artist_id"))
             .agg(F.count("*").cast("int").alias("months_at_top")))
 
 

@@ -3,14 +3,18 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables, with_periods
+from spark_scripts.prepare import KEY, Tables
+from spark_scripts.state import ROLLING
 
 
 def _first_ever(t: Tables, column: str, name: str) -> DataFrame:
-    """How many `column` values have their first-ever stream of the user in each period."""
-    months = t.month_tracks.where(F.col(column).isNotNull())
-    first = months.groupBy("user_id", column).agg(F.min_by("local_month", "first_played_at").alias("local_month"))
-    return (t.in_scope(with_periods(first.withColumn("local_year", F.substring("local_month", 1, 4))))
+    """How many `column` values have their first-ever stream of the user in each period: those whose first
+    stream in the period is their first ever."""
+    known = F.col(column).isNotNull()
+    ever = (t.month_tracks.where(known & F.col(ROLLING).isNull()).groupBy("user_id", column)
+            .agg(F.min("first_played_at").alias("first_ever")))
+    return (t.tracks.where(known).groupBy(*KEY, column).agg(F.min("first_played_at").alias("first_played_at"))
+            .join(ever, ["user_id", column]).where(F.col("first_played_at") == F.col("first_ever"))
             .groupBy(*KEY).agg(F.count("*").cast("int").alias(name)))
 
 

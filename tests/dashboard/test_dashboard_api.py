@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import json
 import re
 import urllib.error
 import urllib.request
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from dashboard.app import create_app
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, replica_rows, replicate_share_links
-from warehouse.catalog import STATISTICS
+from warehouse.catalog import ROLLING_PERIODS, STATISTICS
 from warehouse.share_links import create_share_link, list_share_links, revoke_share_link
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()}
@@ -61,9 +63,29 @@ def as_python(value, like):
     return value
 
 
-def in_period(row_period: str, period: str) -> bool:
-    """docs/metrics.md: a session (keyed by its month) belongs to that month, its year and 'all'."""
-    return period == "all" or row_period == period or row_period.startswith(period + "-")
+def rolling_start(settings, user: str, period: str) -> datetime:
+    """When a rolling period starts: the local midnight of the day after the local date of its last stream minus
+    its length (docs/metrics.md, "Rolling periods")."""
+    (row,) = replica_rows(settings, "SELECT o.last_played_at, u.timezone FROM analytics.overview o "
+                                    "JOIN dim_user u USING (user_id) WHERE o.user_id = %s AND o.period = %s",
+                          (user, period))
+    zone = ZoneInfo(row["timezone"])
+    last_day = row["last_played_at"].astimezone(zone).date()
+    amount, unit = ROLLING_PERIODS[period]
+    if unit == "weeks":
+        back = last_day - timedelta(weeks=amount)
+    else:  # months back; from a day the shorter month lacks, to that month's last day
+        year, month = divmod(last_day.year * 12 + last_day.month - 1 - amount, 12)
+        back = date(year, month + 1, min(last_day.day, calendar.monthrange(year, month + 1)[1]))
+    return datetime.combine(back + timedelta(days=1), time(), zone)
+
+
+def in_period(settings, user: str, session: dict, period: str) -> bool:
+    """docs/metrics.md: a session (keyed by its month) belongs to that month, its year and 'all', and to a
+    rolling period when it starts in it."""
+    if period in ROLLING_PERIODS:
+        return session["session_start"] >= rolling_start(settings, user, period)
+    return period == "all" or session["period"] == period or session["period"].startswith(period + "-")
 
 
 def periods_of(settings, user: str) -> list[str]:
@@ -80,7 +102,7 @@ def test_every_endpoint_returns_exactly_the_replica_rows(server, filled):
         for user in users:
             everything = replica_rows(filled, f"SELECT * FROM analytics.{statistic} WHERE user_id = %s", (user,))
             for period in periods_of(filled, user):
-                expected = {tuple(r[k] for k in key): r for r in everything if in_period(r["period"], period)} \
+                expected = {tuple(r[k] for k in key): r for r in everything if in_period(filled, user, r, period)} \
                     if statistic == "sessions" else \
                     {tuple(r[k] for k in key): r for r in everything if r["period"] == period}
                 status, body, head = get(f"{server.url}/api/users/{user}/{statistic}?period={period}", ADMIN)
@@ -113,14 +135,15 @@ def test_periods_and_users(server, filled):
     status, body, _ = get(f"{server.url}/api/users/alice/periods", ADMIN)
     assert status == 200
     assert body == {"user_id": "alice", "timezone": "Europe/Berlin",
-                    "periods": ["all", "2026", "2025", "2026-01", "2025-12", "2025-11"]}
+                    "periods": ["all", "last-4-weeks", "last-6-months", "last-12-months", "2026", "2025", "2026-01",
+                                "2025-12", "2025-11"]}
     status, body, _ = get(f"{server.url}/api/users", ADMIN)
     assert status == 200
     assert [u["user_id"] for u in body["users"]] == ["alice", "bob", "carol"]
     alice = body["users"][0]
     overview_all = replica_rows(filled, "SELECT streams FROM analytics.overview "
                                         "WHERE user_id = 'alice' AND period = 'all'")[0]
-    assert (alice["streams"], alice["timezone"], alice["periods"]) == (overview_all["streams"], "Europe/Berlin", 6)
+    assert (alice["streams"], alice["timezone"], alice["periods"]) == (overview_all["streams"], "Europe/Berlin", 9)
 
 
 @pytest.mark.parametrize("path, message", [
@@ -128,6 +151,8 @@ def test_periods_and_users(server, filled):
     ("/api/users/nobody/periods", "unknown user 'nobody'"),
     ("/api/users/alice/overview?period=2024-13", "bad period '2024-13'"),
     ("/api/users/alice/overview?period=last-week", "bad period 'last-week'"),
+    ("/api/users/alice/overview?period=last-3-months", "bad period 'last-3-months'"),
+    ("/api/users/bob/overview?period=last-4-weeks", "no statistics for user 'bob' and period 'last-4-weeks'"),
     ("/api/users/alice/top_tracks?period=2019", "no statistics for user 'alice' and period '2019'"),
     ("/api/users/alice/sessions?period=2019-02", "no statistics for user 'alice' and period '2019-02'"),
     ("/api/users/carol/overview", "no statistics for user 'carol' and period 'all'"),
@@ -139,6 +164,45 @@ def test_bad_user_period_or_statistic_is_a_clear_404(server, path, message):
     assert status == 404
     assert head["Content-Type"] == "application/json"
     assert body["status"] == 404 and message.lower() in body["message"].lower()
+
+
+def test_a_rolling_period_has_its_own_rows_and_the_sessions_starting_in_it(server, filled):
+    rows = replica_rows(filled, "SELECT * FROM analytics.overview WHERE user_id = 'alice' "
+                                "AND period IN ('all', 'last-12-months') ORDER BY period = 'all'")
+    status, body, _ = get(f"{server.url}/api/users/alice/overview?period=last-12-months", ADMIN)
+    assert status == 200 and body["period"] == "last-12-months"
+    assert [r["streams"] for r in body["rows"]] == [rows[0]["streams"]] != [rows[1]["streams"]]
+    # Alice's last stream is on 21 January 2026 in Berlin: her last 4 weeks start on 25 December, 00:00 local
+    # (23:00 UTC), whatever month holds their first sessions.
+    edge = [datetime.fromisoformat("2025-12-24T22:59:59+00:00"), datetime.fromisoformat("2025-12-24T23:00:00+00:00")]
+    with psycopg.connect(filled.replica_database_url) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO analytics.sessions (user_id, session_id, period, session_start, session_end, streams, "
+            "distinct_tracks, listening_ms, computed_at, source_max_played_at) "
+            "VALUES ('alice', %s, %s, %s, %s, 3, 3, 600000, now(), now())",
+            [(int(start.timestamp() * 1000), "2025-12", start, start + timedelta(minutes=10)) for start in edge])
+    january = [r["session_start"] for r in replica_rows(
+        filled, "SELECT session_start FROM analytics.sessions WHERE user_id = 'alice' AND period = '2026-01' "
+                "ORDER BY session_start")]
+    status, body, _ = get(f"{server.url}/api/users/alice/sessions?period=last-4-weeks", ADMIN)
+    assert status == 200
+    assert [datetime.fromisoformat(r["session_start"]) for r in body["rows"]] == [edge[1], *january]
+    every = get(f"{server.url}/api/users/alice/sessions?period=all", ADMIN)[1]["rows"]
+    assert get(f"{server.url}/api/users/alice/sessions?period=last-6-months", ADMIN)[1]["rows"] == every
+
+
+def test_the_period_picker_offers_the_rolling_periods_after_all_time(server):
+    status, page, _ = get(f"{server.url}/users/alice?period=last-4-weeks", ADMIN)
+    assert status == 200 and "<h1>Alice · Last 4 weeks</h1>" in page
+    picker = page.split('<select id="period-picker"')[1].split("</select>")[0]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', picker, re.S)
+    assert [label for label, _ in groups] == ["All time", "Rolling", "Years", "Months"]
+    assert re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', groups[1][1]) == [
+        ("last-4-weeks", " selected", "Last 4 weeks"), ("last-6-months", "", "Last 6 months"),
+        ("last-12-months", "", "Last 12 months")]
+    assert 'id="chart-months"' not in page  # its months are not whole months of it
+    assert 'id="chart-months"' in get(f"{server.url}/users/alice?period=2026", ADMIN)[1]
+    assert '<optgroup label="Rolling">' not in get(f"{server.url}/users/bob", ADMIN)[1]  # bob has none here
 
 
 @pytest.mark.parametrize("statistic", ["track_ranking", "artist_ranking", "album_ranking"])

@@ -38,6 +38,16 @@ def test_an_artist_page_holds_its_ranking_row_months_and_top_tracks_and_albums(s
     assert [(a["album_id"], a["name"]) for a in body["top_albums"]] == [("al1", "Golden Echo")]
 
 
+def test_an_artist_in_a_rolling_period_keeps_its_history_by_month(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/alice/artists/ar1?period=last-4-weeks", ADMIN)
+    assert status == 200 and body["period"] == "last-4-weeks"
+    (row,) = ranking_rows(filled, "artist", "user_id = 'alice' AND period = 'last-4-weeks' AND artist_id = 'ar1'", ())
+    assert (body["ranking"]["streams"], body["ranking"]["months_at_top"]) == (row["streams"], 2)
+    assert [m["period"] for m in body["months"]] == ["2025-11", "2025-12", "2026-01"]  # months only
+    status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=last-4-weeks", ADMIN)
+    assert status == 200 and "In Last 4 weeks" in page and 'href="/users/alice/tracks/tr1?period=last-4-weeks"' in page
+
+
 def test_an_album_page_holds_its_completion_and_tracks(server, filled):
     status, body, _ = get(f"{server.url}/api/users/alice/albums/al2?period=2025-12", ADMIN)
     assert status == 200

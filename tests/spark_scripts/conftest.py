@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from pyspark.sql import functions as F
 
 from spark_scripts.prepare import Tables, prepare
-from spark_scripts.state import grains
+from spark_scripts.state import grains, rolling_grains, with_rolling
 
 
 def at(text: str) -> datetime:
@@ -53,7 +53,8 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     users_frame = spark.createDataFrame(list(users.items()), "user_id string, timezone string")
     plays_frame = spark.createDataFrame(rows, PLAY_SCHEMA).withColumn("before", F.lit(False))
     return prepare(
-        grains(plays_frame, users_frame, session_gap_minutes),
+        with_rolling(grains(plays_frame, users_frame, session_gap_minutes),
+                     rolling_grains(plays_frame, users_frame, session_gap_minutes)),
         spark.createDataFrame([(k, *v) for k, v in tracks.items()],
                               "track_id string, album_id string, primary_artist_id string, duration_ms int, "
                               "explicit boolean, popularity smallint"),

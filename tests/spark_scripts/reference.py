@@ -8,8 +8,12 @@ Parameters: `album_min_tracks` (ALBUM_MIN_TRACKS) and `session_gap_minutes`
 (SESSION_GAP_MINUTES).
 
 Readings of the document where it leaves room:
-- periods are the (user, 'all' | local year | local month) that hold a stream;
-  session_summary also has the periods of its sessions' local starts;
+- periods are the (user, 'all' | local year | local month | rolling period) that
+  hold a stream; session_summary also has the periods of its sessions' local starts;
+- which periods a thing (play, gap, session, first stream) of a local date belongs
+  to is said once, by `_periods_of`; the rolling windows by the `rolling` CTE;
+- months_at_top: each period's months are ranked on the period's own streams of
+  the month (for 'all', a year or a month that is the whole month);
 - text ids and genre names are ordered by code point (COLLATE "C");
 - rows without an album (or primary artist) count in every total but get no
   album (artist) row: top_albums, album_completion, release_years skip them;
@@ -25,6 +29,17 @@ import psycopg
 
 from warehouse.settings import Settings
 
+
+def _periods_of(user: str, day: str) -> str:
+    """`CROSS JOIN LATERAL ... AS p (period)`: the periods of a thing of `user` on local date `day` —
+    'all', the day's year and month, and each rolling period (the `rolling` CTE) whose window holds it."""
+    return f"""CROSS JOIN LATERAL (
+        SELECT 'all' UNION ALL SELECT to_char({day}, 'YYYY') UNION ALL SELECT to_char({day}, 'YYYY-MM')
+        UNION ALL SELECT w.period FROM rolling w
+                  WHERE w.user_id = {user} AND {day} BETWEEN w.first_day AND w.last_day
+    ) AS p (period)"""
+
+
 # Every play with its track's facts; every stream once in each of its periods.
 BASE = """
 WITH plays AS (
@@ -35,9 +50,18 @@ WITH plays AS (
     FROM fact_play f LEFT JOIN dim_track t ON t.track_id = f.track_id
 ),
 streams AS (SELECT * FROM plays WHERE is_stream),
+-- The rolling periods of each user with a stream: from first_day to L, the latest local date with a stream.
+rolling AS (
+    SELECT l.user_id, w.period, w.first_day, l.last_day
+    FROM (SELECT user_id, max(local_date) AS last_day FROM streams GROUP BY user_id) AS l
+    CROSS JOIN LATERAL (VALUES ('last-4-weeks', l.last_day - 27),
+                               ('last-6-months', (l.last_day - interval '6 months')::date + 1),
+                               ('last-12-months', (l.last_day - interval '12 months')::date + 1))
+        AS w (period, first_day)
+),
 period_streams AS (
     SELECT s.*, p.period
-    FROM streams s CROSS JOIN LATERAL (VALUES ('all'), (s.local_year), (s.local_month)) AS p (period)
+    FROM streams s """ + _periods_of("s.user_id", "s.local_date") + """
 ),
 periods AS (
     SELECT user_id, period, count(*) AS total FROM period_streams GROUP BY user_id, period
@@ -73,6 +97,7 @@ session_rows AS (
 session_list AS (
     SELECT r.*,
            to_char(r.session_start AT TIME ZONE u.timezone, 'YYYY-MM') AS month,
+           (r.session_start AT TIME ZONE u.timezone)::date AS start_date,
            floor(extract(epoch FROM r.session_start) * 1000)::bigint AS session_id,
            extract(epoch FROM r.session_end - r.session_start) * 1000 AS length_ms
     FROM session_rows r JOIN dim_user u ON u.user_id = r.user_id
@@ -102,22 +127,22 @@ TRACK_SKIPS = """,
 track_skips AS (
     SELECT f.user_id, p.period, f.track_id, count(*) FILTER (WHERE f.skipped) AS skipped,
            count(*) FILTER (WHERE f.skipped IS NOT NULL) AS known
-    FROM plays f CROSS JOIN LATERAL (VALUES ('all'), (f.local_year), (f.local_month)) AS p (period)
+    FROM plays f """ + _periods_of("f.user_id", "f.local_date") + """
     GROUP BY 1, 2, 3
 )"""
 
-# The artist that ranked first of each month (streams, listening time, id), and its longest streak.
+# The artist that ranked first of each month of a period (streams, listening time, id), ranked on the
+# period's own streams of that month, and its longest streak.
 ARTIST_EXTRAS = STREAKS + """,
 month_artists AS (
-    SELECT user_id, local_year, local_month, artist_id,
-           row_number() OVER (PARTITION BY user_id, local_month
+    SELECT user_id, period, local_month, artist_id,
+           row_number() OVER (PARTITION BY user_id, period, local_month
                               ORDER BY count(*) DESC, sum(ms_played) DESC, artist_id COLLATE "C") AS month_rank
-    FROM streams WHERE artist_id IS NOT NULL GROUP BY user_id, local_year, local_month, artist_id
+    FROM period_streams WHERE artist_id IS NOT NULL GROUP BY user_id, period, local_month, artist_id
 ),
 months_at_top AS (
-    SELECT user_id, p.period, artist_id, count(*)::int AS months
-    FROM month_artists CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
-    WHERE month_rank = 1 GROUP BY 1, 2, 3
+    SELECT user_id, period, artist_id, count(*)::int AS months
+    FROM month_artists WHERE month_rank = 1 GROUP BY 1, 2, 3
 ),
 longest AS (
     SELECT DISTINCT ON (user_id, period, artist_id) user_id, period, artist_id, days, streak_start, streak_end
@@ -189,7 +214,7 @@ QUERIES: dict[str, str] = {
     "overview": BASE + """,
 period_plays AS (  -- every play, streams or not, for the skip rate
     SELECT f.*, p.period
-    FROM plays f CROSS JOIN LATERAL (VALUES ('all'), (f.local_year), (f.local_month)) AS p (period)
+    FROM plays f """ + _periods_of("f.user_id", "f.local_date") + """
 ),
 skips AS (
     SELECT user_id, period, count(*) FILTER (WHERE skipped) AS skipped,
@@ -197,21 +222,21 @@ skips AS (
     FROM period_plays GROUP BY user_id, period
 ),
 first_artist AS (
-    SELECT DISTINCT ON (user_id, artist_id) user_id, local_year, local_month
+    SELECT DISTINCT ON (user_id, artist_id) user_id, local_date
     FROM ordered WHERE artist_id IS NOT NULL ORDER BY user_id, artist_id, pos
 ),
 first_track AS (
-    SELECT DISTINCT ON (user_id, track_id) user_id, local_year, local_month
+    SELECT DISTINCT ON (user_id, track_id) user_id, local_date
     FROM ordered ORDER BY user_id, track_id, pos
 ),
 new_artists AS (
-    SELECT user_id, p.period, count(*) AS n
-    FROM first_artist CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    SELECT a.user_id, p.period, count(*) AS n
+    FROM first_artist a """ + _periods_of("a.user_id", "a.local_date") + """
     GROUP BY 1, 2
 ),
 new_tracks AS (
-    SELECT user_id, p.period, count(*) AS n
-    FROM first_track CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    SELECT t.user_id, p.period, count(*) AS n
+    FROM first_track t """ + _periods_of("t.user_id", "t.local_date") + """
     GROUP BY 1, 2
 ),
 totals AS (
@@ -310,21 +335,20 @@ FROM session_list
 SELECT s.user_id, p.period, count(*)::int AS sessions, avg(s.length_ms)::float8 AS avg_session_ms,
        round(max(s.length_ms))::bigint AS longest_session_ms,
        avg(s.streams)::float8 AS avg_streams_per_session
-FROM session_list s CROSS JOIN LATERAL (VALUES ('all'), (left(s.month, 4)), (s.month)) AS p (period)
+FROM session_list s """ + _periods_of("s.user_id", "s.start_date") + """
 GROUP BY s.user_id, p.period
 """,
     "play_gaps": BASE + """,
-gaps AS (
-    SELECT user_id, local_year, local_month,
-           greatest(next_started_at - played_at, interval '0') AS gap
+gaps AS (  -- the gap after a stream, in every period of that stream
+    SELECT user_id, local_date, greatest(next_started_at - played_at, interval '0') AS gap
     FROM ordered WHERE next_started_at IS NOT NULL
 ),
 counted AS (
-    SELECT user_id, p.period,
-           CASE WHEN gap < interval '5 minutes' THEN 'continuous'
-                WHEN gap < interval '60 minutes' THEN 'short_break' ELSE 'long_break' END AS gap_class,
+    SELECT g.user_id, p.period,
+           CASE WHEN g.gap < interval '5 minutes' THEN 'continuous'
+                WHEN g.gap < interval '60 minutes' THEN 'short_break' ELSE 'long_break' END AS gap_class,
            count(*) AS gaps
-    FROM gaps CROSS JOIN LATERAL (VALUES ('all'), (local_year), (local_month)) AS p (period)
+    FROM gaps g """ + _periods_of("g.user_id", "g.local_date") + """
     GROUP BY 1, 2, 3
 ),
 totals AS (SELECT user_id, period, sum(gaps) AS total FROM counted GROUP BY 1, 2)

@@ -78,3 +78,16 @@ def test_a_full_read_holds_every_play(dbs, spark):
 def test_the_shuffle_partitions_grow_with_the_plays_a_run_reads():
     assert [shuffle_partitions(n) for n in (0, 10_000, 250_000, 250_001, 500_000, 1_000_000, 10_000_000)] == [
         2, 2, 2, 3, 4, 8, 8]
+
+
+def test_the_window_read_holds_the_last_12_months_of_the_runs_users_and_the_stream_before(dbs, spark):
+    fill(dbs)
+    with connect("source", dbs) as conn:
+        add_play(conn, "plain", "t1", "2025-01-04T08:00:00Z")  # before the 12 months: the stream before them
+        add_play(conn, "plain", "t1", "2025-01-05T08:00:00Z")  # the 12 months end 2026-01-04: they start here
+        add_play(conn, "plain", "t1", "2024-06-01T08:00:00Z")  # older still: not read
+    load_main(dbs)
+    found = extract(spark, dbs, RunScope("incremental", 2, ["plain"], {"plain": "2026-01"}))["window"].collect()
+    assert sorted((p.user_id, p.local_date.isoformat(), p.local_hour, p.before) for p in found) == [
+        ("plain", "2025-01-04", 8, True), ("plain", "2025-01-05", 8, False),
+        *[("plain", "2026-01-04", 10 + hour, False) for hour in range(3)]]

@@ -6,6 +6,9 @@ import pytest
 
 from spark_scripts.statistics import COMPUTE
 from tests.spark_scripts.conftest import rows, tables, utc
+from warehouse.catalog import ROLLING_PERIODS
+
+ROLLING = set(ROLLING_PERIODS)
 
 # t1: album a1 by r1, 200 s, explicit, popularity 100; t2: a1 by r1, 100 s, clean, popularity unknown;
 # t3: a2 by r2, 400 s, explicit unknown, popularity 40.
@@ -29,7 +32,7 @@ def by_period(found):
 
 def test_overview(spark):
     got = by_period(compute("overview", tables(spark, PLAYS, TRACKS), "period"))
-    assert set(got) == {"all", "2024", "2024-01", "2024-02"}
+    assert set(got) == {"all", "2024", "2024-01", "2024-02", *ROLLING}
     assert got["all"] == {
         "user_id": "ana", "period": "all", "streams": 3, "listening_ms": 700_000, "distinct_tracks": 3,
         "distinct_artists": 2, "distinct_albums": 2, "active_days": 2,
@@ -38,6 +41,8 @@ def test_overview(spark):
         "new_artists": 2, "new_tracks": 3,
     }
     assert got["2024"] == {**got["all"], "period": "2024"}
+    for rolling in ROLLING:  # every play lies within the 28 days before the last one
+        assert got[rolling] == {**got["all"], "period": rolling}
     january, february = got["2024-01"], got["2024-02"]
     assert (january["streams"], january["listening_ms"], january["distinct_tracks"], january["active_days"],
             january["skip_rate"], january["mainstream_score"], january["new_artists"], january["new_tracks"]) == (
@@ -57,7 +62,8 @@ def test_new_artists_and_tracks_count_first_ever_streams(spark):
              ("ana", "t2", "2024-01-03T10:00:00Z", 100_000)]
     got = by_period(compute("overview", tables(spark, plays, TRACKS), "period"))
     assert {p: (r["new_artists"], r["new_tracks"]) for p, r in got.items()} == {
-        "all": (1, 2), "2023": (1, 1), "2023-12": (1, 1), "2024": (0, 1), "2024-01": (0, 1)}
+        "all": (1, 2), "2023": (1, 1), "2023-12": (1, 1), "2024": (0, 1), "2024-01": (0, 1),
+        **{rolling: (1, 2) for rolling in ROLLING}}
 
 
 def test_top_tracks_ties_by_listening_time_then_id(spark):
@@ -98,7 +104,7 @@ def test_hour_of_day_follows_dst_in_the_users_zone(spark):
 def test_local_date_differs_from_utc(spark):
     # 2024-01-31 20:00 UTC is Thursday 2024-02-01 05:00 in Tokyo.
     t = tables(spark, [("ken", "t1", "2024-01-31T20:00:00Z", 200_000)], TRACKS, users={"ken": "Asia/Tokyo"})
-    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02"}
+    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02", *ROLLING}
     days = [r for r in compute("day_of_week", t, "day_of_week") if r["period"] == "2024-02"]
     assert [(r["day_of_week"], r["streams"]) for r in days] == [(d, int(d == 4)) for d in range(1, 8)]
     longest = compute("longest_days", t)
@@ -137,6 +143,9 @@ def test_artist_streaks_across_a_month_edge_and_broken_by_a_missing_day(spark):
         ("2024-02", 1, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)),
         ("all", 1, "r1", 3, date(2024, 1, 30), date(2024, 2, 1)),
         ("all", 2, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)),
+        *[(rolling, rank, artist, days, start, end) for rolling in sorted(ROLLING)  # all: from 2024-01-11 on
+          for rank, artist, days, start, end in ((1, "r1", 3, date(2024, 1, 30), date(2024, 2, 1)),
+                                                 (2, "r2", 2, date(2024, 2, 5), date(2024, 2, 6)))],
     ]
 
 
@@ -173,7 +182,7 @@ def test_sessions(spark):
 
 def test_session_summary(spark):
     got = by_period(compute("session_summary", tables(spark, SESSION_PLAYS, TRACKS)))
-    assert set(got) == {"all", "2024", "2024-01"}
+    assert set(got) == {"all", "2024", "2024-01", *ROLLING}
     assert got["all"]["sessions"] == 3
     assert got["all"]["avg_session_ms"] == pytest.approx((370_000 + 180_000 + 300_000) / 3)
     assert got["all"]["longest_session_ms"] == 370_000
@@ -185,8 +194,8 @@ def test_a_session_belongs_to_the_month_of_its_local_start(spark):
     t = tables(spark, [("raj", "t1", "2024-01-31T18:35:00Z", 600_000)], TRACKS, users={"raj": "Asia/Kolkata"})
     (session,) = compute("sessions", t)
     assert session["period"] == "2024-01"
-    assert set(by_period(compute("session_summary", t))) == {"all", "2024", "2024-01"}
-    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02"}
+    assert set(by_period(compute("session_summary", t))) == {"all", "2024", "2024-01", *ROLLING}
+    assert {r["period"] for r in compute("overview", t)} == {"all", "2024", "2024-02", *ROLLING}
 
 
 def test_play_gaps(spark):
@@ -276,7 +285,7 @@ def test_rankings_hold_every_item_ranked_by_streams_and_by_listening_time(spark)
 
     def ranked(name, *columns):
         found = [r for r in compute(name, t, "rank") if r["period"] == "all"]
-        assert {r["period"] for r in compute(name, t)} == {"all", "2024", "2024-01"}
+        assert {r["period"] for r in compute(name, t)} == {"all", "2024", "2024-01", *ROLLING}
         return [tuple(r[c] for c in columns) for r in found]
 
     assert ranked("track_ranking", "track_id", "album_id", "artist_id", "streams", "listening_ms", "share",
@@ -313,6 +322,10 @@ def test_artist_ranking_counts_months_at_top_and_the_longest_streak(spark):
         ("2024-02", "r1"): (1, 1, date(2024, 2, 1), date(2024, 2, 1)),
         ("2024-03", "r2"): (1, 1, date(2024, 3, 5), date(2024, 3, 5)),
         ("2024-04", "r1"): (1, 3, date(2024, 4, 1), date(2024, 4, 3)),
+        # the last 4 weeks start on 2024-03-07: only April; the 6 and 12 months hold everything
+        ("last-4-weeks", "r1"): (1, 3, date(2024, 4, 1), date(2024, 4, 3)),
+        **{(rolling, artist): months for rolling in ("last-6-months", "last-12-months") for artist, months in (
+            ("r1", (2, 3, date(2024, 4, 1), date(2024, 4, 3))), ("r2", (2, 1, date(2024, 3, 5), date(2024, 3, 5))))},
     }
 
 
@@ -325,4 +338,54 @@ def test_track_ranking_skip_rate_counts_every_play_whose_skip_is_known(spark):
     found = compute("track_ranking", tables(spark, plays, TRACKS), "period", "track_id")
     assert {(r["period"], r["track_id"]): r["skip_rate"] for r in found} == {
         ("all", "t1"): 0.5, ("2024", "t1"): 0.5, ("2024-01", "t1"): 1.0, ("2024-02", "t1"): 0.0,
-        ("all", "t2"): None, ("2024", "t2"): None, ("2024-02", "t2"): None}
+        ("all", "t2"): None, ("2024", "t2"): None, ("2024-02", "t2"): None,
+        **{(rolling, track): rate for rolling in ROLLING for track, rate in (("t1", 0.5), ("t2", None))}}
+
+
+def test_rolling_periods_follow_local_dates_across_a_dst_change(spark):
+    # Berlin: CET (UTC+1) until 2024-03-31, CEST (UTC+2) after. The last stream ends 2024-04-20 00:30 local,
+    # so the last 4 weeks are the local dates 2024-03-24 .. 2024-04-20.
+    plays = [("eva", "t1", "2024-03-10T12:00:00Z", 200_000),  # March, 6 and 12 months only
+             ("eva", "t1", "2024-03-23T21:00:00Z", 200_000),  # 22:00 local on 03-23: before the 4 weeks
+             # 2024-03-23 23:58 .. 03-24 00:04:40 local: its local date is in the 4 weeks, its session is not
+             ("eva", "t3", "2024-03-23T23:04:40Z", 400_000),
+             ("eva", "t1", "2024-04-19T22:30:00Z", 200_000)]  # 00:30 local on 04-20
+    t = tables(spark, plays, TRACKS, users={"eva": "Europe/Berlin"})
+    overview = by_period(compute("overview", t))
+    assert {p: (r["streams"], r["active_days"], r["first_played_at"], r["new_artists"], r["new_tracks"])
+            for p, r in overview.items() if p in ROLLING} == {
+        "last-4-weeks": (2, 2, utc("2024-03-23T23:04:40Z"), 1, 1),  # r2 and t3 are new, r1 and t1 not
+        "last-6-months": (4, 4, utc("2024-03-10T12:00:00Z"), 2, 2),
+        "last-12-months": (4, 4, utc("2024-03-10T12:00:00Z"), 2, 2)}
+    hours = [(r["hour"], r["streams"]) for r in compute("hour_of_day", t, "hour")
+             if r["period"] == "last-4-weeks" and r["streams"]]
+    assert hours == [(0, 2)]
+    summary = by_period(compute("session_summary", t))
+    assert (summary["last-4-weeks"]["sessions"], summary["last-6-months"]["sessions"]) == (1, 4)
+    gaps = {r["gap_class"]: r["gaps"] for r in compute("play_gaps", t) if r["period"] == "last-4-weeks"}
+    assert gaps == {"continuous": 0, "short_break": 0, "long_break": 1}
+    # March cut at 03-24 holds only t3's stream: r2 tops it; whole, r1 (two streams) does.
+    months = {(r["period"], r["artist_id"]): r["months_at_top"] for r in compute("artist_ranking", t)
+              if r["period"] in ROLLING}
+    assert months == {("last-4-weeks", "r1"): 1, ("last-4-weeks", "r2"): 1, ("last-6-months", "r1"): 2,
+                      ("last-6-months", "r2"): 0, ("last-12-months", "r1"): 2, ("last-12-months", "r2"): 0}
+
+
+def test_rolling_periods_across_a_year_edge_and_a_short_month(spark):
+    # The last stream is on 2024-08-31: 6 months back is 2024-02-29 (a leap year has no 02-31), so the 6 months
+    # start on 2024-03-01; the 12 months start on 2023-09-01, the 4 weeks on 2024-08-04.
+    plays = [("leo", "t1", "2023-08-31T12:00:00Z", 200_000), ("leo", "t1", "2023-09-01T12:00:00Z", 200_000),
+             ("leo", "t3", "2024-02-29T12:00:00Z", 400_000), ("leo", "t3", "2024-03-01T12:00:00Z", 400_000),
+             ("leo", "t2", "2024-08-31T12:00:00Z", 100_000),
+             ("leo", "t1", "2024-09-01T12:00:00Z", 15_000, "extended_export", True)]  # no stream, after the last
+    t = tables(spark, plays, TRACKS)
+    overview = by_period(compute("overview", t))
+    assert {p: (r["streams"], r["first_played_at"], r["skip_rate"]) for p, r in overview.items()
+            if p in ROLLING | {"all"}} == {
+        "all": (5, utc("2023-08-31T12:00:00Z"), 1.0),
+        "last-12-months": (4, utc("2023-09-01T12:00:00Z"), None),
+        "last-6-months": (2, utc("2024-03-01T12:00:00Z"), None),
+        "last-4-weeks": (1, utc("2024-08-31T12:00:00Z"), None)}
+    tracks = {(r["period"], r["track_id"]): r["streams"] for r in compute("track_ranking", t) if r["period"] in ROLLING}
+    assert tracks == {("last-12-months", "t1"): 1, ("last-12-months", "t3"): 2, ("last-12-months", "t2"): 1,
+                      ("last-6-months", "t3"): 1, ("last-6-months", "t2"): 1, ("last-4-weeks", "t2"): 1}
