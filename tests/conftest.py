@@ -159,8 +159,12 @@ def spark():
                .config("spark.jars", postgres_jdbc_jar())
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", "2")
-               # as a run's driver has (SPARK_DRIVER_MEMORY's default): the whole suite shares this one
-               .config("spark.driver.memory", Settings.model_fields["spark_driver_memory"].default)
+               # The whole suite's hundreds of runs share this one driver: it keeps few finished queries' plans
+               # and jobs (each run's plans are large), and has more memory than a run's default 2g.
+               .config("spark.driver.memory", "3g")
+               .config("spark.sql.ui.retainedExecutions", "20")
+               .config("spark.ui.retainedJobs", "50")
+               .config("spark.ui.retainedStages", "50")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .getOrCreate())
