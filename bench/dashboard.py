@@ -168,7 +168,8 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                          "al": lambda p: (f"ar{p % N_ARTISTS:05d}",), "ar": lambda p: ()}[prefix]
                 after = {"tr": lambda row: (rng.random() / 3,),  # skip_rate
                          "ar": lambda row, _start=start: (int(row[-2] == 1), 1 + row[-2] % 9, _start,
-                                                          _start + timedelta(days=row[-2] % 9)),
+                                                          _start + timedelta(days=row[-2] % 9),
+                                                          spread_over(row[1], 24), spread_over(row[1], 7)),
                          "al": lambda row: ()}[prefix]
                 add(table, *((f"{prefix}{p:0{width}d}", *named(p), n // (r + 5), n // (r + 5) * 200_000,
                               1 / (r + 5), datetime(start.year, start.month, 1, 8, tzinfo=UTC), MAX_PLAYED, r + 1,
@@ -190,6 +191,11 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
     conn.commit()
     conn.execute("ANALYZE")
     return counts
+
+
+def spread_over(streams: int, cells: int) -> list[int]:
+    """`streams` counted over `cells` (an artist's hour or weekday profile): the rest in the last cell."""
+    return [streams // cells] * (cells - 1) + [streams - streams // cells * (cells - 1)]
 
 
 class Scenario:

@@ -21,7 +21,7 @@ import psycopg
 
 from warehouse.catalog import ROLLING_PERIODS, STATISTICS
 
-# PostgreSQL types -> DuckDB types, for the columns this project uses (arrays travel as JSON text).
+# PostgreSQL types -> DuckDB types, for the columns this project uses (arrays: of these, see copy_into).
 _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
           "double precision": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
           "timestamp with time zone": "TIMESTAMPTZ"}
@@ -41,15 +41,22 @@ def copy_into(duck: duckdb.DuckDBPyConnection, main: psycopg.Connection, table: 
     cursor = main.execute(f"SELECT * FROM ({query}) q LIMIT 0")
     names = dict(main.execute("SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
                               ([c.type_code for c in cursor.description],)).fetchall())
-    spec = ", ".join(f"'{c.name}': '{_TYPES[names[c.type_code]]}'" for c in cursor.description)
+    types = {c.name: names[c.type_code] for c in cursor.description}
+    # An array column (integer[], ...) travels as JSON text and becomes a DuckDB list of its element type.
+    arrays = {name: f"{_TYPES[kind.removesuffix('[]')]}[]" for name, kind in types.items() if kind.endswith("[]")}
+    if arrays:
+        query = "SELECT " + ", ".join(f"array_to_json({name})::text AS {name}" if name in arrays else name
+                                      for name in types) + f" FROM ({query}) q"
+    spec = ", ".join(f"'{name}': '{'VARCHAR' if name in arrays else _TYPES[kind]}'" for name, kind in types.items())
+    lists = f" REPLACE ({', '.join(f'{n}::JSON::{t} AS {n}' for n, t in arrays.items())})" if arrays else ""
     with tempfile.NamedTemporaryFile(suffix=".csv") as file:
         with main.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
             for block in copy:
                 file.write(block)
         file.flush()
-        duck.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv('{file.name}', header = false, "
-                     f"columns = {{{spec}}}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-                     "allow_quoted_nulls = false)")
+        duck.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *{lists} FROM read_csv('{file.name}', "
+                     f"header = false, columns = {{{spec}}}, auto_detect = false, delim = ',', quote = '\"', "
+                     "escape = '\"', allow_quoted_nulls = false)")
     return duck.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
@@ -133,18 +140,22 @@ SELECT user_id, period, rank, item AS {column}, streams, listening_ms FROM (
 WHERE rank <= 50"""
 
 
-def _ranking(column: str, named: dict[str, str] | None = None) -> str:
-    """Every item streamed; `named`: the columns that follow from the item (name -> expression on ps)."""
-    named = named or {}
+def _ranking(column: str, named: dict[str, str] | None = None, counted: dict[str, str] | None = None) -> str:
+    """Every item streamed; `named`: the columns that follow from the item (name -> expression on ps);
+    `counted`: more aggregates of the item's streams (name -> aggregate expression on ps), last."""
+    named, counted = named or {}, counted or {}
     inner = "".join(f"{expression} AS {name}, " for name, expression in named.items())
     outer = "".join(f"{name}, " for name in named)
+    aggregates = "".join(f", {expression} AS {name}" for name, expression in counted.items())
+    last = "".join(f", {name}" for name in counted)
     return f"""
 SELECT user_id, period, {column}, {outer}streams, listening_ms, streams / total AS share, first_played_at,
        last_played_at,
        row_number() OVER (PARTITION BY user_id, period ORDER BY streams DESC, listening_ms DESC, {column}) AS rank,
-       row_number() OVER (PARTITION BY user_id, period ORDER BY listening_ms DESC, streams DESC, {column}) AS time_rank
+       row_number() OVER (PARTITION BY user_id, period ORDER BY listening_ms DESC, streams DESC, {column})
+           AS time_rank{last}
 FROM (SELECT user_id, period, {column} AS {column}, {inner}count(*) AS streams, sum(ms_played) AS listening_ms,
-             min(played_at) AS first_played_at, max(played_at) AS last_played_at
+             min(played_at) AS first_played_at, max(played_at) AS last_played_at{aggregates}
       FROM ps WHERE {column} IS NOT NULL GROUP BY ALL) JOIN periods USING (user_id, period)"""
 
 
@@ -166,6 +177,13 @@ _MONTHS_AT_TOP = """
                                   ORDER BY count(*) DESC, sum(ms_played) DESC, artist_id) AS month_rank
         FROM ps WHERE artist_id IS NOT NULL GROUP BY user_id, period, local_month, artist_id)
     WHERE month_rank = 1 GROUP BY ALL"""
+
+# An artist's streams by local hour 0-23 and by ISO weekday 1-7 (Monday first), zeros included: one filtered count
+# per cell in the ranking's own grouping, cheaper than grouping by hour and weekday and filling the gaps.
+_PROFILE = {
+    "hour_streams": "[" + ", ".join(f"count(*) FILTER (local_hour = {h})" for h in range(24)) + "]::INTEGER[]",
+    "weekday_streams": "[" + ", ".join(f"count(*) FILTER (local_dow = {d})" for d in range(1, 8)) + "]::INTEGER[]",
+}
 
 
 def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
@@ -320,9 +338,9 @@ longest AS (SELECT user_id, period, artist_id, max(days) AS longest_streak,
                    arg_max(streak_end, (days, streak_end)) AS longest_streak_end
             FROM runs GROUP BY ALL),
 tops AS ({_MONTHS_AT_TOP})
-SELECT r.*, coalesce(t.months_at_top, 0) AS months_at_top, l.longest_streak, l.longest_streak_start,
-       l.longest_streak_end
-FROM ({_ranking("artist_id")}) r
+SELECT r.* EXCLUDE (hour_streams, weekday_streams), coalesce(t.months_at_top, 0) AS months_at_top,
+       l.longest_streak, l.longest_streak_start, l.longest_streak_end, r.hour_streams, r.weekday_streams
+FROM ({_ranking("artist_id", counted=_PROFILE)}) r
 LEFT JOIN tops t USING (user_id, period, artist_id) JOIN longest l USING (user_id, period, artist_id)""",
     "album_ranking": _ranking("album_id", {"artist_id": "album_artist_id"}),
 }

@@ -26,6 +26,7 @@ from warehouse.settings import Settings
 
 PLAY_COLUMNS = ("play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
                 "local_date, local_hour, local_dow, local_year, local_month")
+P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))  # of `fact_play p`
 PLAY_PARTITIONS = 4
 DIMENSIONS = {
     "tracks": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
@@ -59,15 +60,19 @@ def write_run_users(main: psycopg.Connection, scope: RunScope) -> None:
     main.execute("SELECT analyze_table('analytics_staging.run_users')")  # the owner's (main migration 0008)
 
 
+def _last_stream_before(users: str, edge: str) -> str:
+    """SQL: each user of the row source `users` (alias `u`, a `user_id` column) with the user's last stream in the
+    streams' order whose `edge` (a condition on fact_play `p`) holds, marked `before`."""
+    return (f"SELECT e.*, true FROM {users} CROSS JOIN LATERAL (SELECT {P_COLUMNS} FROM fact_play p "
+            f"WHERE p.user_id = u.user_id AND p.is_stream AND {edge} "
+            "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
+
+
 def plays_query(scope: RunScope) -> str:
     if scope.users is None:
         return f"SELECT {PLAY_COLUMNS}, false AS before FROM fact_play"
-    columns = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))
-    return (f"SELECT {columns}, false AS before FROM fact_play p {RECOMPUTED} "
-            f"UNION ALL SELECT e.*, true FROM analytics_staging.run_users r CROSS JOIN LATERAL ("
-            f"SELECT {columns} FROM fact_play p WHERE p.user_id = r.user_id AND p.is_stream "
-            "AND p.local_month < r.since "
-            "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
+    return (f"SELECT {P_COLUMNS}, false AS before FROM fact_play p {RECOMPUTED} "
+            f"UNION ALL {_last_stream_before('analytics_staging.run_users u', 'p.local_month < u.since')}")
 
 
 def window_query() -> str:
@@ -75,18 +80,14 @@ def window_query() -> str:
     user's plays from the first day of the longest one on, and the user's last stream before that day
     (`before`)."""
     longest = max(amount for amount, unit in ROLLING_PERIODS.values() if unit == "months")
-    columns = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))
     # A user's latest local date with a stream is that of the latest stream (one zone per user).
     return (f"WITH w AS (SELECT u.user_id, (l.local_date - interval '{longest} months')::date + 1 AS first_day "
             "FROM analytics_staging.run_users u CROSS JOIN LATERAL (SELECT p.local_date FROM fact_play p "
             "WHERE p.user_id = u.user_id AND p.is_stream ORDER BY p.played_at DESC LIMIT 1) l) "
-            f"SELECT {columns}, false AS before FROM w JOIN fact_play p "
+            f"SELECT {P_COLUMNS}, false AS before FROM w JOIN fact_play p "
             "ON p.user_id = w.user_id AND p.local_month >= to_char(w.first_day, 'YYYY-MM') "
             "AND p.local_date >= w.first_day "
-            f"UNION ALL SELECT e.*, true FROM w CROSS JOIN LATERAL ("
-            f"SELECT {columns} FROM fact_play p WHERE p.user_id = w.user_id AND p.is_stream "
-            "AND p.local_date < w.first_day "
-            "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
+            f"UNION ALL {_last_stream_before('w u', 'p.local_date < u.first_day')}")
 
 
 def stored_query(table: str) -> str:

@@ -102,9 +102,8 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
     by_track = by_period(grains.tracks, ["track_id"], "streams", "listening_ms", mins=("first_played_at",),
                          maxes=("last_played_at",), ors=("weekdays",)).join(F.broadcast(facts), "track_id", "left")
     calendar_sessions = grains.sessions.where(F.col(ROLLING).isNull()).drop(ROLLING)
-    sessions = grains.sessions.withColumn("start_year", F.substring("period", 1, 4))
-    session_periods = spread(sessions.withColumnRenamed("period", "local_month")
-                             .withColumnRenamed("start_year", "local_year"), in_scope)
+    session_periods = spread(grains.sessions.withColumn("local_year", F.substring("period", 1, 4))
+                             .withColumnRenamed("period", "local_month"), in_scope)
     periods = spread(grains.tracks.select(*MONTH, ROLLING).distinct(), in_scope).select(*KEY).distinct()
     return Tables(
         periods=periods,

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StructField
 
 from spark_scripts.publish import table_shape
 from spark_scripts.state import STORED, Grains
@@ -48,8 +49,14 @@ def staged_frames(results: dict[str, DataFrame], recomputed: Grains, pairs: Data
 
 
 def as_lines(frame: DataFrame) -> DataFrame:
-    """The frame's rows as CSV lines (one column, `line`)."""
-    return frame.select(F.to_csv(F.struct(*frame.columns), CSV).alias("line"))
+    """The frame's rows as CSV lines (one column, `line`); an array as PostgreSQL's literal `{1,2}`."""
+    def field(column: StructField) -> F.Column:
+        if not isinstance(column.dataType, ArrayType):
+            return F.col(column.name)
+        elements = F.array_join(F.col(column.name).cast("array<string>"), ",")
+        return F.concat(F.lit("{"), elements, F.lit("}")).alias(column.name)
+
+    return frame.select(F.to_csv(F.struct(*[field(c) for c in frame.schema.fields]), CSV).alias("line"))
 
 
 def copy_lines(conn: psycopg.Connection, table: str, columns: list[str], lines: pa.ChunkedArray) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from warehouse.catalog import ROLLING_PERIODS
+from warehouse.catalog import HOURS, ISO_DAYS, ROLLING_PERIODS
 
 MONTH = ["user_id", "local_year", "local_month"]
 ROLLING = "rolling"  # the rolling period (warehouse/catalog.py ROLLING_PERIODS) a window play is read for
@@ -29,7 +29,8 @@ SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_
 @dataclass(frozen=True)
 class Grains:
     tracks: DataFrame    # MONTH, track_id: streams, listening_ms, first_played_at, last_played_at,
-    #                      weekdays (bit d-1: streamed on ISO day d), month_days (bit n-1: on day n)
+    #                      weekdays (bit d-1: streamed on ISO day d), month_days (bit n-1: on day n),
+    #                      hour_streams (24 stream counts by local hour), weekday_streams (7, by ISO day)
     days: DataFrame      # MONTH, local_date: streams, listening_ms
     clock: DataFrame     # MONTH, local_dow, local_hour: streams, listening_ms
     skips: DataFrame     # MONTH, track_id: skipped, known (track plays whose `skipped` is known)
@@ -60,6 +61,11 @@ def bit(position: str) -> F.Column:
     return F.expr(f"shiftleft(1, int({position}))")
 
 
+def counts_by(column: str, values: tuple[int, ...]) -> F.Column:
+    """An aggregate: the array of how many rows have each of `values` in `column`, in that order."""
+    return F.array(*[F.count(F.when(F.col(column) == value, True)).cast("int") for value in values])
+
+
 def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tuple[str, ...] = ()) -> Grains:
     """The month grains of `plays`; `by`: columns that split a user's plays into separate listenings (the
     rolling periods of `rolling_grains`), each with its own `before` stream, kept in every grain."""
@@ -70,7 +76,8 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tup
     tracks = streams.groupBy(*keys, "track_id").agg(
         *count_ms, F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"),
         F.bit_or(bit("local_dow - 1")).alias("weekdays"),
-        F.bit_or(bit("day(local_date) - 1")).alias("month_days"))
+        F.bit_or(bit("day(local_date) - 1")).alias("month_days"),
+        counts_by("local_hour", HOURS).alias("hour_streams"), counts_by("local_dow", ISO_DAYS).alias("weekday_streams"))
     skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*keys, "track_id")
              .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
     sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000, list(by))

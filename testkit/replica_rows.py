@@ -135,9 +135,26 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
             aid: ((months_in(user, period), 6 + n % 5, first_day + timedelta(days=2),
                    first_day + timedelta(days=7 + n % 5)) if rank == 1 else
                   (0, 1, first_day + timedelta(days=rank), first_day + timedelta(days=rank)))
+            + artist_profile(n // (rank + 1), rank)
             for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)}),
         "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}, {}),
     }
+
+
+def _spread(total: int, weights: list[int]) -> list[int]:
+    """`total` split by whole `weights` (rounded down), the rest on the heaviest: it sums to `total`."""
+    parts = [total * w // sum(weights) for w in weights]
+    parts[weights.index(max(weights))] += total - sum(parts)
+    return parts
+
+
+def artist_profile(streams: int, rank: int) -> tuple[list[int], list[int]]:
+    """An artist's hour_streams (24, by local hour) and weekday_streams (7, Monday first) of its `streams`
+    (docs/metrics.md, statistic 16): evenings above all, no stream between 2:00 and 6:59, and the weekdays
+    rising to the weekend; a different shape for every rank."""
+    hours = [0 if 2 <= h <= 6 else (h * 5 + rank * 7) % 11 + 1 + (12 if 18 <= h <= 22 else 0) for h in range(24)]
+    days = [d + rank % 3 + (4 if d >= 5 else 0) for d in range(7)]
+    return _spread(streams, hours), _spread(streams, days)
 
 
 def months_in(user: str, period: str) -> int:

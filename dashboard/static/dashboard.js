@@ -273,25 +273,47 @@
     }], { height: Math.max(220, 24 * rows.length + 60), xaxis: axis("Share of streams with a known genre (%)"), yaxis: { automargin: true } });
   }
 
-  function drawHours() {
-    var rows = data.hour_of_day;
-    draw("chart-hour_of_day", [{
+  // Streams per local hour and per weekday, as bars: the overview's hour_of_day and day_of_week rows, and an
+  // artist's hour_streams and weekday_streams (rows {hour, streams} and {day_of_week, streams}, in key order).
+  function hourBars(id, rows, hover) {
+    draw(id, [{
       type: "bar", marker: { color: GREEN }, x: rows.map(function (r) { return hourLabel(r.hour); }),
-      y: rows.map(function (r) { return r.streams; }),
-      hovertext: rows.map(function (r) { return hourLabel(r.hour) + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms) + ", " + pct(r.share); }),
-      hoverinfo: "text",
+      y: rows.map(function (r) { return r.streams; }), hovertext: rows.map(hover), hoverinfo: "text",
     }], { xaxis: axis("Local hour (" + tz + ")", { type: "category" }), yaxis: axis("Streams") });
+  }
+  function dayName(r) { return DAYS[r.day_of_week - 1]; }
+  // `more`: traces drawn over the bars, with the `layout` they need.
+  function dayBars(id, rows, more, layout) {
+    draw(id, [
+      { type: "bar", name: "Streams", marker: { color: GREEN }, x: rows.map(dayName), y: rows.map(function (r) { return r.streams; }) },
+    ].concat(more || []), Object.assign({ xaxis: { type: "category" }, yaxis: axis("Streams") }, layout || {}));
+  }
+
+  function drawHours() {
+    hourBars("chart-hour_of_day", data.hour_of_day, function (r) {
+      return hourLabel(r.hour) + ": " + int(r.streams) + " streams, " + minutes(r.listening_ms) + ", " + pct(r.share);
+    });
   }
 
   function drawDays() {
     var rows = data.day_of_week;
-    draw("chart-day_of_week", [
-      { type: "bar", name: "Streams", marker: { color: GREEN }, x: rows.map(function (r) { return DAYS[r.day_of_week - 1]; }),
-        y: rows.map(function (r) { return r.streams; }) },
+    dayBars("chart-day_of_week", rows, [
       { type: "scatter", mode: "lines+markers", name: "Track variety (%)", yaxis: "y2", line: { color: DARK },
-        x: rows.map(function (r) { return DAYS[r.day_of_week - 1]; }), y: rows.map(function (r) { return r.track_variety * 100; }) },
-    ], { showlegend: true, legend: { orientation: "h", y: -0.3 }, xaxis: { type: "category" }, yaxis: axis("Streams"),
+        x: rows.map(dayName), y: rows.map(function (r) { return r.track_variety * 100; }) },
+    ], { showlegend: true, legend: { orientation: "h", y: -0.3 },
          yaxis2: axis("Distinct tracks per stream (%)", { overlaying: "y", side: "right", rangemode: "tozero" }) });
+  }
+
+  // An artist's page: its hour-of-day and weekday profile, the stored arrays as they are (hour 0..23, ISO
+  // weekday Monday first); the page holds a chart only for an array the replica has (not NULL).
+  function drawProfile() {
+    if (byId("chart-hour_streams")) {
+      hourBars("chart-hour_streams", data.hour_streams.map(function (s, h) { return { hour: h, streams: s }; }),
+        function (r) { return hourLabel(r.hour) + ": " + int(r.streams) + " streams"; });
+    }
+    if (byId("chart-weekday_streams")) {
+      dayBars("chart-weekday_streams", data.weekday_streams.map(function (s, d) { return { day_of_week: d + 1, streams: s }; }));
+    }
   }
 
   function drawClock() {
@@ -490,5 +512,7 @@
     drawGenres(5);
     drawClock();
     drawDiscoveries();
+  } else if (page === "entity") {
+    drawProfile();
   }
 })();

@@ -1,5 +1,5 @@
 """artist_ranking: every primary artist streamed, ranked by streams and by listening time, with the months
-it topped and its longest streak (docs/metrics.md, 16)."""
+it topped, its longest streak and its hour and weekday profile (docs/metrics.md, 16)."""
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -8,6 +8,7 @@ from spark_scripts.prepare import KEY, Tables
 from spark_scripts.state import MONTH, ROLLING
 from spark_scripts.statistics._ranking import ranking
 from spark_scripts.statistics.artist_streaks import streak_runs
+from warehouse.catalog import HOURS, ISO_DAYS
 
 ITEM = [*KEY, "artist_id"]
 
@@ -34,7 +35,18 @@ def _longest_streaks(t: Tables) -> DataFrame:
                     F.col("run.streak_end").alias("longest_streak_end")))
 
 
+def _profiles(t: Tables) -> DataFrame:
+    """Per period and artist: its streams by local hour and by ISO weekday (the month grains' counts, summed
+    position by position)."""
+    def summed(column: str, size: int) -> F.Column:
+        return F.array(*[F.sum(F.col(column)[i]).cast("int") for i in range(size)]).alias(column)
+
+    return (t.spread(t.month_tracks.where(F.col("primary_artist_id").isNotNull()))
+            .groupBy(*KEY, F.col("primary_artist_id").alias("artist_id"))
+            .agg(summed("hour_streams", len(HOURS)), summed("weekday_streams", len(ISO_DAYS))))
+
+
 def artist_ranking(t: Tables) -> DataFrame:
     return (ranking(t, "primary_artist_id", "artist_id", {})
-            .join(_months_at_top(t), ITEM, "left").join(_longest_streaks(t), ITEM)
+            .join(_months_at_top(t), ITEM, "left").join(_longest_streaks(t), ITEM).join(_profiles(t), ITEM)
             .withColumn("months_at_top", F.coalesce("months_at_top", F.lit(0))))

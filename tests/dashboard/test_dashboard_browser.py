@@ -282,6 +282,8 @@ def test_from_the_top_artists_to_an_artist_its_album_and_a_track(server, filled,
     assert p.page.locator("#longest-streak").inner_text() == f"{row['longest_streak']} days"
     assert [r.get_attribute("data-period") for r in p.page.locator("#table-months tbody tr").all()] == [
         "2026-01", "2025-12", "2025-11"]
+    p.wait_for_charts()
+    assert p.page.locator("#chart-hour_streams .bars .point").count() == 24  # its profile by hour, 0:00-23:00
     p.screenshot("artist-alice-ar1")
     p.page.locator("#table-albums a", has_text="Golden Echo").click()
     p.page.wait_for_url(re.compile(r"/users/alice/albums/al1\?period=2025-12$"))

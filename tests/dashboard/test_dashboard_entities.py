@@ -3,10 +3,14 @@ filled replica (testkit/replica_rows.py): exact rows, accent-insensitive search,
 
 from __future__ import annotations
 
+import json
+import re
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
 
+from testkit.replica_rows import statistic_rows
 from tests.dashboard.dashboard_helpers import replica_rows, replicate_share_links
 from tests.dashboard.test_dashboard_api import ADMIN, bearer, get
 from warehouse.share_links import create_share_link
@@ -14,6 +18,18 @@ from warehouse.share_links import create_share_link
 
 def ranking_rows(settings, kind: str, where: str, params: tuple) -> list[dict]:
     return replica_rows(settings, f"SELECT * FROM analytics.{kind}_ranking WHERE {where}", params)
+
+
+def written_profile(user: str, period: str, artist_id: str) -> tuple[list[int], list[int]]:
+    """The hour_streams and weekday_streams the testkit wrote for the artist (its row's last two columns)."""
+    (row,) = [row for row in statistic_rows(user, period)["artist_ranking"] if row[0] == artist_id]
+    return row[-2], row[-1]
+
+
+def page_data(page: str) -> dict | None:
+    """The JSON a page gives dashboard.js to draw from, if any."""
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S)
+    return json.loads(found.group(1)) if found else None
 
 
 def test_an_artist_page_holds_its_ranking_row_months_and_top_tracks_and_albums(server, filled):
@@ -132,3 +148,58 @@ def test_entity_pages_render_the_rows_and_link_to_each_other(server, filled):
     # The ranking pages link every row to its item's page.
     status, page, _ = get(f"{server.url}/users/alice/artists?period=2026", ADMIN)
     assert 'href="/users/alice/artists/ar2?period=2026"' in page
+
+
+def test_an_artist_answer_has_its_hour_and_weekday_profile(server, filled):
+    status, body, _ = get(f"{server.url}/api/users/alice/artists/ar1?period=2025-12", ADMIN)
+    assert status == 200
+    hours, weekdays = written_profile("alice", "2025-12", "ar1")
+    assert hours == [3, 0, 0, 0, 0, 0, 0, 4, 1, 4, 1, 3, 0, 3, 0, 2, 5, 2, 21, 7, 9, 7, 9, 0]
+    assert weekdays == [2, 4, 6, 9, 11, 22, 27]
+    ranking = body["ranking"]
+    assert (ranking["hour_streams"], ranking["weekday_streams"]) == (hours, weekdays)
+    assert sum(hours) == sum(weekdays) == ranking["streams"] == 81
+    # Every period's row has its own; the whole ranking answers them too.
+    _, body, _ = get(f"{server.url}/api/users/bob/artists/ar3?period=2026", ADMIN)
+    ranking = body["ranking"]
+    assert (ranking["hour_streams"], ranking["weekday_streams"]) == written_profile("bob", "2026", "ar3")
+    _, body, _ = get(f"{server.url}/api/users/alice/artist_ranking?period=2025-12", ADMIN)
+    first = body["rows"][0]
+    assert (first["artist_id"], first["hour_streams"], first["weekday_streams"]) == ("ar1", hours, weekdays)
+
+
+def test_an_artist_page_charts_its_hour_and_weekday_profile(server, filled):
+    status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=2025-12", ADMIN)
+    assert status == 200
+    hours, weekdays = written_profile("alice", "2025-12", "ar1")
+    # The two panels and their charts, drawn by dashboard.js with Plotly (as the overview's hour and day
+    # charts) from the stored arrays: at 18:00 (index 18) the artist's 21 streams, none at 03:00.
+    assert '<h2 id="hour_streams-title">Hour of day</h2>' in page
+    assert "The artist&#39;s streams per local hour, Europe/Berlin, in December 2025." in page
+    assert '<div class="chart" id="chart-hour_streams"></div>' in page
+    assert '<h2 id="weekday_streams-title">Day of week</h2>' in page
+    assert '<div class="chart" id="chart-weekday_streams"></div>' in page
+    data = page_data(page)
+    assert data == {"hour_streams": hours, "weekday_streams": weekdays}
+    assert (data["hour_streams"][18], data["hour_streams"][3], data["weekday_streams"][6]) == (21, 0, 27)
+    assert '<script src="/vendor/plotly.min.js">' in page and "dashboard.js" in page
+    # Album and track pages have no profile, nor Plotly.
+    status, page, _ = get(f"{server.url}/users/alice/albums/al1?period=2025-12", ADMIN)
+    assert status == 200 and "chart-hour_streams" not in page and "plotly" not in page and page_data(page) is None
+
+
+def test_an_artist_row_without_its_profile_shows_no_profile(server, filled):
+    """Rows published before the analytics computed the profile hold NULL there: the page shows the rest."""
+    with psycopg.connect(filled.replica_database_url) as conn:
+        conn.execute("UPDATE analytics.artist_ranking SET hour_streams = NULL, weekday_streams = NULL "
+                     "WHERE user_id = 'alice' AND period = '2025-12' AND artist_id = 'ar1'")
+    status, body, _ = get(f"{server.url}/api/users/alice/artists/ar1?period=2025-12", ADMIN)
+    assert status == 200 and (body["ranking"]["hour_streams"], body["ranking"]["weekday_streams"]) == (None, None)
+    status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=2025-12", ADMIN)
+    assert status == 200 and 'id="months-at-top">1<' in page and 'href="/users/alice/tracks/tr1?period=2025-12"' in page
+    assert "hour_streams" not in page and "weekday_streams" not in page and "Hour of day" not in page
+    assert page_data(page) is None and "plotly" not in page
+    # Another period's row still has it.
+    status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=2025-11", ADMIN)
+    hours, weekdays = written_profile("alice", "2025-11", "ar1")
+    assert page_data(page) == {"hour_streams": hours, "weekday_streams": weekdays}

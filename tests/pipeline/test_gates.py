@@ -137,6 +137,9 @@ ANALYTICS_INJECTIONS = {
                          lambda df: df.where(F.col("hour") != 5)),
     "negative count": ("day_of_week", "day_of_week streams not negative",
                        lambda df: df.withColumn("streams", F.col("streams") - 1000000)),
+    "profile off": ("artist_ranking",
+                    "artist_ranking hour_streams (24) and weekday_streams (7) count from 0 and each sum to streams",
+                    lambda df: df.withColumn("hour_streams", F.transform("hour_streams", lambda n: n + 1))),
 }
 
 

@@ -131,8 +131,14 @@ track_skips AS (
     GROUP BY 1, 2, 3
 )"""
 
+
+def _counts_by(column: str, values: range) -> str:
+    """Aggregate: an integer[] of the group's rows with `column` equal to each of `values`, in order (0 if none)."""
+    return "ARRAY[" + ", ".join(f"count(*) FILTER (WHERE {column} = {v})" for v in values) + "]::integer[]"
+
+
 # The artist that ranked first of each month of a period (streams, listening time, id), ranked on the
-# period's own streams of that month, and its longest streak.
+# period's own streams of that month, its longest streak, and its streams by local hour and ISO weekday.
 ARTIST_EXTRAS = STREAKS + """,
 month_artists AS (
     SELECT user_id, period, local_month, artist_id,
@@ -147,6 +153,11 @@ months_at_top AS (
 longest AS (
     SELECT DISTINCT ON (user_id, period, artist_id) user_id, period, artist_id, days, streak_start, streak_end
     FROM streaks ORDER BY user_id, period, artist_id, days DESC, streak_end DESC
+),
+profile AS (  -- hours 0..23; local_dow is ISO, 1 = Monday .. 7 = Sunday
+    SELECT user_id, period, artist_id, """ + _counts_by("local_hour", range(24)) + """ AS hour_streams,
+           """ + _counts_by("local_dow", range(1, 8)) + """ AS weekday_streams
+    FROM period_streams WHERE artist_id IS NOT NULL GROUP BY user_id, period, artist_id
 )"""
 
 
@@ -420,10 +431,12 @@ FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.perio
     "artist_ranking": BASE + _ranking(
         "artist_id", {}, more=ARTIST_EXTRAS,
         more_columns=", coalesce(m.months, 0) AS months_at_top, l.days AS longest_streak, "
-                     "l.streak_start AS longest_streak_start, l.streak_end AS longest_streak_end",
+                     "l.streak_start AS longest_streak_start, l.streak_end AS longest_streak_end, "
+                     "f.hour_streams, f.weekday_streams",
         more_joins="LEFT JOIN months_at_top m ON m.user_id = c.user_id AND m.period = c.period "
                    "AND m.artist_id = c.item "
-                   "LEFT JOIN longest l ON l.user_id = c.user_id AND l.period = c.period AND l.artist_id = c.item"),
+                   "LEFT JOIN longest l ON l.user_id = c.user_id AND l.period = c.period AND l.artist_id = c.item "
+                   "JOIN profile f ON f.user_id = c.user_id AND f.period = c.period AND f.artist_id = c.item"),
     "album_ranking": BASE + _ranking("album_id", {"artist_id": "a.primary_artist_id"},
                                      joins="LEFT JOIN dim_album a ON a.album_id = s.album_id"),
 }

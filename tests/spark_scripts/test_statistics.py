@@ -329,6 +329,29 @@ def test_artist_ranking_counts_months_at_top_and_the_longest_streak(spark):
     }
 
 
+def test_artist_ranking_profile_counts_streams_by_local_hour_and_weekday(spark):
+    # Berlin: 2024-03-30 22:30Z is Saturday 23:30 CET; 2024-03-31 22:30Z is Monday 04-01 00:30 CEST (the
+    # clocks went forward that night); 04-03 15:00Z is Wednesday 17:00.
+    plays = [("eva", "t1", "2024-03-30T22:30:00Z", 200_000), ("eva", "t1", "2024-03-31T22:30:00Z", 200_000),
+             ("eva", "t2", "2024-04-01T08:00:00Z", 100_000),
+             ("eva", "t2", "2024-04-01T08:10:00Z", 20_000, "extended_export", True),  # no stream
+             ("eva", "t3", "2024-04-03T15:00:00Z", 400_000)]
+    t = tables(spark, plays, TRACKS, users={"eva": "Europe/Berlin"})
+    found = compute("artist_ranking", t, "period", "artist_id")
+
+    def counts(size, *positions):
+        return [positions.count(position) for position in range(size)]
+
+    r1_all = (counts(24, 23, 0, 10), counts(7, 5, 0, 0))  # weekday_streams[0] is Monday
+    expected = {("all", "r1"): r1_all, ("2024", "r1"): r1_all,
+                ("2024-03", "r1"): (counts(24, 23), counts(7, 5)),
+                ("2024-04", "r1"): (counts(24, 0, 10), counts(7, 0, 0)),
+                **{(period, "r2"): (counts(24, 17), counts(7, 2)) for period in ("all", "2024", "2024-04")},
+                **{(rolling, artist): profile for rolling in ROLLING  # every stream lies in the last 4 weeks
+                   for artist, profile in (("r1", r1_all), ("r2", (counts(24, 17), counts(7, 2))))}}
+    assert {(r["period"], r["artist_id"]): (r["hour_streams"], r["weekday_streams"]) for r in found} == expected
+
+
 def test_track_ranking_skip_rate_counts_every_play_whose_skip_is_known(spark):
     plays = [("ana", "t1", "2024-01-10T10:00:00Z", 200_000),  # API: skip unknown
              ("ana", "t1", "2024-01-11T12:00:00Z", 10_000, "extended_export", True),  # no stream, but a skip

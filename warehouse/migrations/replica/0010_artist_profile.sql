@@ -1,0 +1,1 @@
+../main/0015_artist_profile.sql
