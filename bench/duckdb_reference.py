@@ -204,7 +204,8 @@ WITH totals AS (
     SELECT user_id, period, count(*) AS streams, sum(ms_played) AS listening_ms,
            count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists,
            count(DISTINCT album_id) AS distinct_albums, count(DISTINCT local_date) AS active_days,
-           min(played_at) AS first_played_at, max(played_at) AS last_played_at, avg(popularity) AS mainstream_score
+           min(played_at) AS first_played_at, max(played_at) AS last_played_at, avg(popularity) AS mainstream_score,
+           min(local_date) AS first_stream_day, max(local_date) AS last_stream_day
     FROM ps GROUP BY ALL
 ), skips AS (
     SELECT user_id, period, avg(skipped::INT) AS skip_rate
@@ -219,9 +220,18 @@ WITH totals AS (
 )
 SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists, t.distinct_albums,
        t.active_days, t.first_played_at, t.last_played_at, t.streams / t.active_days AS streams_per_active_day,
-       k.skip_rate, t.mainstream_score, coalesce(a.n, 0) AS new_artists, coalesce(r.n, 0) AS new_tracks
+       k.skip_rate, t.mainstream_score, coalesce(a.n, 0) AS new_artists, coalesce(r.n, 0) AS new_tracks,
+       -- the dates the period spans: 'all' its user's first to latest day with a stream, a rolling period
+       -- its window (the rolling table), a year or a month the whole calendar year or month
+       CASE WHEN t.period = 'all' THEN t.first_stream_day WHEN w.period IS NOT NULL THEN w.first_day
+            WHEN length(t.period) = 4 THEN make_date(t.period::INT, 1, 1)
+            ELSE (t.period || '-01')::DATE END AS first_day,
+       CASE WHEN t.period = 'all' THEN t.last_stream_day WHEN w.period IS NOT NULL THEN w.last_day
+            WHEN length(t.period) = 4 THEN make_date(t.period::INT, 12, 31)
+            ELSE last_day((t.period || '-01')::DATE) END AS last_day
 FROM totals t
 LEFT JOIN skips k USING (user_id, period)
+LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN firsts a ON a.kind = 'artist' AND a.user_id = t.user_id AND a.period = t.period
 LEFT JOIN firsts r ON r.kind = 'track' AND r.user_id = t.user_id AND r.period = t.period""",
     "top_tracks": _top("track_id"),

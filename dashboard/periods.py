@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import NoReturn
 
 from flask import abort
@@ -44,16 +45,24 @@ def group_periods(periods: list[str]) -> list[tuple[str, list[str]]]:
     return [(label, items) for label, items in groups if items]
 
 
-def period_label(period: str) -> str:
-    """'all' -> 'All time', 'last-4-weeks' -> 'Last 4 weeks', '2024' -> '2024', '2024-03' -> 'March 2024'."""
+def period_label(period: str, user: User | None = None) -> str:
+    """'all' -> 'All time', 'last-4-weeks' -> 'Last 4 weeks', '2024' -> '2024', '2024-03' -> 'March 2024'; with
+    the `user`, a rolling period with the days its overview row says it spans: 'Last 4 weeks · 7 Nov – 4 Dec 2026'."""
     if period == "all":
         return "All time"
     if period in ROLLING_PERIODS:
         amount, unit = ROLLING_PERIODS[period]
-        return f"Last {amount} {unit}"
+        days = user.days(period) if user else None
+        return f"Last {amount} {unit}" + (f" · {days_label(*days)}" if days else "")
     if len(period) == 7:
         return f"{MONTHS[int(period[5:]) - 1]} {period[:4]}"
     return period
+
+
+def days_label(first: date, last: date) -> str:
+    """'7 Nov – 4 Dec 2026', '25 Dec 2025 – 21 Jan 2026': the year once when both days share it."""
+    start = f"{first.day} {MONTHS[first.month - 1][:3]}" + ("" if first.year == last.year else f" {first.year}")
+    return f"{start} – {last.day} {MONTHS[last.month - 1][:3]} {last.year}"
 
 
 def by_month(period: str) -> bool:

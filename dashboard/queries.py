@@ -8,7 +8,8 @@ from a small thread-safe pool, read-only and in UTC.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 import psycopg
 from flask import current_app
@@ -25,17 +26,14 @@ from warehouse.replica import (
     share_link_user,
 )
 
-# A rolling period's first instant (NULL for any other period): the local midnight that starts the day after
-# the local date of its last stream minus its length (docs/metrics.md, "Rolling periods").
-_ROLLING_START = (
-    "(SELECT (((o.last_played_at AT TIME ZONE u.timezone)::date - CASE %(period)s "
-    + " ".join(f"WHEN '{name}' THEN interval '{amount} {unit}'" for name, (amount, unit) in ROLLING_PERIODS.items())
-    + " END)::date + 1)::timestamp AT TIME ZONE u.timezone FROM analytics.overview o "
-    "JOIN dim_user u ON u.user_id = o.user_id WHERE o.user_id = %(user)s AND o.period = %(period)s)")
 # Sessions are keyed by the month of their local start and belong to that month, its year and 'all', and to a
-# rolling period when they start in it (docs/metrics.md, statistic 8); the other tables by period.
-_SESSIONS_IN_PERIOD = ("(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%' "
-                       f"OR s.session_start >= {_ROLLING_START})")
+# rolling period when their local start date is on or after its first_day, read from the period's overview row
+# (docs/metrics.md, statistics 1 and 8); the other tables by period.
+_SESSIONS_IN_PERIOD = (
+    "(%(period)s = 'all' OR s.period = %(period)s OR s.period LIKE %(period)s || '-%%' "
+    f"OR (%(period)s IN ({', '.join(map(repr, ROLLING_PERIODS))}) AND s.session_start >= "
+    "(SELECT o.first_day::timestamp AT TIME ZONE u.timezone FROM analytics.overview o "
+    "JOIN dim_user u ON u.user_id = o.user_id WHERE o.user_id = %(user)s AND o.period = %(period)s)))")
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,17 @@ class User:
     display_name: str | None
     timezone: str | None  # None when the replica has no dim_user row yet
     periods: list[str]  # 'all', the rolling periods (shortest first), then years, then months, newest first
+    # each rolling period's first_day and last_day (ISO dates) as its overview row holds them, when it has them
+    rolling_days: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def years(self) -> list[str]:
         return [p for p in self.periods if len(p) == 4]
+
+    def days(self, period: str) -> tuple[date, date] | None:
+        """The local dates a rolling period spans (docs/metrics.md, statistic 1), or None."""
+        found = self.rolling_days.get(period)
+        return (date.fromisoformat(found[0]), date.fromisoformat(found[1])) if found else None
 
 
 @dataclass(frozen=True)
@@ -316,14 +321,18 @@ def _rows_total(statistic: str) -> sql.Composed:
 
 
 # A user's periods: 'all', the rolling ones in ROLLING_PERIODS' order (array_position puts the others after
-# them: NULL sorts last), then years and months, newest first.
+# them: NULL sorts last), then years and months, newest first; and the days the rolling ones span.
 _USER_QUERY = """
-SELECT q.user_id, u.display_name, u.timezone, coalesce(p.periods, '{}') AS periods
+SELECT q.user_id, u.display_name, u.timezone, coalesce(p.periods, '{}') AS periods,
+       coalesce(p.rolling_days, '{}'::json) AS rolling_days
 FROM (SELECT %(user)s::text AS user_id) q
 LEFT JOIN dim_user u ON u.user_id = q.user_id
 CROSS JOIN LATERAL (
     SELECT array_agg(o.period ORDER BY o.period <> 'all', array_position(%(rolling)s, o.period),
-                     length(o.period), o.period DESC) AS periods
+                     length(o.period), o.period DESC) AS periods,
+           json_object_agg(o.period, json_build_array(o.first_day, o.last_day))
+               FILTER (WHERE o.period = ANY(%(rolling)s) AND o.first_day IS NOT NULL AND o.last_day IS NOT NULL)
+               AS rolling_days
     FROM analytics.overview o WHERE o.user_id = q.user_id) p
 WHERE u.user_id IS NOT NULL OR p.periods IS NOT NULL
 """

@@ -88,6 +88,13 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tup
         skips, gaps, sessions)
 
 
+def rolling_first_day(name: str, last_day: F.Column) -> F.Column:
+    """The first local date of the rolling period `name` that ends on the local date `last_day`."""
+    amount, unit = ROLLING_PERIODS[name]
+    back = F.date_sub(last_day, 7 * amount) if unit == "weeks" else F.add_months(last_day, -amount)
+    return F.date_add(back, 1)
+
+
 def rolling_plays(plays: DataFrame) -> DataFrame:
     """Each play once per rolling period whose days hold it (column ROLLING), and per rolling period the user's
     last stream before its first day (`before`): the input of that period's grains (docs/metrics.md, "Rolling
@@ -95,11 +102,9 @@ def rolling_plays(plays: DataFrame) -> DataFrame:
     stream before it (a full run: every play)."""
     counted = plays.where(~F.col("before"))
     latest = counted.where("is_stream").groupBy("user_id").agg(F.max("local_date").alias("last_day"))
-    back = {"weeks": lambda n: F.date_sub("last_day", 7 * n), "months": lambda n: F.add_months("last_day", -n)}
     windows = latest.select("user_id", "last_day", F.explode(F.array(*[
-        F.struct(F.lit(name).alias(ROLLING), F.date_add(back[unit](amount), 1).alias("first_day"))
-        for name, (amount, unit) in ROLLING_PERIODS.items()])).alias("window")).select("user_id", "last_day",
-                                                                                        "window.*")
+        F.struct(F.lit(name).alias(ROLLING), rolling_first_day(name, F.col("last_day")).alias("first_day"))
+        for name in ROLLING_PERIODS])).alias("window")).select("user_id", "last_day", "window.*")
     inside = (counted.join(windows, "user_id")
               .where(F.col("local_date").between(F.col("first_day"), F.col("last_day"))))
     # The last stream before each period in the streams' order (an aggregate: no sort of the history).

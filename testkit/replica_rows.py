@@ -12,7 +12,9 @@ has the rolling periods.
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from warehouse.catalog import ROLLING_PERIODS
 from warehouse.db import connect
@@ -21,8 +23,10 @@ from warehouse.settings import Settings
 COMPUTED_AT = datetime(2026, 2, 1, 3, 0, tzinfo=UTC)
 SOURCE_MAX_PLAYED_AT = datetime(2026, 1, 31, 22, 59, 58, tzinfo=UTC)
 IMAGE_HOST = "https://i.scdn.co"
-# Alice's rolling periods end with her last stream, on 21 January 2026 (local date), and overlap these months
-# (docs/metrics.md, "Rolling periods").
+# Alice's rolling periods end with her last stream, on 21 January 2026 (local date), start on these days and
+# overlap these months (docs/metrics.md, "Rolling periods").
+ROLLING_FIRST_DAYS = {"last-4-weeks": date(2025, 12, 25), "last-6-months": date(2025, 7, 22),
+                      "last-12-months": date(2025, 1, 22)}
 ROLLING_MONTHS = {"last-4-weeks": ("2025-12", "2026-01"), "last-6-months": ("2025-11", "2025-12", "2026-01"),
                   "last-12-months": ("2025-11", "2025-12", "2026-01")}
 
@@ -63,6 +67,39 @@ def _size(user: str, period: str) -> int:
     return base + 37 * sum(map(ord, user + period)) % 97
 
 
+def month_plays(month: str) -> tuple[datetime, datetime]:
+    """The first and last play of a month with streams: the 1st at 07:00:13 and the 21st at 21:00, UTC (the
+    same local dates in the users' zones)."""
+    start = datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
+    return start + timedelta(hours=7, seconds=13), start + timedelta(days=20, hours=21)
+
+
+def months_streamed(user: str, period: str) -> list[str]:
+    """The user's months with a stream in the period, oldest first: for a rolling period, those whose last play
+    is on or after its first day (the last 4 weeks start after December's last play)."""
+    months = sorted(p for p in USERS[user][2] if len(p) == 7)
+    if period in ROLLING_PERIODS:
+        zone = ZoneInfo(USERS[user][1])
+        return [m for m in months if month_plays(m)[1].astimezone(zone).date() >= ROLLING_FIRST_DAYS[period]]
+    return [m for m in months if period == "all" or m.startswith(period)]
+
+
+def period_days(user: str, period: str) -> tuple[date, date]:
+    """The overview's first_day and last_day (docs/metrics.md, statistic 1): a year's and a month's calendar
+    days, a rolling period's first day to the user's latest local date with a stream, all time's first to
+    latest local date with a stream."""
+    if len(period) == 4:
+        return date(int(period), 1, 1), date(int(period), 12, 31)
+    if len(period) == 7:
+        year, month = int(period[:4]), int(period[5:])
+        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    zone = ZoneInfo(USERS[user][1])
+    months = months_streamed(user, "all")
+    first, last = (month_plays(months[0])[0].astimezone(zone).date(),
+                   month_plays(months[-1])[1].astimezone(zone).date())
+    return (first if period == "all" else ROLLING_FIRST_DAYS[period]), last
+
+
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -96,15 +133,13 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
     genres = [(1, "indie rock", n // 3), (2, "jazz", n // 4), (3, "j-pop", n // 6)]
     unknown_genre = n // 5
     with_genre = n - unknown_genre
-    start = ROLLING_MONTHS[period][-1] if period in ROLLING_PERIODS else period  # a rolling period's: its last month
-    year = int(start[:4]) if start != "all" else 2025
-    first_day = date(year, int(start[5:]) if len(start) == 7 else 1, 1)
+    months = months_streamed(user, period)
+    first_day = date.fromisoformat(months[0] + "-01")  # the other tables' days lie in the period's first month
     return {
         "overview": [(n, n * 200_000 + 123, n // 3, n // 10, n // 8, min(28, n // 20),
-                      datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(hours=7, seconds=13),
-                      datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(days=20, hours=21),
+                      month_plays(months[0])[0], month_plays(months[-1])[1],
                       n / min(28, n // 20), None if user == "bob" and period == "2026-01" else 0.125 + n / 10_000,
-                      48.5 + n / 1000, n // 40, n // 9)],
+                      48.5 + n / 1000, n // 40, n // 9, *period_days(user, period))],
         "top_tracks": top_tracks,
         "top_artists": top_artists,
         "top_albums": top_albums,

@@ -4,7 +4,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_scripts.prepare import KEY, Tables
-from spark_scripts.state import ROLLING
+from spark_scripts.state import ROLLING, rolling_first_day
+from warehouse.catalog import ROLLING_PERIODS
 
 
 def _first_ever(t: Tables, column: str, name: str) -> DataFrame:
@@ -32,7 +33,9 @@ def overview(t: Tables) -> DataFrame:
         (F.sum(F.col("popularity") * F.col("streams")) / F.sum(F.when(popular, F.col("streams"))))
         .alias("mainstream_score"),
     )
-    active_days = t.days.groupBy(*KEY).agg(F.count("*").cast("int").alias("active_days"))
+    active_days = t.days.groupBy(*KEY).agg(F.count("*").cast("int").alias("active_days"),
+                                           F.min("local_date").alias("first_date"),
+                                           F.max("local_date").alias("last_date"))
     # Skip rate: every track play whose `skipped` is known, plays under 30 s included.
     return (
         totals.join(active_days, KEY)
@@ -44,5 +47,19 @@ def overview(t: Tables) -> DataFrame:
                 (F.col("streams") / F.col("active_days")).alias("streams_per_active_day"),
                 (F.col("skipped") / F.col("known")).alias("skip_rate"), "mainstream_score",
                 F.coalesce("new_artists", F.lit(0)).alias("new_artists"),
-                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"))
+                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"), *_days_spanned())
     )
+
+
+def _days_spanned() -> tuple[F.Column, F.Column]:
+    """first_day and last_day of the period: a calendar year's or month's own, a rolling period's from its first
+    day to its latest date with a stream, all's from the first to the latest date with a stream."""
+    period = F.col("period")
+    month_start = F.to_date(F.concat(period, F.lit("-01")))
+    first, last = F.when(period == "all", F.col("first_date")), F.when(period == "all", F.col("last_date"))
+    for name in ROLLING_PERIODS:
+        first = first.when(period == name, rolling_first_day(name, F.col("last_date")))
+        last = last.when(period == name, F.col("last_date"))
+    first = first.when(F.length(period) == 4, F.make_date(period.cast("int"), F.lit(1), F.lit(1)))
+    last = last.when(F.length(period) == 4, F.make_date(period.cast("int"), F.lit(12), F.lit(31)))
+    return (first.otherwise(month_start).alias("first_day"), last.otherwise(F.last_day(month_start)).alias("last_day"))

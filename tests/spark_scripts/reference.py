@@ -257,7 +257,8 @@ totals AS (
            count(DISTINCT album_id)::int AS distinct_albums,
            count(DISTINCT local_date)::int AS active_days,
            min(played_at) AS first_played_at, max(played_at) AS last_played_at,
-           avg(popularity)::float8 AS mainstream_score
+           avg(popularity)::float8 AS mainstream_score,
+           min(local_date) AS first_stream_day, max(local_date) AS last_stream_day
     FROM period_streams GROUP BY user_id, period
 )
 SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists,
@@ -265,9 +266,21 @@ SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.dist
        t.streams::float8 / t.active_days AS streams_per_active_day,
        k.skipped::float8 / nullif(k.known, 0) AS skip_rate,
        t.mainstream_score,
-       coalesce(na.n, 0)::int AS new_artists, coalesce(nt.n, 0)::int AS new_tracks
+       coalesce(na.n, 0)::int AS new_artists, coalesce(nt.n, 0)::int AS new_tracks,
+       -- the dates the period spans: 'all' its user's first to latest day with a stream, a rolling period
+       -- its window (the `rolling` CTE), a year or a month the whole calendar year or month
+       CASE WHEN t.period = 'all' THEN t.first_stream_day
+            WHEN w.period IS NOT NULL THEN w.first_day
+            WHEN length(t.period) = 4 THEN make_date(t.period::int, 1, 1)
+            ELSE make_date(left(t.period, 4)::int, right(t.period, 2)::int, 1) END AS first_day,
+       CASE WHEN t.period = 'all' THEN t.last_stream_day
+            WHEN w.period IS NOT NULL THEN w.last_day
+            WHEN length(t.period) = 4 THEN make_date(t.period::int, 12, 31)
+            ELSE (make_date(left(t.period, 4)::int, right(t.period, 2)::int, 1) + interval '1 month')::date - 1
+       END AS last_day
 FROM totals t
 JOIN skips k ON k.user_id = t.user_id AND k.period = t.period
+LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN new_artists na ON na.user_id = t.user_id AND na.period = t.period
 LEFT JOIN new_tracks nt ON nt.user_id = t.user_id AND nt.period = t.period
 """,

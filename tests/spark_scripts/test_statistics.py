@@ -38,11 +38,14 @@ def test_overview(spark):
         "distinct_artists": 2, "distinct_albums": 2, "active_days": 2,
         "first_played_at": utc("2024-01-10T10:00:00Z"), "last_played_at": utc("2024-02-01T09:00:00Z"),
         "streams_per_active_day": 1.5, "skip_rate": pytest.approx(1 / 3), "mainstream_score": 70.0,
-        "new_artists": 2, "new_tracks": 3,
+        "new_artists": 2, "new_tracks": 3, "first_day": date(2024, 1, 10), "last_day": date(2024, 2, 1),
     }
-    assert got["2024"] == {**got["all"], "period": "2024"}
+    assert got["2024"] == {**got["all"], "period": "2024", "first_day": date(2024, 1, 1),
+                           "last_day": date(2024, 12, 31)}
+    first_days = {"last-4-weeks": date(2024, 1, 5), "last-6-months": date(2023, 8, 2),
+                  "last-12-months": date(2023, 2, 2)}
     for rolling in ROLLING:  # every play lies within the 28 days before the last one
-        assert got[rolling] == {**got["all"], "period": rolling}
+        assert got[rolling] == {**got["all"], "period": rolling, "first_day": first_days[rolling]}
     january, february = got["2024-01"], got["2024-02"]
     assert (january["streams"], january["listening_ms"], january["distinct_tracks"], january["active_days"],
             january["skip_rate"], january["mainstream_score"], january["new_artists"], january["new_tracks"]) == (
@@ -403,12 +406,20 @@ def test_rolling_periods_across_a_year_edge_and_a_short_month(spark):
              ("leo", "t1", "2024-09-01T12:00:00Z", 15_000, "extended_export", True)]  # no stream, after the last
     t = tables(spark, plays, TRACKS)
     overview = by_period(compute("overview", t))
-    assert {p: (r["streams"], r["first_played_at"], r["skip_rate"]) for p, r in overview.items()
-            if p in ROLLING | {"all"}} == {
-        "all": (5, utc("2023-08-31T12:00:00Z"), 1.0),
-        "last-12-months": (4, utc("2023-09-01T12:00:00Z"), None),
-        "last-6-months": (2, utc("2024-03-01T12:00:00Z"), None),
-        "last-4-weeks": (1, utc("2024-08-31T12:00:00Z"), None)}
+    assert {p: (r["streams"], r["first_played_at"], r["skip_rate"], r["first_day"], r["last_day"])
+            for p, r in overview.items()} == {
+        "all": (5, utc("2023-08-31T12:00:00Z"), 1.0, date(2023, 8, 31), date(2024, 8, 31)),
+        "last-12-months": (4, utc("2023-09-01T12:00:00Z"), None, date(2023, 9, 1), date(2024, 8, 31)),
+        "last-6-months": (2, utc("2024-03-01T12:00:00Z"), None, date(2024, 3, 1), date(2024, 8, 31)),
+        "last-4-weeks": (1, utc("2024-08-31T12:00:00Z"), None, date(2024, 8, 4), date(2024, 8, 31)),
+        # a calendar period spans its whole year or month, whatever days have streams
+        "2023": (2, utc("2023-08-31T12:00:00Z"), None, date(2023, 1, 1), date(2023, 12, 31)),
+        "2024": (3, utc("2024-02-29T12:00:00Z"), 1.0, date(2024, 1, 1), date(2024, 12, 31)),
+        "2023-08": (1, utc("2023-08-31T12:00:00Z"), None, date(2023, 8, 1), date(2023, 8, 31)),
+        "2023-09": (1, utc("2023-09-01T12:00:00Z"), None, date(2023, 9, 1), date(2023, 9, 30)),
+        "2024-02": (1, utc("2024-02-29T12:00:00Z"), None, date(2024, 2, 1), date(2024, 2, 29)),
+        "2024-03": (1, utc("2024-03-01T12:00:00Z"), None, date(2024, 3, 1), date(2024, 3, 31)),
+        "2024-08": (1, utc("2024-08-31T12:00:00Z"), None, date(2024, 8, 1), date(2024, 8, 31))}
     tracks = {(r["period"], r["track_id"]): r["streams"] for r in compute("track_ranking", t) if r["period"] in ROLLING}
     assert tracks == {("last-12-months", "t1"): 1, ("last-12-months", "t3"): 2, ("last-12-months", "t2"): 1,
                       ("last-6-months", "t3"): 1, ("last-6-months", "t2"): 1, ("last-4-weeks", "t2"): 1}

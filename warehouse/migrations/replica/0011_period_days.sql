@@ -1,0 +1,1 @@
+../main/0017_period_days.sql
