@@ -84,7 +84,7 @@ DEMO_EXPORT  := .runtime/demo-export
 demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, export import, analytics, replica, dashboard
 	$(MAKE) --no-print-directory fake-spotify FAKE_SPOTIFY_DAYS=$(DAYS)
 	$(DEMO_SPOTIFY) $(MAKE) --no-print-directory flask
-	$(DEMO_SPOTIFY) $(PY) -m fake_spotify login
+	$(DEMO_SPOTIFY) $(PY) -m fake_spotify login --allow-comparison
 	$(DEMO_SPOTIFY) $(PY) -m ingestion poll
 	@echo "-- the older history comes from each listener's Spotify data export:"
 	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)

@@ -10,8 +10,9 @@ analytics job writes for ~1M plays: `--users` users x (all + 3 rolling + 2 years
 + 24 months) periods (a rolling period shaped as a month or a year), top 50s, whole
 rankings (2,000 tracks of all time, 1,000 of a year, 150 of a month, and a quarter / a
 third as many artists / albums), 24 hours, 7 days,
-168 clock cells, a few hundred albums, ~40 sessions a month, and dimensions of 40k tracks. Each user gets a
-share link. Then it serves the dashboard in a child process as `make up` runs it
+168 clock cells, a few hundred albums, ~40 sessions a month, and dimensions of 40k tracks; two users in
+three allow comparison, and taste_overlap holds a row each way for every two of them and every period. Each
+user gets a share link. Then it serves the dashboard in a child process as `make up` runs it
 (`python -m dashboard serve`: gunicorn, DASHBOARD_WORKERS x DASHBOARD_THREADS,
 a pool of DASHBOARD_THREADS replica connections per worker) and sends, from
 `--clients` threads without pause, requests for random users and periods: the
@@ -63,6 +64,26 @@ def periods() -> list[str]:
     return ["all", *ROLLING_PERIODS, *map(str, YEARS), *(f"{y}-{m:02d}" for y in YEARS for m in range(1, 13))]
 
 
+def period_days(period: str) -> tuple[date, date]:
+    """The overview's first_day and last_day: all time from the first day of YEARS, a year's and a month's calendar
+    days, a rolling period's from its first day to the last day with a stream (MAX_PLAYED's)."""
+    last = MAX_PLAYED.date()
+    if period == "all":
+        return date(YEARS[0], 1, 1), last
+    if period in ROLLING_PERIODS:
+        return {"last-4-weeks": last - timedelta(days=27), "last-6-months": date(last.year, 7, 1),
+                "last-12-months": date(last.year, 1, 1)}[period], last
+    start = date(int(period[:4]), int(period[5:] or 1), 1)
+    end = date(start.year, 12, 31) if len(period) == 4 else \
+        date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def consents(u: int) -> bool:
+    """Whether user `u` allows comparison: two in three do."""
+    return u % 3 != 2
+
+
 def shape(period: str) -> tuple[int, date]:
     """(0 for all time, 1 a year, 2 a month; its first day); a rolling period is shaped as its like."""
     like = {"last-4-weeks": "2025-12", "last-6-months": str(YEARS[-1]), "last-12-months": str(YEARS[-1])}
@@ -101,8 +122,8 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
         counts[table] = counts.get(table, 0) + n
 
     img = "https://i.scdn.co/image/ab67616d0000b273{:024x}"
-    copy("dim_user", "user_id, display_name, timezone",
-         ((f"user{u:03d}", f"Listener {u}", TIMEZONES[u % len(TIMEZONES)]) for u in range(users)))
+    copy("dim_user", "user_id, display_name, timezone, compare_consent",
+         ((f"user{u:03d}", f"Listener {u}", TIMEZONES[u % len(TIMEZONES)], consents(u)) for u in range(users)))
     copy("dim_artist", "artist_id, name, genres, popularity, image_url, is_surrogate",
          ((f"ar{a:05d}", name(rng), rng.sample(GENRES, rng.randint(0, 3)), rng.randint(0, 100),
            img.format(a) if a % 4 else None, False) for a in range(N_ARTISTS)))
@@ -119,6 +140,7 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
 
     buffers: dict[str, list] = {name: [] for name in STATISTICS}
     streamed.clear()
+    shared: dict[tuple[int, str], tuple[list[str], list[str]]] = {}  # (user, period) -> 5 artists, 5 tracks
     for u in range(users):
         user = f"user{u:03d}"
         streamed[user] = {}
@@ -131,7 +153,8 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
 
             add("overview", (n, n * 200_000, n // 3, n // 12, n // 8, min(300, n // 30),
                              datetime(start.year, start.month, 1, 8, tzinfo=UTC), MAX_PLAYED, 30.0,
-                             rng.random() / 4, rng.uniform(30, 70), n // 50, n // 6))
+                             rng.random() / 4, rng.uniform(30, 70), n // 50, n // 6),
+                after=lambda row, _period=period: (*period_days(_period), 1 + row[0] % row[5]))
             for table, prefix, count in (("top_tracks", "tr", N_TRACKS), ("top_artists", "ar", N_ARTISTS),
                                          ("top_albums", "al", N_ALBUMS)):
                 width = 6 if prefix == "tr" else 5
@@ -176,6 +199,20 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                               time_ranks[r]) for r, p in enumerate(picks)), after=after)
                 if period == "all":
                     streamed[user][table] = [f"{prefix}{p:0{width}d}" for p in picks]
+                if prefix in ("ar", "tr") and consents(u):
+                    shared.setdefault((u, period), ([], []))[prefix == "tr"].extend(
+                        f"{prefix}{p:0{width}d}" for p in picks[:5])
+            if consents(u):  # with each consenting user before: a row each way, the same numbers both ways
+                for v in filter(consents, range(u)):
+                    mine, theirs = shared[u, period], shared[v, period]
+                    artists, tracks = ([i for pair in zip(mine[k], theirs[k], strict=True) for i in pair]
+                                       for k in (0, 1))
+                    overlap, common = (u * 37 + v * 37 + n) % 1000 / 1000, 20 + (u + v) % 180
+                    first = [f"user{(u, v)[i % 3]:03d}" if i % 3 < 2 else None for i in range(10)]
+                    for one, other in ((u, v), (v, u)):
+                        buffers["taste_overlap"].append((f"user{one:03d}", period, f"user{other:03d}", overlap,
+                                                         common, common * 4, artists, tracks, first, COMPUTED_AT,
+                                                         MAX_PLAYED))
             if len(period) == 7:
                 for s in range(40):
                     begin = datetime(start.year, start.month, 1 + s % 28, 6 + s % 15, s, tzinfo=UTC)

@@ -32,7 +32,7 @@ STAR = {  # what the reference reads of main
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
-    "dim_user": "SELECT user_id, timezone FROM dim_user",
+    "dim_user": "SELECT user_id, timezone, compare_consent FROM dim_user",
 }
 
 
@@ -186,6 +186,28 @@ _PROFILE = {
 }
 
 
+def _shared(column: str) -> str:
+    """CTE shared_<column> (after `pairs`): per pair of users sharing an artist (track) in the period, the sum over
+    the shared ones of the smaller of the two shares of the period's streams, how many, the 10 first by that
+    smaller share descending then id, and for each of those the user whose first stream of it in the period came
+    first (NULL on the same instant)."""
+    return f"""shares_{column} AS (
+    SELECT user_id, period, {column} AS item, count(*) / any_value(total) AS share,
+           min(played_at) AS first_played_at
+    FROM ps JOIN periods USING (user_id, period) WHERE {column} IS NOT NULL GROUP BY user_id, period, {column}
+), both_{column} AS (
+    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.share, b.share) AS share,
+           CASE WHEN a.first_played_at < b.first_played_at THEN p.user_id
+                WHEN b.first_played_at < a.first_played_at THEN p.other_user_id END AS first_by
+    FROM pairs p JOIN shares_{column} a ON a.user_id = p.user_id AND a.period = p.period
+    JOIN shares_{column} b ON b.user_id = p.other_user_id AND b.period = p.period AND b.item = a.item
+), shared_{column} AS (
+    SELECT user_id, period, other_user_id, sum(share ORDER BY item) AS overlap, count(*) AS shared,
+           list(item ORDER BY share DESC, item)[1:10] AS top, list(first_by ORDER BY share DESC, item)[1:10] AS first_by
+    FROM both_{column} GROUP BY ALL
+)"""
+
+
 def _classes(expression: str, classes: list[str], column: str, distinct_tracks: bool = False) -> str:
     values = ", ".join(f"'{c}'" for c in classes)
     extra = ", count(DISTINCT track_id) AS distinct_tracks" if distinct_tracks else ""
@@ -217,6 +239,14 @@ WITH totals AS (
     SELECT 'track', user_id, arg_min(local_date, pos) FROM ordered GROUP BY user_id, track_id
 ), firsts AS (
     SELECT kind, user_id, period, count(*) AS n FROM {_per_period("first_streams")} GROUP BY ALL
+), streaks AS (  -- runs of consecutive local dates with a stream: date - (its position) is the run's anchor
+    SELECT user_id, period, max(days) AS longest_streak FROM (
+        SELECT user_id, period, count(*) AS days FROM (
+            SELECT *, local_date - row_number() OVER (PARTITION BY user_id, period ORDER BY local_date)::INT
+                       AS anchor
+            FROM (SELECT DISTINCT user_id, period, local_date FROM ps))
+        GROUP BY user_id, period, anchor)
+    GROUP BY ALL
 )
 SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists, t.distinct_albums,
        t.active_days, t.first_played_at, t.last_played_at, t.streams / t.active_days AS streams_per_active_day,
@@ -228,9 +258,11 @@ SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.dist
             ELSE (t.period || '-01')::DATE END AS first_day,
        CASE WHEN t.period = 'all' THEN t.last_stream_day WHEN w.period IS NOT NULL THEN w.last_day
             WHEN length(t.period) = 4 THEN make_date(t.period::INT, 12, 31)
-            ELSE last_day((t.period || '-01')::DATE) END AS last_day
+            ELSE last_day((t.period || '-01')::DATE) END AS last_day,
+       s.longest_streak
 FROM totals t
 LEFT JOIN skips k USING (user_id, period)
+JOIN streaks s ON s.user_id = t.user_id AND s.period = t.period
 LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN firsts a ON a.kind = 'artist' AND a.user_id = t.user_id AND a.period = t.period
 LEFT JOIN firsts r ON r.kind = 'track' AND r.user_id = t.user_id AND r.period = t.period""",
@@ -353,6 +385,19 @@ SELECT r.* EXCLUDE (hour_streams, weekday_streams), coalesce(t.months_at_top, 0)
 FROM ({_ranking("artist_id", counted=_PROFILE)}) r
 LEFT JOIN tops t USING (user_id, period, artist_id) JOIN longest l USING (user_id, period, artist_id)""",
     "album_ranking": _ranking("album_id", {"artist_id": "album_artist_id"}),
+    "taste_overlap": f"""
+WITH pairs AS (
+    SELECT a.user_id, a.period, b.user_id AS other_user_id
+    FROM periods a JOIN periods b ON b.period = a.period AND b.user_id <> a.user_id
+    WHERE a.user_id IN (SELECT user_id FROM dim_user WHERE compare_consent)
+      AND b.user_id IN (SELECT user_id FROM dim_user WHERE compare_consent)
+), {_shared("artist_id")}, {_shared("track_id")}
+SELECT p.user_id, p.period, p.other_user_id, coalesce(a.overlap, 0.0) AS overlap,
+       coalesce(a.shared, 0) AS shared_artists, coalesce(t.shared, 0) AS shared_tracks,
+       coalesce(a.top, []::VARCHAR[]) AS top_shared_artists, coalesce(t.top, []::VARCHAR[]) AS top_shared_tracks,
+       coalesce(a.first_by, []::VARCHAR[]) AS first_streamed_by
+FROM pairs p LEFT JOIN shared_artist_id a USING (user_id, period, other_user_id)
+LEFT JOIN shared_track_id t USING (user_id, period, other_user_id)""",
 }
 assert set(QUERIES) == set(STATISTICS)
 

@@ -8,6 +8,11 @@ whether a user exists. Tokens are checked against the replica on every request:
 a revoked or expired link stops working as soon as the revocation is replicated
 (expiry needs no replication).
 
+A browser may hold several share links: the cookie keeps the tokens of the last
+MAX_SHARE_TOKENS links opened (newest first, separated by dots: tokens are
+URL-safe base64), and the viewer sees every user a live one of them opens. A
+Bearer token opens its one user, whatever the cookie holds.
+
 The admin session carries the process's admin session version
 (`app.extensions["admin_version"]`, random); logging out makes a new one, so every
 copy of an admin cookie taken before is refused. Wrong admin passwords (form or
@@ -29,6 +34,8 @@ from warehouse.web import same_secret, start_session
 
 SHARE_COOKIE = "wrapped_share"
 SHARE_COOKIE_DAYS = 30
+MAX_SHARE_TOKENS = 10  # share links a browser holds at once: the newest
+MAX_TOKEN_LENGTH = 200  # longer parts of a cookie are no token (share links' tokens have 43 characters)
 NOT_FOUND = "not found: no such user, or this link does not open it"
 
 access = Blueprint("access", __name__)
@@ -37,10 +44,31 @@ access = Blueprint("access", __name__)
 @dataclass(frozen=True)
 class Viewer:
     admin: bool = False
-    user_id: str | None = None  # the user a share link opens
+    user_ids: tuple[str, ...] = ()  # the users the viewer's live share links open, the newest link's first
 
     def may_see(self, user_id: str) -> bool:
-        return self.admin or self.user_id == user_id
+        return self.admin or user_id in self.user_ids
+
+    def holds_link(self, user_id: str) -> bool:
+        """Whether one of the viewer's share links opens the user (the admin holds none)."""
+        return user_id in self.user_ids
+
+
+def cookie_tokens(value: str | None) -> list[str]:
+    """The share link tokens a cookie holds, newest first, at most MAX_SHARE_TOKENS."""
+    tokens = []
+    for token in (value or "").split("."):
+        if token and len(token) <= MAX_TOKEN_LENGTH and token not in tokens:
+            tokens.append(token)
+    return tokens[:MAX_SHARE_TOKENS]
+
+
+def live_links(tokens: list[str]) -> dict[str, str]:
+    """{token: the user it opens} of the tokens that open a user now (neither revoked nor expired)."""
+    if not tokens:
+        return {}
+    users = current_replica().share_link_users([hash_token(token) for token in tokens])
+    return {token: users[hash_token(token)] for token in tokens if hash_token(token) in users}
 
 
 def new_admin_version(app: Flask) -> None:
@@ -73,9 +101,9 @@ def current_viewer() -> Viewer:
         auth = request.authorization
         admin = bool(current_app.config["ADMIN_PASSWORD"]) and (
             _admin_session() or (auth is not None and auth.type == "basic" and check_admin_password(auth.password)))
-        token = (auth.token if auth is not None and auth.type == "bearer" else None) or \
-            request.cookies.get(SHARE_COOKIE)
-        g.viewer = Viewer(admin, current_replica().share_link_user(hash_token(token)) if token else None)
+        bearer = auth.token if auth is not None and auth.type == "bearer" else None
+        tokens = [bearer] if bearer else cookie_tokens(request.cookies.get(SHARE_COOKIE))
+        g.viewer = Viewer(admin, tuple(dict.fromkeys(live_links(tokens).values())))
     return g.viewer
 
 
@@ -94,7 +122,7 @@ def visible_user(user_id: str) -> User:
     """The user, if this request may see them; else the same 404 whether they exist or not."""
     abort_unless_visible(user_id)
     user = current_replica().user(user_id)
-    if user is None and current_viewer().user_id == user_id:
+    if user is None and current_viewer().holds_link(user_id):
         return User(user_id, None, None, [])  # a share link made before the user's data arrived
     if user is None:
         abort_unknown_user(user_id)
@@ -108,12 +136,16 @@ def who_is_viewing() -> dict:  # never queries: error pages render when the repl
 
 @access.get("/s/<token>")
 def open_share_link(token: str):
-    user_id = current_replica().share_link_user(hash_token(token))
+    """Adds the link to those the cookie holds (dropping the ones that open nothing any more) and shows its user."""
+    held = [t for t in cookie_tokens(request.cookies.get(SHARE_COOKIE)) if t != token]
+    live = live_links([token, *held]) if len(token) <= MAX_TOKEN_LENGTH and "." not in token else {}
+    user_id = live.get(token)
     if user_id is None:
         abort(404, "this share link is wrong or was revoked")
     response = redirect(url_for("pages.overview", user_id=user_id))
-    response.set_cookie(SHARE_COOKIE, token, max_age=SHARE_COOKIE_DAYS * 86400, httponly=True,
-                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+    response.set_cookie(SHARE_COOKIE, ".".join(list(live)[:MAX_SHARE_TOKENS]),
+                        max_age=SHARE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
     return response
 
 

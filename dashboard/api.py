@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dashboard.access import abort_unknown_user, abort_unless_visible, current_viewer, visible_user
+from dashboard.compare import compared, leaderboard
 from dashboard.entities import found_entity, found_search, search_query, with_head
 from dashboard.paging import MAX_PER_PAGE, requested_paging
 from dashboard.periods import abort_no_statistics, checked_period, well_formed
@@ -62,8 +63,10 @@ def statistic_rows(user_id: str, statistic: str):
         abort(404, f"unknown statistic {statistic!r}; the statistics are: {', '.join(STATISTICS)}")
     period = well_formed(request.args.get("period", "all"))
     paging = requested_paging(statistic) if BY_NAME[statistic].sorts else None
-    found = current_replica().statistic(user_id, statistic, period, paging)
-    if not found.user_known and current_viewer().user_id != user_id:
+    viewer = current_viewer()
+    found = current_replica().statistic(user_id, statistic, period, paging,
+                                        others=None if viewer.admin else list(viewer.user_ids))
+    if not found.user_known and not viewer.holds_link(user_id):
         abort_unknown_user(user_id)
     if not found.period_known:
         abort_no_statistics(user_id, period)
@@ -71,3 +74,18 @@ def statistic_rows(user_id: str, statistic: str):
     if paging:
         head.update(**vars(paging), pages=paging.pages(found.rows_total), rows_total=found.rows_total)
     return json_response(json.dumps(head)[:-1] + ', "rows": ' + found.rows_json + "}")
+
+
+@api.get("/compare/<a>/<b>")
+def comparison(a: str, b: str):
+    """Two users who allow comparison, compared in a period (docs/metrics.md, statistic 17)."""
+    period, found = compared(a, b)
+    return json_response(json.dumps({"period": period, "periods": found.periods, "users": found.users,
+                                     "comparison": found.comparison}))
+
+
+@api.get("/leaderboard")
+def leaderboard_rows():
+    """The leaderboard of a period (docs/metrics.md, "Comparing users")."""
+    period, sort, found = leaderboard()
+    return json_response(json.dumps({"period": period, "sort": sort, "periods": found.periods, "rows": found.rows}))

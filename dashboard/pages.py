@@ -1,9 +1,10 @@
-"""The dashboard's HTML pages: start page, user list, a user's overview, Wrapped and rankings, plotly.js, health."""
+"""The dashboard's HTML pages: start page, user list, a user's overview, Wrapped and rankings, entity pages and
+search, comparisons of two users and the leaderboard, plotly.js, health."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,11 +13,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from markupsafe import Markup
 
 from dashboard.access import NOT_FOUND, current_viewer, visible_user
+from dashboard.compare import compare_partners, compared, leaderboard
 from dashboard.entities import KINDS, found_entity, found_search, search_query
 from dashboard.paging import requested_paging
-from dashboard.periods import checked_period, group_periods
-from dashboard.queries import User, current_replica
-from warehouse.catalog import BY_NAME, PAGE_SIZE
+from dashboard.periods import checked_period, days_label, group_periods
+from dashboard.queries import LEADERBOARD_SORTS, User, current_replica
+from warehouse.catalog import BY_NAME, PAGE_SIZE, ROLLING_PERIODS
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -46,8 +48,8 @@ def home():
         return render_template("empty.html")
     if current_viewer().admin:
         return redirect(url_for("pages.user_list"))
-    if current_viewer().user_id:
-        return redirect(url_for("pages.overview", user_id=current_viewer().user_id))
+    if current_viewer().user_ids:  # the user of the newest share link
+        return redirect(url_for("pages.overview", user_id=current_viewer().user_ids[0]))
     return render_template("landing.html")
 
 
@@ -68,7 +70,8 @@ def overview(user_id: str):
         return render_template("empty.html", **page_context(user))
     period = checked_period(user, request.args.get("period", "all"))
     return render_template("overview.html", period=period, periods=group_periods(user.periods),
-                           data=script_json(current_replica().page(user_id, period)), **page_context(user))
+                           data=script_json(current_replica().page(user_id, period)),
+                           partners=compare_partners(user_id, period), **page_context(user))
 
 
 @pages.get("/users/<user_id>/wrapped")
@@ -123,6 +126,35 @@ def search(user_id: str):
     query = search_query()
     found = json.loads(found_search(user_id, query)) if query else None
     return render_template("search.html", query=query, found=found, **page_context(user))
+
+
+@pages.get("/compare/<a>/<b>")
+def compare(a: str, b: str):
+    """Two users who allow comparison, compared in a period: taste overlap, shared artists and tracks."""
+    period, found = compared(a, b)
+    return render_template("compare.html", period=period, periods=group_periods(found.periods), users=found.users,
+                           comparison=found.comparison, rolling=period in ROLLING_PERIODS)
+
+
+@pages.get("/leaderboard")
+def leaderboard_page():
+    """The users who allow comparison, in one order; each row links to what the viewer may open of it: the
+    user's pages, and a comparison with the user picked in `?with=` (by default the newest share link's
+    user, or for the admin the first on the board)."""
+    period, sort, found = leaderboard()
+    viewer = current_viewer()
+    visible = [row["user_id"] for row in found.rows if viewer.may_see(row["user_id"])]
+    default = visible[0] if viewer.admin and visible else next((u for u in viewer.user_ids if u in visible), None)
+    chosen = request.args.get("with")
+    return render_template("leaderboard.html", period=period, sort=sort, sorts=LEADERBOARD_SORTS,
+                           periods=group_periods(found.periods), rows=found.rows, visible=visible,
+                           compare_with=chosen if chosen in visible else default, rolling=period in ROLLING_PERIODS)
+
+
+@pages.app_template_global("spanned")
+def spanned(first_day: str, last_day: str) -> str:
+    """The local dates a period spans as a user's overview row gives them (ISO dates): '7 Nov – 4 Dec 2026'."""
+    return days_label(date.fromisoformat(first_day), date.fromisoformat(last_day))
 
 
 @pages.app_template_filter("local_day")

@@ -84,6 +84,21 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """Two users compared (docs/metrics.md, statistic 17 and "Comparing users"), as the replica holds them."""
+    periods: list[str]  # the periods the pair has a taste_overlap row for, in the period pickers' order
+    users: list[dict]  # the two users, in the order asked: user_id, display_name, timezone, first_day, last_day
+    comparison: dict | None  # their taste_overlap row of the period with names and ranking lookups, or None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The leaderboard of a period (docs/metrics.md, "Comparing users")."""
+    periods: list[str]  # the periods users who allow comparison have overview rows for
+    rows: list[dict]  # their overview rows of the period in the order asked, with display names and places
+
+
+@dataclass(frozen=True)
 class Column:
     statistic: str  # its table analytics.<statistic>
     name: str
@@ -348,6 +363,90 @@ SELECT coalesce(json_agg(x ORDER BY x.user_id), '[]'::json)::text FROM (
 ) x
 """
 
+# Comparing users (docs/metrics.md, statistic 17 and "Comparing users"): the consent is read from dim_user on every
+# request, never from the rows; taste_overlap's rows name another user, so its rows are those of two users who both
+# allow comparison now, and of other users the viewer may see (%(others)s, NULL for the admin: any).
+_CONSENTS = "EXISTS (SELECT 1 FROM dim_user c WHERE c.user_id = {} AND c.compare_consent)"
+_COMPARED_ROWS = {
+    "taste_overlap": (f"s.period = %(period)s AND {_CONSENTS.format('s.user_id')} AND "
+                      f"{_CONSENTS.format('s.other_user_id')} AND "
+                      "(%(others)s::text[] IS NULL OR s.other_user_id = ANY(%(others)s::text[]))"),
+}
+# Periods in the pickers' order: 'all', the rolling ones in ROLLING_PERIODS' order, then years and months, newest
+# first (as _USER_QUERY).
+_PERIOD_ORDER = "{0} <> 'all', array_position(%(rolling)s, {0}), length({0}), {0} DESC"
+
+
+def _shared(kind: str, user: str) -> str:
+    """A shared artist's or track's (x.<kind>_id) streams and rank in `user`'s ranking of the period: a lookup."""
+    return (f"(SELECT json_build_object('streams', r.streams, 'rank', r.rank) FROM analytics.{kind}_ranking r "
+            f"WHERE r.user_id = {user} AND r.period = %(period)s AND r.{kind}_id = x.{kind}_id)")
+
+
+def _by_user(kind: str) -> str:
+    return f"json_build_object(%(a)s::text, {_shared(kind, '%(a)s')}, %(b)s::text, {_shared(kind, '%(b)s')})"
+
+
+_COMPARISON_QUERY = f"""
+SELECT
+  (SELECT coalesce(array_agg(t.period ORDER BY {_PERIOD_ORDER.format('t.period')}), '{{}}')
+   FROM analytics.taste_overlap t WHERE t.user_id = %(a)s AND t.other_user_id = %(b)s) AS periods,
+  (SELECT coalesce(json_agg(json_build_object('user_id', u.user_id, 'display_name', u.display_name,
+                                              'timezone', u.timezone, 'first_day', o.first_day,
+                                              'last_day', o.last_day)
+                            ORDER BY u.user_id <> %(a)s), '[]'::json)
+   FROM dim_user u LEFT JOIN analytics.overview o ON o.user_id = u.user_id AND o.period = %(period)s
+   WHERE u.user_id IN (%(a)s, %(b)s)) AS users,
+  (SELECT json_build_object(
+     'overlap', t.overlap, 'shared_artists', t.shared_artists, 'shared_tracks', t.shared_tracks,
+     'computed_at', t.computed_at, 'source_max_played_at', t.source_max_played_at,
+     'top_shared_artists', (
+       SELECT coalesce(json_agg(json_build_object(
+                'artist_id', x.artist_id, 'name', coalesce(ar.name, x.artist_id), 'image_url', ar.image_url,
+                'first_streamed_by', x.first_streamed_by, 'by_user', {_by_user('artist')}) ORDER BY x.n), '[]'::json)
+       FROM unnest(t.top_shared_artists, t.first_streamed_by) WITH ORDINALITY x(artist_id, first_streamed_by, n)
+       {_lookup("ar", "dim_artist", "artist_id", "x.artist_id")}),
+     'top_shared_tracks', (
+       SELECT coalesce(json_agg(json_build_object(
+                'track_id', x.track_id, 'name', coalesce(d.name, x.track_id), 'artist', ar.name,
+                'album', al.name, 'image_url', al.image_url, 'by_user', {_by_user('track')}) ORDER BY x.n),
+                '[]'::json)
+       FROM unnest(t.top_shared_tracks) WITH ORDINALITY x(track_id, n)
+       {_lookup("d", "dim_track", "track_id", "x.track_id") + _lookup("al", "dim_album", "album_id", "d.album_id")
+        + _lookup("ar", "dim_artist", "artist_id", "d.primary_artist_id")}))
+   FROM analytics.taste_overlap t
+   WHERE t.user_id = %(a)s AND t.period = %(period)s AND t.other_user_id = %(b)s) AS comparison
+"""
+
+# The leaderboard of a period: the overview rows of the users who allow comparison, in the order of one of
+# LEADERBOARD_SORTS' columns, descending (NULL last: a row published before the column existed), then user_id;
+# a user's place is their position in that order.
+LEADERBOARD_SORTS = {"listening_time": "listening_ms", "streams": "streams", "distinct_artists": "distinct_artists",
+                     "longest_streak": "longest_streak"}
+_LEADERBOARD_QUERY = f"""
+SELECT
+  (SELECT coalesce(array_agg(p.period ORDER BY {_PERIOD_ORDER.format('p.period')}), '{{}}') FROM (
+     SELECT DISTINCT o.period FROM analytics.overview o JOIN dim_user u ON u.user_id = o.user_id
+     WHERE u.compare_consent) p) AS periods,
+  (SELECT coalesce(json_agg(x ORDER BY x.place), '[]'::json) FROM (
+     SELECT row_number() OVER (ORDER BY o.{{column}} DESC NULLS LAST, o.user_id) AS place, o.user_id,
+            u.display_name, o.listening_ms, o.streams, o.distinct_artists, o.longest_streak, o.first_day, o.last_day
+     FROM analytics.overview o JOIN dim_user u ON u.user_id = o.user_id
+     WHERE u.compare_consent AND o.period = %(period)s) x) AS rows
+"""
+_LEADERBOARD_QUERIES = {sort: _LEADERBOARD_QUERY.replace("{column}", column)
+                        for sort, column in LEADERBOARD_SORTS.items()}
+
+# The users a user's page may show comparisons with: those who allow comparison, when the user does, and whom the
+# viewer may see (%(others)s, NULL for the admin: any), with the overlap of the period when taste_overlap has it.
+_PARTNERS_QUERY = f"""
+SELECT coalesce(json_agg(x ORDER BY x.overlap DESC NULLS LAST, x.user_id), '[]'::json) FROM (
+  SELECT u.user_id, u.display_name, t.overlap FROM dim_user u
+  LEFT JOIN analytics.taste_overlap t ON t.user_id = %(user)s AND t.period = %(period)s AND t.other_user_id = u.user_id
+  WHERE u.compare_consent AND u.user_id <> %(user)s
+    AND (%(others)s::text[] IS NULL OR u.user_id = ANY(%(others)s::text[])) AND {_CONSENTS.format('%(user)s')}) x
+"""
+
 _COLUMNS_QUERY = """
 SELECT table_name AS statistic, column_name AS name, data_type AS type
 FROM information_schema.columns WHERE table_schema = 'analytics' ORDER BY table_name, ordinal_position
@@ -385,10 +484,35 @@ class Replica:
     def has_data(self) -> bool:
         return self._value("SELECT EXISTS (SELECT 1 FROM analytics.overview)")
 
-    def share_link_user(self, token_hash: str) -> str | None:
-        """The user a live (neither revoked nor expired) share link opens, or None."""
+    def share_link_users(self, token_hashes: list[str]) -> dict[str, str]:
+        """{token hash: the user its share link opens} of the live (neither revoked nor expired) links."""
         with self._connection() as conn:
-            return share_link_user(conn, token_hash)
+            found = {token_hash: share_link_user(conn, token_hash) for token_hash in token_hashes}
+        return {token_hash: user_id for token_hash, user_id in found.items() if user_id is not None}
+
+    def compare_consent(self, user_ids: list[str]) -> dict[str, bool]:
+        """{user: whether they allow comparison now} of the users the replica has a dim_user row of."""
+        with self._connection() as conn:
+            return dict(conn.execute("SELECT user_id, compare_consent FROM dim_user WHERE user_id = ANY(%s)",
+                                     (list(user_ids),)).fetchall())
+
+    def comparison(self, a: str, b: str, period: str) -> Comparison:
+        """Users `a` and `b` compared in the period (both allow comparison: the caller checked)."""
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(Comparison)).execute(
+                _COMPARISON_QUERY, {"a": a, "b": b, "period": period, "rolling": list(ROLLING_PERIODS)}).fetchone()
+
+    def leaderboard(self, period: str, sort: str) -> Leaderboard:
+        """The leaderboard of the period in the order `sort` (a key of LEADERBOARD_SORTS)."""
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(Leaderboard)).execute(
+                _LEADERBOARD_QUERIES[sort], {"period": period, "rolling": list(ROLLING_PERIODS)}).fetchone()
+
+    def compare_partners(self, user_id: str, period: str, others: list[str] | None) -> list[dict]:
+        """The users the user may be compared with on their page: both allow comparison, and the viewer may see
+        them (`others`; None for the admin), with their overlap of the period if any; most overlap first."""
+        return self._value(_PARTNERS_QUERY, {"user": user_id, "period": period,
+                                             "others": None if others is None else list(others)})
 
     def user(self, user_id: str) -> User | None:
         """The user, if the replica has their dim_user row or statistics."""
@@ -399,14 +523,18 @@ class Replica:
     def users_json(self) -> str:
         return self._value(_USERS_QUERY)
 
-    def statistic(self, user_id: str, statistic: str, period: str, paging: Paging | None = None) -> StatisticRows:
+    def statistic(self, user_id: str, statistic: str, period: str, paging: Paging | None = None, *,
+                  others: list[str] | None) -> StatisticRows:
         """Exactly the replica's rows of `statistic` for the user and period; of a paged statistic, those of
-        the page `paging` asks for (and how many rows there are in all)."""
+        the page `paging` asks for (and how many rows there are in all). Of a statistic whose rows name another
+        user (taste_overlap), only the rows of two users who allow comparison now, and of other users among
+        `others` (the users the viewer may see; None for the admin: any)."""
         if paging:
             rows = sql.SQL("{}::text AS rows_json, {} AS rows_total").format(
                 _ranked_page(statistic, paging.sort), _rows_total(statistic))
         else:
-            where = _SESSIONS_IN_PERIOD if statistic == "sessions" else "s.period = %(period)s"
+            where = _SESSIONS_IN_PERIOD if statistic == "sessions" else \
+                _COMPARED_ROWS.get(statistic, "s.period = %(period)s")
             rows = sql.SQL("(SELECT coalesce(json_agg(s ORDER BY {order}), '[]'::json)::text "
                            " FROM analytics.{table} s WHERE s.user_id = %(user)s AND {where}) AS rows_json"
                            ).format(order=sql.SQL(BY_NAME[statistic].row_order), table=sql.Identifier(statistic),
@@ -416,7 +544,8 @@ class Replica:
             "    OR EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s) AS user_known, "
             "EXISTS (SELECT 1 FROM analytics.overview WHERE user_id = %(user)s AND period = %(period)s) "
             "    AS period_known, {rows}").format(rows=rows)
-        params = {"user": user_id, "period": period, **(paging.bounds if paging else {})}
+        params = {"user": user_id, "period": period, "others": None if others is None else list(others),
+                  **(paging.bounds if paging else {})}
         with self._connection() as conn:
             return conn.cursor(row_factory=class_row(StatisticRows)).execute(query, params).fetchone()
 

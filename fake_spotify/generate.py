@@ -95,6 +95,7 @@ class User:
     timezone: str
     country: str
     email: str
+    compare_consent: bool  # allows comparison (docs/metrics.md, "Comparing users"): every user but each third
 
 
 @dataclass
@@ -217,7 +218,7 @@ def generate(seed: int, users: int, days: int, end: date = DEFAULT_END,
         rng = random.Random(f"user-{seed}-{number}")
         zone, country = TIMEZONES[(number - 1) % len(TIMEZONES)]
         user = User(f"listener-{seed}-{number:03d}", f"Listener {number}", zone, country,
-                    f"listener{number}@example.org")
+                    f"listener{number}@example.org", number % 3 != 0)
         listening.users.append(user)
         listening.plays.extend(
             _user_plays(rng, user, days, end, plays_per_day, artists, artist_weights,
@@ -345,8 +346,10 @@ def write_to_source(conn: psycopg.Connection, listening: Listening) -> dict[str,
     with conn.transaction():
         counts = {
             "users": copy_into(
-                conn, "users", ("user_id", "display_name", "email", "timezone", "created_at", "updated_at"),
-                ((u.user_id, u.display_name, u.email, u.timezone, at, at) for u in listening.users),
+                conn, "users", ("user_id", "display_name", "email", "timezone", "compare_consent", "created_at",
+                                "updated_at"),
+                ((u.user_id, u.display_name, u.email, u.timezone, u.compare_consent, at, at)
+                 for u in listening.users),
                 "(user_id)"),
             "artists": copy_into(
                 conn, "artists", ("artist_id", "name", "genres", "popularity", "followers",

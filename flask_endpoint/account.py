@@ -1,4 +1,5 @@
-"""The account page of the logged-in user: `/account` (connection, last ingestion, settings, share links),
+"""The account page of the logged-in user: `/account` (connection, last ingestion, settings — comparison consent
+among them —, share links),
 `POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`.
 
 Without a login the page sends the browser to `/`; the forms answer 401 (403 without
@@ -60,7 +61,8 @@ def settings_form():
     if email and not EMAIL.match(email):
         return _not_saved(f"E-mail {email!r} is not an e-mail address.")
     with connect("source", current_app.config["SETTINGS"]) as conn:
-        save_settings(conn, user_id, timezone, email or None, recap_opt_out="recap" not in request.form)
+        save_settings(conn, user_id, timezone, email or None, recap_opt_out="recap" not in request.form,
+                      compare_consent="compare" in request.form)
     return redirect(url_for("account.page"))
 
 

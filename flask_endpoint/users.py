@@ -21,6 +21,7 @@ class User:
     connected: bool  # has a row in spotify_accounts (tokens stored)
     authorized_at: datetime | None
     recap_opt_out: bool
+    compare_consent: bool  # allows comparison with other users who do (docs/metrics.md, "Comparing users")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class IngestionRun:
 def find_user(conn: psycopg.Connection, user_id: str) -> User | None:
     return conn.cursor(row_factory=class_row(User)).execute(
         """SELECT u.user_id, u.display_name, u.email, u.timezone, u.needs_login, u.needs_login_reason,
-                  a.user_id IS NOT NULL AS connected, a.authorized_at, u.recap_opt_out
+                  a.user_id IS NOT NULL AS connected, a.authorized_at, u.recap_opt_out,
+                  u.compare_consent
            FROM users u LEFT JOIN spotify_accounts a USING (user_id) WHERE u.user_id = %s""",
         (user_id,)).fetchone()
 
@@ -53,11 +55,11 @@ def play_count(conn: psycopg.Connection, user_id: str) -> int:
 
 
 def save_settings(conn: psycopg.Connection, user_id: str, timezone: str, email: str | None,
-                  recap_opt_out: bool) -> None:
+                  recap_opt_out: bool, compare_consent: bool) -> None:
     """The account page's settings; the time zone is then one the user chose (`timezone_source = 'asked'`)."""
     conn.execute("UPDATE users SET timezone = %s, timezone_source = 'asked', email = %s, "
-                 "recap_opt_out = %s, updated_at = now() WHERE user_id = %s",
-                 (timezone, email, recap_opt_out, user_id))
+                 "recap_opt_out = %s, compare_consent = %s, updated_at = now() WHERE user_id = %s",
+                 (timezone, email, recap_opt_out, compare_consent, user_id))
 
 
 def session_version(conn: psycopg.Connection, user_id: str) -> int | None:

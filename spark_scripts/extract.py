@@ -1,6 +1,6 @@
 """The job's reads from main over JDBC: the plays of the run's months, the stored grains of the others,
 the plays of the run's users' rolling periods (an incremental run's: a full run's plays hold them), the
-dimensions.
+dimensions, and (an incremental run's) the published shares of the users who allow comparison.
 
 Full run: every play, and no stored grain. Incremental run: the run's users
 and their first recomputed month go into `analytics_staging.run_users`, which
@@ -32,7 +32,7 @@ DIMENSIONS = {
     "tracks": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "albums": "SELECT album_id, total_tracks, release_year, primary_artist_id AS album_artist_id FROM dim_album",
     "artists": "SELECT artist_id, genres FROM dim_artist",
-    "users": "SELECT user_id, timezone FROM dim_user",
+    "users": "SELECT user_id, timezone, compare_consent FROM dim_user",
 }
 RECOMPUTED = "JOIN analytics_staging.run_users r USING (user_id) WHERE p.local_month >= r.since"
 
@@ -100,6 +100,20 @@ def stored_query(table: str) -> str:
             "JOIN analytics_staging.run_users r USING (user_id) WHERE g.local_month < r.since")
 
 
+def published_shares_query() -> str:
+    """The published artist and track shares of the users who allow comparison, in every period a run user
+    recomputes: 'all', the rolling periods, the months from the earliest first recomputed month on and their
+    years (taste_overlap pairs a run user's recomputed periods with every other consenting user's)."""
+    rolling = ", ".join(f"'{name}'" for name in ROLLING_PERIODS)
+    periods = (f"(r.period = 'all' OR r.period IN ({rolling}) OR (length(r.period) = 7 AND r.period >= s.since) "
+               "OR (length(r.period) = 4 AND r.period >= left(s.since, 4)))")
+    return " UNION ALL ".join(
+        f"SELECT r.user_id, r.period, '{kind}' AS kind, r.{kind}_id AS item_id, r.share, r.first_played_at "
+        f"FROM analytics.{kind}_ranking r JOIN dim_user u ON u.user_id = r.user_id AND u.compare_consent "
+        f"CROSS JOIN (SELECT min(since) AS since FROM analytics_staging.run_users) s WHERE {periods}"
+        for kind in ("artist", "track"))
+
+
 def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[str, DataFrame]:
     """The inputs of the run: its plays (a read split by play_id), the stored grains, every dimension; the
     session's shuffle partitions set for that many plays."""
@@ -110,9 +124,10 @@ def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[st
     url = settings.main_database_url
     plays = read_query(spark, url, plays_query(scope), partition=("play_id", low, high + 1, PLAY_PARTITIONS))
     # A full run reads every play: they hold the rolling periods' plays too.
-    stored, window = None, plays
+    stored, window, published_shares = None, plays, None
     if scope.users is not None:
         stored = Grains(*[read_query(spark, url, stored_query(name)) for name in (*STORED, "sessions")])
         window = read_query(spark, url, window_query())
-    return {"plays": plays, "stored": stored, "window": window,
+        published_shares = read_query(spark, url, published_shares_query())
+    return {"plays": plays, "stored": stored, "window": window, "published_shares": published_shares,
             **{name: read_query(spark, url, query) for name, query in DIMENSIONS.items()}}

@@ -4,7 +4,8 @@ Pure functions on DataFrames. Inputs: the run's `Grains` (spark_scripts/state.py
 recomputed months, stored ones and the rolling periods' months, `with_rolling`) and main's dimensions:
 tracks  (dim_track: track_id, album_id, primary_artist_id, duration_ms, explicit, popularity),
 albums  (dim_album: album_id, total_tracks, release_year, album_artist_id: its primary artist),
-artists (dim_artist: artist_id, genres).
+artists (dim_artist: artist_id, genres), and who allows comparison (dim_user) with, in an incremental run, the
+published shares that taste_overlap pairs the run's with.
 
 Every stream belongs to three calendar periods: 'all', its local year and its local
 month; a calendar month's grains count in those three. A rolling period has grains of
@@ -48,6 +49,11 @@ class Tables:
     session_periods: DataFrame  # a row per session and period it counts in (its month, year, 'all', rolling)
     in_scope: Scope
     album_min_tracks: int
+    consenting: DataFrame  # user_id of every user who allows comparison (dim_user.compare_consent)
+    # An incremental run's published artist and track shares of the consenting users, in the periods the run's
+    # users recompute (spark_scripts/extract.py): user_id, period, kind ('artist' | 'track'), item_id, share,
+    # first_played_at; None in a full run, which computes every period.
+    published_shares: DataFrame | None
 
     def spread(self, months: DataFrame) -> DataFrame:
         """Month-level rows (MONTH, ROLLING + any) once per period they count in (a `period` column)."""
@@ -75,6 +81,18 @@ def share(count: str) -> Column:
     return F.when(total > 0, F.col(count) / total).otherwise(F.lit(0.0))
 
 
+def day_runs(days: DataFrame, keys: list[str]) -> DataFrame:
+    """Every run of consecutive local dates (`local_date`, each once per `keys`), one day long included: the keys,
+    days, streak_start, streak_end."""
+    in_order = Window.partitionBy(*keys).orderBy("local_date")
+    # Consecutive dates minus their position give the same anchor date.
+    return (days.withColumn("anchor", F.date_sub("local_date", F.row_number().over(in_order)))
+            .groupBy(*keys, "anchor")
+            .agg(F.count("*").cast("int").alias("days"), F.min("local_date").alias("streak_start"),
+                 F.max("local_date").alias("streak_end"))
+            .drop("anchor"))
+
+
 def every_period(frame: DataFrame) -> DataFrame:
     """Rows with a `period` column: every period of every user (a full run)."""
     return frame
@@ -88,7 +106,8 @@ def spread(months: DataFrame, in_scope: Scope) -> DataFrame:
 
 
 def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataFrame, album_min_tracks: int,
-            in_scope: Scope = every_period) -> Tables:
+            consenting: DataFrame, published_shares: DataFrame | None = None, in_scope: Scope = every_period
+            ) -> Tables:
     facts = (tracks.join(albums, "album_id", "left")
              .join(artists.withColumnRenamed("artist_id", "primary_artist_id"), "primary_artist_id", "left"))
 
@@ -119,6 +138,8 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         session_periods=session_periods,
         in_scope=in_scope,
         album_min_tracks=album_min_tracks,
+        consenting=consenting,
+        published_shares=published_shares,
     )
 
 

@@ -3,7 +3,8 @@
 The job writes each statistic into `analytics_staging.<name>` and the recomputed
 (user, period) pairs into `analytics_staging.scope`. `publish` then gives every
 published table exactly the staged content within that scope, in ONE
-transaction: rows that vanished are deleted, changed rows updated, new rows
+transaction (a row of two users, taste_overlap's, is in the scope of either): rows that vanished are deleted,
+changed rows updated, new rows
 inserted, unchanged rows untouched (the freshness columns alone do not make a
 row changed). No table is ever dropped, renamed or swapped, so Debezium sees
 plain deletes, updates and inserts. Any failure rolls everything back.
@@ -47,10 +48,13 @@ def publish_table(conn: psycopg.Connection, table: str) -> PublishCounts:
     data = [c for c in columns if c not in key and c not in FRESHNESS]
     cols = ", ".join(columns)
     same_key = " AND ".join(f"n.{k} = p.{k}" for k in key)
-    deleted = conn.execute(
+    # A row of two users (taste_overlap) is replaced when either user's period was recomputed.
+    users = ["user_id", "other_user_id"] if "other_user_id" in key else ["user_id"]
+    deleted = sum(conn.execute(
         f"""DELETE FROM analytics.{table} p USING analytics_staging.scope s
-            WHERE p.user_id = s.user_id AND p.period = s.period
+            WHERE p.{user} = s.user_id AND p.period = s.period
               AND NOT EXISTS (SELECT 1 FROM analytics_staging.{table} n WHERE {same_key})""").rowcount
+        for user in users)
     upsert = upsert_changed(f"analytics.{table}", key, columns, f"SELECT {cols} FROM analytics_staging.{table}",
                             alias="p", compared=data)
     inserted, updated = conn.execute(

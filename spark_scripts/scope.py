@@ -8,7 +8,7 @@ the user's session in progress before the first new play (published
 `sessions`), because a new play can extend that session, change the gap after
 the stream before it, and make later first-ever streams (new_artists,
 new_tracks) no longer first. A load that changed existing dimension rows
-(metadata, a time zone) makes the run full, and so does a migration that
+(metadata, a time zone, a consent to comparison) makes the run full, and so does a migration that
 changed the statistics' tables or their state since the last published run.
 """
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, StructField
+from pyspark.sql.types import ArrayType, StringType, StructField
 
 from spark_scripts.publish import table_shape
 from spark_scripts.state import STORED, Grains
@@ -48,12 +48,23 @@ def staged_frames(results: dict[str, DataFrame], recomputed: Grains, pairs: Data
     return frames
 
 
+def _quoted(text: F.Column) -> F.Column:
+    """A text array element as PostgreSQL's array literal writes it: in double quotes, `\\` and `"` escaped by a
+    backslash; NULL for null."""
+    escaped = F.regexp_replace(F.regexp_replace(text, r"\\", r"\\\\"), '"', r'\\"')
+    return F.when(text.isNull(), F.lit("NULL")).otherwise(F.concat(F.lit('"'), escaped, F.lit('"')))
+
+
 def as_lines(frame: DataFrame) -> DataFrame:
-    """The frame's rows as CSV lines (one column, `line`); an array as PostgreSQL's literal `{1,2}`."""
+    """The frame's rows as CSV lines (one column, `line`); an array as PostgreSQL's literal (`{1,2}`,
+    `{"a",NULL}`)."""
     def field(column: StructField) -> F.Column:
         if not isinstance(column.dataType, ArrayType):
             return F.col(column.name)
-        elements = F.array_join(F.col(column.name).cast("array<string>"), ",")
+        values = F.col(column.name)
+        if isinstance(column.dataType.elementType, StringType):
+            values = F.transform(values, _quoted)
+        elements = F.array_join(values.cast("array<string>"), ",")
         return F.concat(F.lit("{"), elements, F.lit("}")).alias(column.name)
 
     return frame.select(F.to_csv(F.struct(*[field(c) for c in frame.schema.fields]), CSV).alias("line"))

@@ -57,8 +57,8 @@ class LoadReport:
 # Temporary tables on main, filled by COPY from the source query beside each.
 STAGING = {
     "stage_users": (
-        "user_id text, display_name text, timezone text",
-        "SELECT user_id, display_name, timezone FROM users",
+        "user_id text, display_name text, timezone text, compare_consent boolean",
+        "SELECT user_id, display_name, timezone, compare_consent FROM users",
     ),
     "stage_artists": (
         "artist_id text, name text, genres text[], popularity smallint, image_url text, "
@@ -88,8 +88,8 @@ STAGING = {
 
 
 UPSERT_USERS = upsert_changed(
-    "dim_user", ["user_id"], ["user_id", "display_name", "timezone"],
-    "SELECT user_id, display_name, coalesce(timezone, %(default_timezone)s) FROM stage_users",
+    "dim_user", ["user_id"], ["user_id", "display_name", "timezone", "compare_consent"],
+    "SELECT user_id, display_name, coalesce(timezone, %(default_timezone)s), compare_consent FROM stage_users",
 )
 UPSERT_ARTISTS = upsert_changed(
     "dim_artist", ["artist_id"],

@@ -5,9 +5,12 @@ admin URL, and the users into source (share links are created for users of
 source). The tests read back whatever the replica holds, so a replica filled by
 the real pipeline can stand in for this helper.
 
-Two users with statistics (alice in Berlin, bob in New York) and one without
-(carol); names with markup and quotes check that pages escape them. Alice also
-has the rolling periods.
+Three users with statistics (alice in Berlin, bob in New York, erin in London)
+and one without (carol); names with markup and quotes check that pages escape
+them. Alice also has the rolling periods. Alice, bob and carol allow comparison
+(`dim_user.compare_consent`), erin does not: `taste_overlap` holds a row each way
+for alice and bob in each period both have (docs/metrics.md, statistic 17),
+computed from their artist and track rankings here.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ USERS = {
     "alice": ("Alice", "Europe/Berlin", ("all", *ROLLING_PERIODS, "2025", "2025-11", "2025-12", "2026", "2026-01")),
     "bob": ('Bob <b>"the builder"</b>', "America/New_York", ("all", "2026", "2026-01")),
     "carol": ("Carol", "UTC", ()),
+    # erin does not allow comparison; 2025-10 is a period no user who does has
+    "erin": ("Erin", "Europe/London", ("all", "2025", "2025-10", "2026", "2026-01")),
 }
+COMPARE_CONSENT = {"alice": True, "bob": True, "carol": True, "erin": False}
 ARTISTS = [  # artist_id, name, genres, popularity, image_url
     ("ar1", "Nova Ridge", ["indie rock", "alternative rock"], 71, f"{IMAGE_HOST}/image/artist-1"),
     ("ar2", "Kalo & the Echoes", ["jazz"], 44, f"{IMAGE_HOST}/image/artist-2"),
@@ -42,6 +48,9 @@ ARTISTS = [  # artist_id, name, genres, popularity, image_url
     ("ar4", "Surrogate Band", None, None, None),
     ("ar5", "Quiet Harbour", [], 12, f"{IMAGE_HOST}/image/artist-5"),
 ]
+# Each user's artists by streams, most first: ARTISTS' order, but bob's (so that alice and bob share every artist
+# in other shares, and rank them differently).
+ARTIST_ORDER = {"bob": ["ar3", "ar1", "ar5", "ar4", "ar2"]}
 ALBUMS = [  # album_id, name, primary_artist_id, release_date, release_year, total_tracks, image_url
     ("al1", "Golden Echo", "ar1", "2019-05-03", 2019, 10, f"{IMAGE_HOST}/image/album-1"),
     ("al2", "Blue Night Sessions", "ar2", "1965", 1965, 6, f"{IMAGE_HOST}/image/album-2"),
@@ -58,6 +67,10 @@ TRACKS = [  # track_id, name, album_id, primary_artist_id, duration_ms, explicit
     ("tr7", "Sugar & \"Glass\"", "al2", "ar2", 189_000, False, 38),
     ("tr8", "Harbour Lights", None, "ar5", 260_000, False, 12),
 ]
+
+
+def artist_order(user: str) -> list[str]:
+    return ARTIST_ORDER.get(user, [artist[0] for artist in ARTISTS])
 
 
 def _size(user: str, period: str) -> int:
@@ -105,7 +118,8 @@ def _share(part: int, whole: int) -> float:
 
 
 def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
-    """The rows of every statistic table but sessions, for one user and period: the table's columns
+    """The rows of every statistic table but sessions and taste_overlap (`session_rows`, `taste_overlap_rows`),
+    for one user and period: the table's columns
     in their order, without user_id and period before them nor computed_at and source_max_played_at after."""
     n = _size(user, period)
     hours = [(h * 7 + n) % 23 + (12 if 18 <= h <= 22 else 0) for h in range(24)]
@@ -119,7 +133,7 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
     top_tracks = [(rank, tid, n // (rank + 1), n // (rank + 1) * 201_000 * (30 if rank == len(TRACKS) else 1))
                   for rank, (tid, *_rest) in enumerate(TRACKS, start=1)]
     top_artists = [(rank, aid, n // (rank + 1), n // (rank + 1) * 199_500)
-                   for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)]
+                   for rank, aid in enumerate(artist_order(user), start=1)]
     top_albums = [(rank, alid, n // (rank + 2), n // (rank + 2) * 190_000)
                   for rank, (alid, *_rest) in enumerate(ALBUMS, start=1)]
     popularity = [(str(b), n // 40 * (b % 4 + 1), 3 + b) for b in range(10)]
@@ -139,7 +153,8 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
         "overview": [(n, n * 200_000 + 123, n // 3, n // 10, n // 8, min(28, n // 20),
                       month_plays(months[0])[0], month_plays(months[-1])[1],
                       n / min(28, n // 20), None if user == "bob" and period == "2026-01" else 0.125 + n / 10_000,
-                      48.5 + n / 1000, n // 40, n // 9, *period_days(user, period))],
+                      48.5 + n / 1000, n // 40, n // 9, *period_days(user, period),
+                      1 + n * 13 % min(28, n // 20))],  # longest_streak: at most active_days
         "top_tracks": top_tracks,
         "top_artists": top_artists,
         "top_albums": top_albums,
@@ -171,7 +186,7 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
                    first_day + timedelta(days=7 + n % 5)) if rank == 1 else
                   (0, 1, first_day + timedelta(days=rank), first_day + timedelta(days=rank)))
             + artist_profile(n // (rank + 1), rank)
-            for rank, (aid, *_rest) in enumerate(ARTISTS, start=1)}),
+            for rank, aid in enumerate(artist_order(user), start=1)}),
         "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}, {}),
     }
 
@@ -203,13 +218,54 @@ def months_in(user: str, period: str) -> int:
 def _ranking(top: list[tuple], n: int, first_day: date, named: dict[str, tuple],
              more: dict[str, tuple]) -> list[tuple]:
     """A whole ranking from the rows of its top list (all of it: these lists are short), `named`: the id's
-    columns between it and streams, `more`: its columns after time_rank."""
+    columns between it and streams, `more`: its columns after time_rank. Shares are of the ranking's own
+    streams: the top lists' streams here add up to more than the overview's `n`, and shares that add up to
+    more than 1 would make a taste overlap above 1."""
     by_time = sorted(top, key=lambda row: (-row[3], -row[2], row[1]))
     start = datetime.combine(first_day, datetime.min.time(), UTC)
-    return [(item, *named.get(item, ()), streams, ms, _share(streams, n), start + timedelta(hours=rank),
+    streamed = sum(row[2] for row in top)
+    return [(item, *named.get(item, ()), streams, ms, _share(streams, streamed), start + timedelta(hours=rank),
              start + timedelta(days=9, hours=rank), rank, by_time.index((rank, item, streams, ms)) + 1,
              *more.get(item, ()))
             for rank, item, streams, ms in top]
+
+
+def compared(user: str, other: str, period: str) -> bool:
+    """Whether taste_overlap has a row of the two users and the period: two users who both allow comparison
+    and both have the period."""
+    return (user != other and COMPARE_CONSENT[user] and COMPARE_CONSENT[other]
+            and period in USERS[user][2] and period in USERS[other][2])
+
+
+TOP_SHARED = 10  # top_shared_artists and top_shared_tracks
+
+
+def taste_overlap_rows(user: str, period: str) -> list[tuple]:
+    """The user's taste_overlap rows of the period (docs/metrics.md, statistic 17), from the two users'
+    artist and track rankings: the table's columns after user_id and period, without computed_at and
+    source_max_played_at."""
+    rows = []
+    for other in sorted(USERS):
+        if not compared(user, other, period):
+            continue
+        mine, theirs = statistic_rows(user, period), statistic_rows(other, period)
+        # the ranking rows by id: (share, first_played_at); an artist's share is its 4th column, a track's
+        # its 6th (after album_id and artist_id), first_played_at the next
+        artists = [{row[0]: (row[3], row[4]) for row in r["artist_ranking"]} for r in (mine, theirs)]
+        tracks = [{row[0]: (row[5], row[6]) for row in r["track_ranking"]} for r in (mine, theirs)]
+
+        def by_smaller_share(items: list[dict]) -> list[str]:
+            shared = items[0].keys() & items[1].keys()
+            return sorted(shared, key=lambda i: (-min(items[0][i][0], items[1][i][0]), i))
+
+        shared_artists, shared_tracks = by_smaller_share(artists), by_smaller_share(tracks)
+        overlap = sum(min(artists[0][a][0], artists[1][a][0]) for a in shared_artists)
+        top_artists = shared_artists[:TOP_SHARED]
+        first = [user if artists[0][a][1] < artists[1][a][1] else other if artists[1][a][1] < artists[0][a][1]
+                 else None for a in top_artists]
+        rows.append((other, overlap, len(shared_artists), len(shared_tracks), top_artists,
+                     shared_tracks[:TOP_SHARED], first))
+    return rows
 
 
 def session_rows(user: str, month: str) -> list[tuple]:
@@ -228,12 +284,13 @@ def fill_replica(settings: Settings) -> None:
     """Write the dimensions and every statistic's rows into the replica; the users into source."""
     with connect("source", settings) as conn:
         conn.cursor().executemany(
-            "INSERT INTO users (user_id, display_name, timezone) VALUES (%s, %s, %s)",
-            [(user, name, tz) for user, (name, tz, _) in USERS.items()])
+            "INSERT INTO users (user_id, display_name, timezone, compare_consent) VALUES (%s, %s, %s, %s)",
+            [(user, name, tz, COMPARE_CONSENT[user]) for user, (name, tz, _) in USERS.items()])
     with connect("replica", settings) as conn:
         cur = conn.cursor()
-        cur.executemany("INSERT INTO dim_user (user_id, display_name, timezone) VALUES (%s, %s, %s)",
-                        [(user, name, tz) for user, (name, tz, _) in USERS.items()])
+        cur.executemany("INSERT INTO dim_user (user_id, display_name, timezone, compare_consent) "
+                        "VALUES (%s, %s, %s, %s)",
+                        [(user, name, tz, COMPARE_CONSENT[user]) for user, (name, tz, _) in USERS.items()])
         cur.executemany(
             "INSERT INTO dim_artist (artist_id, name, genres, popularity, image_url, is_surrogate) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
@@ -251,6 +308,8 @@ def fill_replica(settings: Settings) -> None:
             for period in periods:
                 for table, rows in statistic_rows(user, period).items():
                     _copy(cur, table, [(user, period, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in rows])
+                _copy(cur, "taste_overlap", [(user, period, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT)
+                                             for row in taste_overlap_rows(user, period)])
                 if len(period) == 7:
                     _copy(cur, "sessions",
                           [(user, *row, COMPUTED_AT, SOURCE_MAX_PLAYED_AT) for row in session_rows(user, period)])

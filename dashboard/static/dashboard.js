@@ -202,6 +202,9 @@
       ["Distinct artists", int(o.distinct_artists)],
       ["Distinct albums", int(o.distinct_albums)],
       ["Active days", int(o.active_days)],
+      // null in a row published before the analytics computed it
+      ["Longest streak", o.longest_streak === null || o.longest_streak === undefined ? "—" :
+        int(o.longest_streak) + (o.longest_streak === 1 ? " day" : " days")],
       ["Streams per active day", oneDecimal.format(o.streams_per_active_day)],
       ["Skip rate", pct(o.skip_rate)],
       ["Mainstream score (0-100)", o.mainstream_score === null ? "unknown" : oneDecimal.format(o.mainstream_score)],

@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_scripts.prepare import KEY, Tables
+from spark_scripts.prepare import KEY, Tables, day_runs
 from spark_scripts.state import ROLLING, rolling_first_day
 from warehouse.catalog import ROLLING_PERIODS
 
@@ -36,9 +36,11 @@ def overview(t: Tables) -> DataFrame:
     active_days = t.days.groupBy(*KEY).agg(F.count("*").cast("int").alias("active_days"),
                                            F.min("local_date").alias("first_date"),
                                            F.max("local_date").alias("last_date"))
+    longest_streak = day_runs(t.days.select(*KEY, "local_date"), KEY).groupBy(*KEY).agg(
+        F.max("days").alias("longest_streak"))
     # Skip rate: every track play whose `skipped` is known, plays under 30 s included.
     return (
-        totals.join(active_days, KEY)
+        totals.join(active_days, KEY).join(longest_streak, KEY)
         .join(t.skips, KEY, "left")
         .join(_first_ever(t, "primary_artist_id", "new_artists"), KEY, "left")
         .join(_first_ever(t, "track_id", "new_tracks"), KEY, "left")
@@ -47,7 +49,7 @@ def overview(t: Tables) -> DataFrame:
                 (F.col("streams") / F.col("active_days")).alias("streams_per_active_day"),
                 (F.col("skipped") / F.col("known")).alias("skip_rate"), "mainstream_score",
                 F.coalesce("new_artists", F.lit(0)).alias("new_artists"),
-                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"), *_days_spanned())
+                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"), *_days_spanned(), "longest_streak")
     )
 
 

@@ -84,14 +84,21 @@ def periods_of(settings, user: str) -> list[str]:
         settings, "SELECT period FROM analytics.overview WHERE user_id = %s", (user,))]
 
 
+# The rows the admin gets of a statistic whose rows name another user: those of two users who both allow
+# comparison now (docs/metrics.md, "Comparing users").
+CONSENTING = "(SELECT user_id FROM dim_user WHERE compare_consent)"
+COMPARED_ROWS = {"taste_overlap": f" AND user_id IN {CONSENTING} AND other_user_id IN {CONSENTING}"}
+
+
 def test_every_endpoint_returns_exactly_the_replica_rows(server, filled):
     users = [r["user_id"] for r in replica_rows(filled, "SELECT DISTINCT user_id FROM analytics.overview")]
     assert len(users) >= 2
-    checked = 0
+    checked, compared = 0, 0
     for statistic in STATISTICS:
         key = primary_key(filled, statistic)
         for user in users:
-            everything = replica_rows(filled, f"SELECT * FROM analytics.{statistic} WHERE user_id = %s", (user,))
+            everything = replica_rows(filled, f"SELECT * FROM analytics.{statistic} WHERE user_id = %s"
+                                              + COMPARED_ROWS.get(statistic, ""), (user,))
             for period in periods_of(filled, user):
                 expected = {tuple(r[k] for k in key): r for r in everything if in_period(filled, user, r, period)} \
                     if statistic == "sessions" else \
@@ -99,7 +106,9 @@ def test_every_endpoint_returns_exactly_the_replica_rows(server, filled):
                 status, body, head = get(f"{server.url}/api/users/{user}/{statistic}?period={period}", ADMIN)
                 assert status == 200, body
                 assert (body["user_id"], body["statistic"], body["period"]) == (user, statistic, period)
-                assert expected, f"the test data has no {statistic} rows for {user} {period}"
+                # taste_overlap has rows only for two users who allow comparison and both have the period
+                assert expected or statistic in COMPARED_ROWS, f"the test data has no {statistic} of {user} {period}"
+                compared += len(expected) if statistic in COMPARED_ROWS else 0
                 assert len(body["rows"]) == len(expected)
                 for row in body["rows"]:
                     assert set(row) == set(next(iter(expected.values()))), statistic
@@ -107,6 +116,7 @@ def test_every_endpoint_returns_exactly_the_replica_rows(server, filled):
                     assert {c: as_python(v, like[c]) for c, v in row.items()} == like
                 checked += 1
     assert checked == len(STATISTICS) * sum(len(periods_of(filled, u)) for u in users)
+    assert compared >= 2, "the test data has no taste_overlap rows"
 
 
 def test_rows_come_in_rank_and_key_order(server):
@@ -130,7 +140,7 @@ def test_periods_and_users(server, filled):
                                 "2025-12", "2025-11"]}
     status, body, _ = get(f"{server.url}/api/users", ADMIN)
     assert status == 200
-    assert [u["user_id"] for u in body["users"]] == ["alice", "bob", "carol"]
+    assert [u["user_id"] for u in body["users"]] == ["alice", "bob", "carol", "erin"]
     alice = body["users"][0]
     overview_all = replica_rows(filled, "SELECT streams FROM analytics.overview "
                                         "WHERE user_id = 'alice' AND period = 'all'")[0]
@@ -310,7 +320,8 @@ def test_a_share_link_opens_its_user_only(server, filled):
     unknown_body = get(f"{server.url}/api/users/nobody/overview", bearer(token))[1]
     for statistic in STATISTICS:
         status, body, _ = get(f"{server.url}/api/users/alice/{statistic}?period=2025-12", bearer(token))
-        assert status == 200 and body["rows"], statistic
+        # taste_overlap: no row names a user the link does not open (test_dashboard_compare)
+        assert status == 200 and bool(body["rows"]) is (statistic != "taste_overlap"), statistic
         status, body, _ = get(f"{server.url}/api/users/bob/{statistic}?period=2026-01", bearer(token))
         assert (status, body) == (404, unknown_body), statistic  # indistinguishable from a user who does not exist
     assert get(f"{server.url}/api/users/bob/periods", bearer(token))[0] == 404

@@ -354,6 +354,61 @@ def test_wrapped_page_through_a_share_link(server, filled, page_factory):
     p.assert_clean()
 
 
+def test_comparing_two_users_through_their_share_links(server, filled, page_factory):
+    """Both users' links opened in one browser: from alice's page to the comparison with bob (docs/metrics.md,
+    statistic 17), its period picker and the leaderboard; a pair with a user who does not consent is a 404."""
+    tokens = {user: create_share_link(filled, user) for user in ("alice", "bob", "erin")}
+    replicate_share_links(filled)
+    p = page_factory(server)
+    p.goto(f"/s/{tokens['alice']}")
+    assert p.page.locator("#compare").count() == 0  # nobody else to compare with yet
+    p.goto(f"/s/{tokens['bob']}")
+    assert p.page.url.endswith("/users/bob")
+    p.goto("/users/alice")
+    p.page.locator("#compare-links a", has_text="Bob").click()
+    p.page.wait_for_url(re.compile(r"/compare/alice/bob$"))
+    (row,) = replica_rows(filled, "SELECT * FROM analytics.taste_overlap WHERE user_id = 'alice' "
+                                  "AND other_user_id = 'bob' AND period = 'all'")
+    assert p.page.locator("#overlap-value").inner_text() == f"{row['overlap'] * 100:.1f} %"
+    assert p.page.locator("#shared-artists").inner_text() == str(row["shared_artists"])
+    artists = p.page.locator("#table-shared-artists tbody tr")
+    assert [r.get_attribute("data-id") for r in artists.all()] == row["top_shared_artists"]
+    nova = p.page.locator("#table-shared-artists tr[data-id=ar1]")
+    assert "Nova Ridge" in nova.inner_text()
+    assert nova.locator("td.first").inner_text() == "Alice"  # alice streamed in 2025 already, bob from 2026
+    p.screenshot("compare-alice-bob")
+    # In 2026 bob came first to his top artist, and both to Surrogate Band at the same moment.
+    p.page.select_option("#period-picker", "2026")
+    p.page.wait_for_url(re.compile(r"/compare/alice/bob\?period=2026$"))
+    assert p.page.locator("#table-shared-artists tr[data-id=ar3] td.first").inner_text() == 'Bob <b>"the builder"</b>'
+    assert p.page.locator("#table-shared-artists tr[data-id=ar4] td.first").inner_text() == "both at the same moment"
+    # Each user's streams lead to that user's artist page.
+    p.page.locator("#table-shared-artists tr[data-id=ar3] td[data-user=bob] a").click()
+    p.page.wait_for_url(re.compile(r"/users/bob/artists/ar3\?period=2026$"))
+    assert p.page.locator("#entity-name").inner_text() == "Élodie Mirà"
+    # The leaderboard, from the comparison: alice and bob, never erin.
+    p.goto("/compare/alice/bob?period=2026-01")
+    p.page.locator("nav.tabs a", has_text="Leaderboard").click()
+    p.page.wait_for_url(re.compile(r"/leaderboard\?period=2026-01$"))
+    board = replica_rows(filled, "SELECT o.user_id FROM analytics.overview o JOIN dim_user u USING (user_id) "
+                                 "WHERE u.compare_consent AND o.period = '2026-01' "
+                                 "ORDER BY o.listening_ms DESC, o.user_id")
+    rows = p.page.locator("#table-leaderboard tbody tr")
+    assert [r.get_attribute("data-user") for r in rows.all()] == [r["user_id"] for r in board] == ["alice", "bob"]
+    p.page.get_by_role("link", name="Longest streak").first.click()
+    p.page.wait_for_url(re.compile(r"sort=longest_streak"))
+    assert "erin" not in [r.get_attribute("data-user") for r in rows.all()]
+    p.screenshot("leaderboard")
+    # erin's link opens her pages, but she does not allow comparison: the same 404 as an unknown user.
+    p.goto(f"/s/{tokens['erin']}")
+    assert p.page.url.endswith("/users/erin")
+    response = p.goto("/compare/alice/erin")
+    assert response.status == 404 and "404" in p.page.locator("h1").inner_text()
+    assert "no such user, or this link does not open it" in p.page.locator("#error").inner_text()
+    p.errors = [e for e in p.errors if "404" not in e]  # the refused page itself
+    p.assert_clean()
+
+
 def test_pages_work_offline_without_the_images(server, page_factory):
     p = page_factory(server, offline_images=True)
     p.login_as_admin()
@@ -369,7 +424,7 @@ def test_pages_work_offline_without_the_images(server, page_factory):
 def test_api_page_and_user_list(server, page_factory):
     p = page_factory(server)
     p.login_as_admin()
-    assert p.page.locator("table.data tbody tr").count() == 3
+    assert p.page.locator("table.data tbody tr").count() == 4
     p.goto("/api")
     assert p.page.locator("#api-listening_clock").inner_text().count("hour") >= 1
     p.screenshot("api")

@@ -81,7 +81,7 @@ def test_start_is_idempotent_listens_on_loopback_and_stops(filled, runtime):
             headers={"Authorization": "Basic " + base64.b64encode(f"a:{ADMIN_PASSWORD}".encode()).decode()})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.headers["Server"] == "gunicorn"
-            assert [u["user_id"] for u in json.load(response)["users"]] == ["alice", "bob", "carol"]
+            assert [u["user_id"] for u in json.load(response)["users"]] == ["alice", "bob", "carol", "erin"]
         token = create_share_link(filled, "bob")
         replicate_share_links(filled)
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from cryptography.fernet import Fernet
 
+from fake_spotify.login import allow_comparison
 from ingestion.recently_played import ingest_user
 from tests.spotify_support import csrf
 from warehouse.db import connect
@@ -174,8 +175,23 @@ def test_account_settings_and_share_links(spotify_settings, fake_spotify, connec
                          allow_redirects=False, timeout=10)
     assert saved.status_code == 302
     with connect("source", spotify_settings) as conn:
-        assert conn.execute("SELECT timezone, timezone_source, email FROM users WHERE user_id = %s",
-                            (user_id,)).fetchone() == ("Asia/Tokyo", "asked", "me@example.org")
+        assert conn.execute("SELECT timezone, timezone_source, email, compare_consent FROM users "
+                            "WHERE user_id = %s", (user_id,)).fetchone() == ("Asia/Tokyo", "asked", "me@example.org",
+                                                                             False)
+    # Comparison is off until the user turns it on (as the demo does, fake_spotify.login.allow_comparison: the
+    # other settings stay as they were), and off again when the box is left unticked.
+    def settings_row() -> tuple:
+        with connect("source", spotify_settings) as conn:
+            return conn.execute("SELECT timezone, email, recap_opt_out, compare_consent FROM users "
+                                "WHERE user_id = %s", (user_id,)).fetchone()
+    assert 'id="compare" name="compare" type="checkbox" value="1">' in browser.get(f"{url}/account", timeout=10).text
+    allow_comparison(url, browser)
+    assert settings_row() == ("Asia/Tokyo", "me@example.org", True, True)
+    assert 'id="compare" name="compare" type="checkbox" value="1" checked>' in \
+        browser.get(f"{url}/account", timeout=10).text
+    browser.post(f"{url}/account/settings", data={"timezone": "Asia/Tokyo", "email": "me@example.org", **token},
+                 timeout=10)
+    assert settings_row() == ("Asia/Tokyo", "me@example.org", True, False)
     page = browser.post(f"{url}/account/share-links", data=token, timeout=10)  # follows the redirect to /account
     assert page.status_code == 200
     link = re.search(r'id="new-link">/s/([\w-]+)<', page.text).group(1)

@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -70,6 +71,10 @@ def test_runtime_logs_and_what_programs_write_are_private(settings):
     assert {path.name: mode(path) for path in logs.iterdir()} == {
         "postgres-source.log": 0o600, "postgres-main.log": 0o600, "postgres-replica.log": 0o600,
         "supervisord.log": 0o600, "writer.log": 0o600, "flask.log": 0o600}
+    # supervisord copies the program's output into its log after the program wrote its file: wait for it
+    deadline = time.monotonic() + 30
+    while "written" not in (logs / "writer.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert "written" in (logs / "writer.log").read_text()
     if os.geteuid() == 0:
         assert (logs / "postgres-main.log").owner() == "postgres"

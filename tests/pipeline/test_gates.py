@@ -140,6 +140,11 @@ ANALYTICS_INJECTIONS = {
     "profile off": ("artist_ranking",
                     "artist_ranking hour_streams (24) and weekday_streams (7) count from 0 and each sum to streams",
                     lambda df: df.withColumn("hour_streams", F.transform("hour_streams", lambda n: n + 1))),
+    "one-sided pair": ("taste_overlap", "taste_overlap has each row both ways, with the same numbers and lists",
+                       lambda df: df.where(F.col("user_id") < F.col("other_user_id"))),  # both users allow it
+    "streak too long": ("overview",
+                        "overview longest_streak from 1 day to the period's active days, within the days it spans",
+                        lambda df: df.withColumn("longest_streak", F.col("active_days") + 1)),
 }
 
 

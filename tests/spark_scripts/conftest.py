@@ -21,7 +21,7 @@ PLAY_SCHEMA = ("play_id long, user_id string, track_id string, played_at timesta
 
 
 def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_min_tracks=5,
-           session_gap_minutes=30) -> Tables:
+           session_gap_minutes=30, consenting=()) -> Tables:
     """Inputs as main holds them, from short hand-written rows.
 
     plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
@@ -30,6 +30,7 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     albums: {album_id: (total_tracks, release_year[, primary artist id])}: by default the album's artist is
             that of its first track listed
     artists: {artist_id: genres list or None}
+    consenting: the users who allow comparison
     """
     users = users or {}
     rows = []
@@ -62,6 +63,7 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
                               "album_id string, total_tracks int, release_year smallint, album_artist_id string"),
         spark.createDataFrame(list(artists.items()), "artist_id string, genres array<string>"),
         album_min_tracks,
+        spark.createDataFrame([(user,) for user in consenting], "user_id string"),
     )
 
 

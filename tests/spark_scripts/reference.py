@@ -18,7 +18,15 @@ Readings of the document where it leaves room:
 - rows without an album (or primary artist) count in every total but get no
   album (artist) row: top_albums, album_completion, release_years skip them;
 - play_gaps of a period without any gap: 3 rows of 0 gaps, share 0;
-- genre_distribution always has its 'unknown' row (0 streams when none).
+- genre_distribution always has its 'unknown' row (0 streams when none);
+- overview.longest_streak: the longest run of consecutive local dates with a stream among the period's own
+  streams (a year's or month's run stops at its edges, as artist_streaks' does);
+- taste_overlap: who allows comparison is main's `dim_user.compare_consent` as loaded; two consenting users
+  are paired in every period name both hold a stream in (a rolling period: each user's own window); each
+  side's shares are its `artist_ranking` / `track_ranking` shares (of all its streams of the period); a
+  shared artist (track) is one both streamed there; ties of the smaller share go to the id by code point;
+  `first_streamed_by` compares the two `first_played_at` instants of the artist in the period and holds
+  user ids (null on equal instants); arrays are empty, never null, when nothing is shared.
 """
 
 from __future__ import annotations
@@ -221,6 +229,53 @@ LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.class
 """
 
 
+# Every two different users who both allow comparison and both have a row of the period (a rolling period is
+# each one's own: the same period name), once each way.
+PAIRS = """,
+pairs AS (
+    SELECT a.user_id, a.period, b.user_id AS other_user_id
+    FROM periods a JOIN periods b ON b.period = a.period AND b.user_id <> a.user_id
+    JOIN dim_user ua ON ua.user_id = a.user_id JOIN dim_user ub ON ub.user_id = b.user_id
+    WHERE ua.compare_consent AND ub.compare_consent
+)"""
+
+
+def _shares(item: str) -> str:
+    """`<item>_shares`: each artist (track) of each user and period, its share of the period's streams (as its
+    <item>_ranking row's) and its first_played_at in the period."""
+    return f""",
+{item}_shares AS (
+    SELECT s.user_id, s.period, s.{item}_id AS item, count(*)::float8 / p.total AS share,
+           min(s.played_at) AS first_played_at
+    FROM period_streams s JOIN periods p ON p.user_id = s.user_id AND p.period = s.period
+    WHERE s.{item}_id IS NOT NULL
+    GROUP BY s.user_id, s.period, s.{item}_id, p.total
+)"""
+
+
+def _shared(item: str) -> str:
+    """`shared_<item>_totals`, per pair sharing at least one artist (track): the sum of the smaller shares, how
+    many are shared, the first 10 by smaller share descending then id (code point), and for each of those who
+    streamed it first in the period (null on the same instant)."""
+    return f""",
+shared_{item}s AS (
+    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.share, b.share) AS share,
+           CASE WHEN a.first_played_at < b.first_played_at THEN p.user_id
+                WHEN b.first_played_at < a.first_played_at THEN p.other_user_id END AS first_by
+    FROM pairs p
+    JOIN {item}_shares a ON a.user_id = p.user_id AND a.period = p.period
+    JOIN {item}_shares b ON b.user_id = p.other_user_id AND b.period = p.period AND b.item = a.item
+),
+shared_{item}_totals AS (
+    SELECT user_id, period, other_user_id,
+           sum(share ORDER BY item COLLATE "C") AS overlap,  -- one order of addition: the same sum both ways
+           count(*) AS shared,
+           (array_agg(item ORDER BY share DESC, item COLLATE "C"))[1:10] AS top,
+           (array_agg(first_by ORDER BY share DESC, item COLLATE "C"))[1:10] AS first_by
+    FROM shared_{item}s GROUP BY user_id, period, other_user_id
+)"""
+
+
 QUERIES: dict[str, str] = {
     "overview": BASE + """,
 period_plays AS (  -- every play, streams or not, for the skip rate
@@ -260,6 +315,16 @@ totals AS (
            avg(popularity)::float8 AS mainstream_score,
            min(local_date) AS first_stream_day, max(local_date) AS last_stream_day
     FROM period_streams GROUP BY user_id, period
+),
+stream_days AS (  -- consecutive dates share date - (their position among the period's dates with a stream)
+    SELECT user_id, period, local_date - (row_number() OVER (PARTITION BY user_id, period
+                                                             ORDER BY local_date))::int AS island
+    FROM (SELECT DISTINCT user_id, period, local_date FROM period_streams) AS d
+),
+streak AS (
+    SELECT user_id, period, max(days) AS longest_streak
+    FROM (SELECT user_id, period, count(*)::int AS days FROM stream_days GROUP BY user_id, period, island) AS r
+    GROUP BY user_id, period
 )
 SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.distinct_artists,
        t.distinct_albums, t.active_days, t.first_played_at, t.last_played_at,
@@ -277,9 +342,11 @@ SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.dist
             WHEN w.period IS NOT NULL THEN w.last_day
             WHEN length(t.period) = 4 THEN make_date(t.period::int, 12, 31)
             ELSE (make_date(left(t.period, 4)::int, right(t.period, 2)::int, 1) + interval '1 month')::date - 1
-       END AS last_day
+       END AS last_day,
+       r.longest_streak
 FROM totals t
 JOIN skips k ON k.user_id = t.user_id AND k.period = t.period
+JOIN streak r ON r.user_id = t.user_id AND r.period = t.period
 LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN new_artists na ON na.user_id = t.user_id AND na.period = t.period
 LEFT JOIN new_tracks nt ON nt.user_id = t.user_id AND nt.period = t.period
@@ -452,6 +519,17 @@ FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.perio
                    "JOIN profile f ON f.user_id = c.user_id AND f.period = c.period AND f.artist_id = c.item"),
     "album_ranking": BASE + _ranking("album_id", {"artist_id": "a.primary_artist_id"},
                                      joins="LEFT JOIN dim_album a ON a.album_id = s.album_id"),
+    "taste_overlap": BASE + _shares("artist") + _shares("track") + PAIRS + _shared("artist") + _shared("track") + """
+SELECT p.user_id, p.period, p.other_user_id, coalesce(a.overlap, 0)::float8 AS overlap,
+       coalesce(a.shared, 0)::int AS shared_artists, coalesce(t.shared, 0)::int AS shared_tracks,
+       coalesce(a.top, '{}') AS top_shared_artists, coalesce(t.top, '{}') AS top_shared_tracks,
+       coalesce(a.first_by, '{}') AS first_streamed_by
+FROM pairs p
+LEFT JOIN shared_artist_totals a ON a.user_id = p.user_id AND a.period = p.period
+                                AND a.other_user_id = p.other_user_id
+LEFT JOIN shared_track_totals t ON t.user_id = p.user_id AND t.period = p.period
+                               AND t.other_user_id = p.other_user_id
+""",
 }
 
 

@@ -52,6 +52,8 @@ def fill_edge_cases(settings) -> None:
         for user_id, zone in (("zoe", "America/New_York"), ("kai", "Asia/Kolkata"), ("solo", "UTC"),
                               ("eve", "Europe/Berlin"), ("ghost", "UTC")):
             add_user(conn, user_id, zone)
+        # zoe, kai and ghost (no stream) allow comparison; solo and eve do not.
+        conn.execute("UPDATE users SET compare_consent = true WHERE user_id IN ('zoe', 'kai', 'ghost')")
         conn.cursor().executemany("INSERT INTO artists (artist_id, name, genres) VALUES (%s, %s, %s)", [
             ("aArtist", "A", ["rock", "pop", "rock"]), ("BArtist", "B", []), ("cArtist", "C", None),
             ("dArtist", "D", ["pop", "jazz"])])
@@ -121,8 +123,9 @@ def fill_edge_cases(settings) -> None:
 
 
 DATASETS = {"generated": fill_generated, "real_export": fill_real_export, "edge_cases": fill_edge_cases}
-# The real export is not enriched: no album has a known size or release date.
-EMPTY = {("real_export", "album_completion"), ("real_export", "release_years")}
+# The real export is not enriched: no album has a known size or release date; its one listener has nobody to be
+# compared with.
+EMPTY = {("real_export", "album_completion"), ("real_export", "release_years"), ("real_export", "taste_overlap")}
 
 
 def _database_url(url: str, dbname: str) -> str:

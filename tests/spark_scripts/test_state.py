@@ -3,6 +3,8 @@ month-level state has: late plays in an old month, a session across a month edge
 new day, a first-ever stream that stops being first, a time-zone change, a metadata change; and a run dying
 half way leaves state and published tables consistent."""
 
+from decimal import Decimal
+
 import pytest
 
 from pipeline import analytics
@@ -120,3 +122,40 @@ def test_a_run_dying_while_it_stages_or_stores_state_changes_nothing(history, sp
     assert everything(history) == before
     assert_incremental_equals_rebuild(history, spark)
     assert everything(history) != before
+
+
+def taste_overlap(settings) -> dict:
+    """(user_id, period, other_user_id) -> (overlap, top_shared_artists, first_streamed_by) published."""
+    with connect("main", settings) as conn:
+        return {tuple(r[:3]): r[3:] for r in conn.execute(
+            "SELECT user_id, period, other_user_id, round(overlap::numeric, 9), top_shared_artists, "
+            "first_streamed_by FROM analytics.taste_overlap")}
+
+
+def consent(settings, user_id: str, allowed: bool) -> None:
+    with connect("source", settings) as conn:
+        conn.execute("UPDATE users SET compare_consent = %s WHERE user_id = %s", (allowed, user_id))
+    load_main(settings)
+
+
+def test_comparison_follows_consent_and_incremental_pairs_equal_a_rebuild(history, spark):
+    assert taste_overlap(history) == {}  # nobody allows comparison yet
+    consent(history, "ana", True)
+    consent(history, "kai", True)
+    assert_incremental_equals_rebuild(history, spark, mode="full")  # a change of the users: a full run
+    got = taste_overlap(history)
+    common = ["all", "2026", "2026-01", "2026-03", "last-4-weeks", "last-6-months", "last-12-months"]
+    assert set(got) == {(a, p, b) for p in common for a, b in (("ana", "kai"), ("kai", "ana"))}
+    # all: ana streamed ar1 4 times, ar2 twice, ar0 once (t3, 2026-02-28); kai only ar0 (t6, from 2026-01-31)
+    assert got["ana", "all", "kai"] == got["kai", "all", "ana"] == (Decimal("0.142857143"), ["ar0"], ["kai"])
+    # A new play of kai's in a period only ana had: the pair's other periods come from ana's published rows.
+    plays(history, ("kai", "t1", "2026-02-20T10:00:00Z"))
+    assert_incremental_equals_rebuild(history, spark)
+    got = taste_overlap(history)
+    # February: ar1 is a third of ana's streams (t4, 2026-02-28) and all of kai's (2026-02-20, earlier)
+    assert got["ana", "2026-02", "kai"] == (Decimal("0.333333333"), ["ar1"], ["kai"])
+    # all: kai now 2/3 ar0, 1/3 ar1: min(4/7, 1/3) + min(1/7, 2/3); ana streamed ar1 first (2026-01-10)
+    assert got["kai", "all", "ana"] == (Decimal("0.476190476"), ["ar1", "ar0"], ["ana", "kai"])
+    consent(history, "kai", False)
+    assert_incremental_equals_rebuild(history, spark, mode="full")
+    assert taste_overlap(history) == {}

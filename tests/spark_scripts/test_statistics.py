@@ -39,6 +39,7 @@ def test_overview(spark):
         "first_played_at": utc("2024-01-10T10:00:00Z"), "last_played_at": utc("2024-02-01T09:00:00Z"),
         "streams_per_active_day": 1.5, "skip_rate": pytest.approx(1 / 3), "mainstream_score": 70.0,
         "new_artists": 2, "new_tracks": 3, "first_day": date(2024, 1, 10), "last_day": date(2024, 2, 1),
+        "longest_streak": 1,
     }
     assert got["2024"] == {**got["all"], "period": "2024", "first_day": date(2024, 1, 1),
                            "last_day": date(2024, 12, 31)}
@@ -58,6 +59,15 @@ def test_overview_skip_rate_and_mainstream_are_null_when_unknown(spark):
     t = tables(spark, [("bo", "t2", "2024-01-10T10:00:00Z", 100_000)], TRACKS)
     (only,) = [r for r in compute("overview", t) if r["period"] == "all"]
     assert only["skip_rate"] is None and only["mainstream_score"] is None
+
+
+def test_overview_longest_streak_of_days_with_a_stream_stops_at_the_periods_edges(spark):
+    days = ["2024-01-02", "2024-01-03", "2024-01-05", "2024-01-30", "2024-01-31", "2024-02-01"]
+    plays = [("ana", "t1", f"{day}T10:00:00Z", 200_000) for day in days]
+    plays.append(("ana", "t2", "2024-01-04T10:00:00Z", 20_000, "extended_export"))  # under 30 s: no streak day
+    got = by_period(compute("overview", tables(spark, plays, TRACKS), "period"))
+    assert {p: r["longest_streak"] for p, r in got.items()} == {
+        "all": 3, "2024": 3, "2024-01": 2, "2024-02": 1, **{rolling: 3 for rolling in ROLLING}}
 
 
 def test_new_artists_and_tracks_count_first_ever_streams(spark):
@@ -423,3 +433,34 @@ def test_rolling_periods_across_a_year_edge_and_a_short_month(spark):
     tracks = {(r["period"], r["track_id"]): r["streams"] for r in compute("track_ranking", t) if r["period"] in ROLLING}
     assert tracks == {("last-12-months", "t1"): 1, ("last-12-months", "t3"): 2, ("last-12-months", "t2"): 1,
                       ("last-6-months", "t3"): 1, ("last-6-months", "t2"): 1, ("last-4-weeks", "t2"): 1}
+
+
+def test_taste_overlap_of_users_who_allow_comparison(spark):
+    tracks = {"t1": ("a1", "r1", 200_000, True, 1), "t2": ("a1", "r1", 200_000, True, 1),
+              "t3": ("a2", "r2", 200_000, True, 1), "t4": ("a3", "r3", 200_000, True, 1),
+              "t5": ("a4", "r4", 200_000, True, 1), "t6": ("a5", None, 200_000, True, 1)}
+    plays = [
+        # ana: r1 1/2 (t1 twice), r2 1/4, an unknown artist 1/4
+        ("ana", "t1", "2024-01-10T10:00:00Z", 200_000), ("ana", "t1", "2024-01-10T11:00:00Z", 200_000),
+        ("ana", "t3", "2024-01-11T10:00:00Z", 200_000), ("ana", "t6", "2024-01-12T10:00:00Z", 200_000),
+        # bo: r1 1/4, first streamed before ana; r2 1/4, at the same instant as ana; r3 1/2
+        ("bo", "t2", "2024-01-09T10:00:00Z", 200_000), ("bo", "t3", "2024-01-11T10:00:00Z", 200_000),
+        ("bo", "t4", "2024-01-13T10:00:00Z", 200_000), ("bo", "t4", "2024-01-13T11:00:00Z", 200_000),
+        ("cy", "t1", "2024-01-10T12:00:00Z", 200_000),  # does not allow comparison
+        ("dee", "t5", "2024-01-15T10:00:00Z", 200_000),  # allows it, shares nothing
+    ]
+    got = compute("taste_overlap", tables(spark, plays, tracks, consenting=("ana", "bo", "dee")),
+                  "user_id", "other_user_id", "period")
+    periods = {"all", "2024", "2024-01", *ROLLING}
+    assert {(r["user_id"], r["other_user_id"]) for r in got} == {
+        (a, b) for a in ("ana", "bo", "dee") for b in ("ana", "bo", "dee") if a != b}
+    assert len(got) == 6 * len(periods) and {r["period"] for r in got} == periods
+    ana_bo = {"overlap": pytest.approx(0.5), "shared_artists": 2, "shared_tracks": 1,
+              "top_shared_artists": ["r1", "r2"], "top_shared_tracks": ["t3"], "first_streamed_by": ["bo", None]}
+    nothing = {"overlap": 0.0, "shared_artists": 0, "shared_tracks": 0, "top_shared_artists": [],
+               "top_shared_tracks": [], "first_streamed_by": []}
+    for row in got:
+        pair = {row.pop("user_id"), row.pop("other_user_id")}
+        row.pop("period")
+        assert row == (ana_bo if pair == {"ana", "bo"} else nothing)
+    assert compute("taste_overlap", tables(spark, plays, tracks, consenting=("ana",))) == []

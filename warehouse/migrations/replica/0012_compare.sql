@@ -1,0 +1,1 @@
+../main/0019_compare.sql
