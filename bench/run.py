@@ -694,7 +694,7 @@ def targets(results: dict) -> list[dict]:
             value = results["live"].get(stage)
         else:
             where = results["import"] if size == "import" else results["sizes"].get(size)
-            if where is None:
+            if not where:  # that size, or the import (--import-records 0), was not measured
                 continue
             value = where["peak_memory_mb"].get(stage) if unit == "MB" else where["stages"].get(stage, {}).get("median")
         if value is None:

@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 from spark_scripts import job
-from spark_scripts.session import CONNECT_ENVIRONMENT, JVM_OPTIONS, SQL_CONF, engine_address, postgres_jdbc_jar
+from spark_scripts.session import (
+    CONNECT_ENVIRONMENT,
+    ENGINE_CONF,
+    JVM_OPTIONS,
+    SQL_CONF,
+    engine_address,
+    postgres_jdbc_jar,
+)
 from warehouse.settings import Settings
 
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -42,7 +49,8 @@ def _spark_submit(settings: Settings) -> list[str]:
     spark_submit = Path(sys.executable).parent / "spark-submit"
     return [str(spark_submit), "--master", settings.spark_master, "--driver-memory", settings.spark_driver_memory,
             "--driver-java-options", JVM_OPTIONS, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTIONS}",
-            "--jars", postgres_jdbc_jar(), "--conf", "spark.ui.showConsoleProgress=false"]
+            "--jars", postgres_jdbc_jar(), "--conf", "spark.ui.showConsoleProgress=false",
+            *[arg for key, value in ENGINE_CONF.items() for arg in ("--conf", f"{key}={value}")]]
 
 
 def submit_command(settings: Settings, full: bool = False) -> list[str]:

@@ -153,15 +153,17 @@ def spark():
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    from spark_scripts.session import postgres_jdbc_jar
+    from spark_scripts.session import ENGINE_CONF, postgres_jdbc_jar
 
     session = (SparkSession.builder.master("local[2]").appName("tests")
                .config("spark.jars", postgres_jdbc_jar())
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", "2")
                # The whole suite's hundreds of runs share this one driver: it keeps few finished queries' plans
-               # and jobs (each run's plans are large), and has more memory than a run's default 2g.
+               # and jobs (each run's plans are large), has more memory than a run's default 2g, and the
+               # runs' small memory pages (ENGINE_CONF: with 3g's 64 MB pages it ran out of heap).
                .config("spark.driver.memory", "3g")
+               .config(map=ENGINE_CONF)
                .config("spark.sql.ui.retainedExecutions", "20")
                .config("spark.ui.retainedJobs", "50")
                .config("spark.ui.retainedStages", "50")
