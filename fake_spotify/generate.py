@@ -86,6 +86,7 @@ class Track:
     popularity: int | None
     track_number: int
     isrc: str
+    disc_number: int = 1  # the generator makes one-disc albums; the fake's made albums may have several
 
 
 @dataclass
@@ -369,7 +370,7 @@ def write_to_source(conn: psycopg.Connection, listening: Listening) -> dict[str,
                                  "explicit", "popularity", "track_number", "disc_number", "isrc",
                                  "is_local", "fetched_at", "updated_at"),
                 ((t.track_id, t.name, t.album_id, t.artist_ids, t.duration_ms, t.explicit,
-                  t.popularity, t.track_number, 1, t.isrc, False, at, at)
+                  t.popularity, t.track_number, t.disc_number, t.isrc, False, at, at)
                  for t in listening.tracks), "(track_id)"),
             "plays": copy_into(conn, "plays", PLAY_COLUMNS, _play_rows(listening),
                                 "(user_id, play_key)"),

@@ -4,16 +4,17 @@
 blueprints: the Accounts service (fake_spotify.accounts), the Web API
 (fake_spotify.web_api) and the steering endpoints `/_admin/*`
 (fake_spotify.steering) through which tests set Development Mode, faults (429
-with a chosen `Retry-After`, `QUOTA_EXCEEDED`, 5xx, slow answers), expired
-access tokens, revoked refresh tokens and new plays "now", and read the
-counters (refreshes, requests by endpoint).
+with a chosen `Retry-After`, `QUOTA_EXCEEDED`, 5xx, slow answers, a body of
+their own; on a path prefix, optionally only with given query values), expired
+access tokens, revoked refresh tokens, new plays "now" and albums of many
+tracks, and read the counters (refreshes, requests by endpoint).
 """
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, jsonify, request
 
 from fake_spotify import accounts, steering, web_api
 from fake_spotify.state import FakeSpotify
@@ -45,11 +46,15 @@ def count_and_inject_faults():
     fake: FakeSpotify = current_app.config["fake"]
     with fake.lock:
         fake.requests[endpoint_name()] += 1
-    fault = fake.take_fault(request.path)
+    fault = fake.take_fault(request.path, request.args)
     if fault is None:
         return None
     if fault.delay:
         time.sleep(fault.delay)
+    if fault.body is not None:  # a malformed answer, as a test wrote it
+        response = jsonify(fault.body)
+        response.status_code = fault.status or 200
+        return response
     if fault.status is None:
         return None
     if fault.status == 429:

@@ -9,16 +9,19 @@ same process steer it directly (or through `/_admin`).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
-from fake_spotify.generate import Listening, generate
+from fake_spotify.generate import BASE62, Album, Listening, Track, generate
 
 WINDOW = 50  # Spotify keeps only the 50 most recent plays
+ALBUM_PAGE = 50  # tracks in the first page a full album object carries, as Spotify's
 MIN_COUNTED_MS = 30_000  # a play counts after ~30 s
 MARKETS = ["DE", "GB", "US"]
 
@@ -42,11 +45,16 @@ class ApiPlay:
 @dataclass
 class Fault:
     path: str  # request path prefix it applies to
-    status: int | None  # None: answer normally (after `delay`)
+    status: int | None  # None: answer normally (after `delay`), or `body` with 200
     retry_after: int | None = None
     reason: str | None = None
     delay: float = 0.0
     times: int = 1  # how many requests it hits; -1 = until cleared
+    query: dict[str, str] | None = None  # only requests whose query has these values (e.g. {"offset": "50"})
+    body: dict | list | None = None  # answer this JSON instead (a malformed answer), with `status` or 200
+
+    def hits(self, path: str, args) -> bool:
+        return path.startswith(self.path) and all(args.get(k) == str(v) for k, v in (self.query or {}).items())
 
 
 @dataclass
@@ -169,16 +177,43 @@ class FakeSpotify:
         with self.lock:
             self.faults.append(fault)
 
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, args=None) -> Fault | None:
+        """The first fault for this request (`args`: its query parameters), counted down."""
         with self.lock:
             for fault in self.faults:
-                if path.startswith(fault.path):
+                if fault.hits(path, args or {}):
                     if fault.times > 0:
                         fault.times -= 1
                         if fault.times == 0:
                             self.faults.remove(fault)
                     return fault
         return None
+
+    def add_album(self, tracks: int, discs: int = 1, artist_id: str | None = None) -> Album:
+        """A new album of `tracks` tracks over `discs` discs (numbered from 1 on each), by `artist_id`
+        (the catalogue's first artist by default): the generator's albums have at most 16 tracks, and
+        an album of more than 50 needs several pages of `/v1/albums/{id}/tracks`. Deterministic ids."""
+        if not 1 <= discs <= tracks:
+            raise ValueError("an album needs at least one track on each disc")
+        with self.lock:
+            artist_id = artist_id or self.listening.artists[0].artist_id
+            if artist_id not in self.artists:
+                raise ValueError(f"unknown artist {artist_id!r}")
+            made = len(self.albums)
+            album = Album(_made_id(f"album|{made}"), f"Made Album {made}", "compilation", [artist_id],
+                          "2020-01-01", "day", tracks)
+            per_disc, extra = divmod(tracks, discs)
+            for disc in range(1, discs + 1):
+                for number in range(1, per_disc + (disc <= extra) + 1):
+                    track = Track(_made_id(f"track|{made}|{disc}|{number}"), f"Made Track {disc}-{number}",
+                                  album.album_id, [artist_id], 180_000 + number * 1_000, number % 5 == 0, None,
+                                  number, f"QZMADE{made:04d}{len(album.track_ids):04d}", disc)
+                    album.track_ids.append(track.track_id)
+                    self.listening.tracks.append(track)
+                    self.tracks[track.track_id] = track
+            self.listening.albums.append(album)
+            self.albums[album.album_id] = album
+            return album
 
     def window(self, user_id: str) -> list[ApiPlay]:
         """The 50 most recent plays that have ended, oldest first."""
@@ -220,7 +255,7 @@ class FakeSpotify:
         body = {
             "artists": [self.simple_artist(base, a) for a in track.artist_ids],
             "available_markets": MARKETS,
-            "disc_number": 1,
+            "disc_number": track.disc_number,
             "duration_ms": track.duration_ms,
             "explicit": track.explicit,
             **self._links(base, "track", track_id),
@@ -236,14 +271,27 @@ class FakeSpotify:
                 body["popularity"] = track.popularity or 0
         return body
 
+    def album_tracks_page(self, base: str, album_id: str, limit: int, offset: int,
+                          market: str | None = None) -> dict:
+        """The paging object of `GET /v1/albums/{id}/tracks`: simplified tracks in disc and track order."""
+        track_ids = self.albums[album_id].track_ids
+        url = f"{base}v1/albums/{album_id}/tracks"
+        market_arg = {"market": market} if market else {}
+
+        def link(at: int) -> str:
+            return f"{url}?{urlencode({'offset': at, 'limit': limit, **market_arg})}"
+
+        return {"href": link(offset),
+                "items": [self.track(base, t, with_album=False) for t in track_ids[offset:offset + limit]],
+                "limit": limit, "next": link(offset + limit) if offset + limit < len(track_ids) else None,
+                "offset": offset, "previous": link(max(0, offset - limit)) if offset > 0 else None,
+                "total": len(track_ids)}
+
     def album(self, base: str, album_id: str) -> dict:
         album = self.albums[album_id]
-        items = [self.track(base, t, with_album=False) for t in album.track_ids]
         body = {**self.simple_album(base, album_id), "genres": [], "label": "Fake Records",
                 "copyrights": [], "external_ids": {},
-                "tracks": {"href": f"{base}v1/albums/{album_id}/tracks", "items": items,
-                           "limit": 50, "next": None, "offset": 0, "previous": None,
-                           "total": len(items)}}
+                "tracks": self.album_tracks_page(base, album_id, ALBUM_PAGE, 0)}
         known = [self.tracks[t].popularity for t in album.track_ids if self.tracks[t].popularity is not None]
         if not self.development_mode:
             body["popularity"] = max(known, default=0)
@@ -265,3 +313,13 @@ class FakeSpotify:
         return {"type": kind, "href": f"{base}v1/{kind}s/{object_id}",
                 "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{object_id}"},
                 "uri": f"spotify:{kind}:{object_id}"}
+
+
+def _made_id(text: str) -> str:
+    """A base62 id of 22 characters, the same for the same `text` (a hash: in practice no clash)."""
+    number = int.from_bytes(hashlib.sha256(f"fake-spotify|{text}".encode()).digest(), "big")
+    chars = []
+    for _ in range(22):
+        number, digit = divmod(number, 62)
+        chars.append(BASE62[digit])
+    return "".join(chars)

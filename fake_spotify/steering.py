@@ -1,5 +1,6 @@
 """Steering the fake Spotify under `/_admin` (not counted, no faults): Development Mode, the refresh-token
-policy and who logs in, faults, new plays, expired access tokens, revoked refresh tokens, counters, health."""
+policy and who logs in, faults, albums of many tracks, new plays, expired access tokens, revoked refresh
+tokens, counters, health."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 from fake_spotify.state import FakeSpotify, Fault, iso_ms
 
 REFRESH_POLICIES = ("rotate", "omit", "alternate")
+MAX_MADE_TRACKS = 5_000
 
 bp = Blueprint("steering", __name__, url_prefix="/_admin")
 
@@ -40,10 +42,14 @@ def mode():
 
 @bp.post("/faults")
 def add_fault():
+    """A fault on the requests whose path starts with `path` (and whose query has the values of `query`):
+    `status` (429 with `retry_after`, `reason`), `delay`, or `body` answered as JSON instead."""
     fake, body = _fake(), request.get_json(force=True)
     fake.add_fault(Fault(path=body.get("path", "/v1/"), status=body.get("status"),
                          retry_after=body.get("retry_after"), reason=body.get("reason"),
-                         delay=float(body.get("delay", 0)), times=int(body.get("times", 1))))
+                         delay=float(body.get("delay", 0)), times=int(body.get("times", 1)),
+                         query={k: str(v) for k, v in (body.get("query") or {}).items()} or None,
+                         body=body.get("body")))
     return jsonify({"faults": len(fake.faults)}), 201
 
 
@@ -53,6 +59,22 @@ def clear_faults():
     with fake.lock:
         fake.faults.clear()
     return jsonify({"faults": 0})
+
+
+@bp.post("/albums")
+def add_album():
+    """A new album of `tracks` tracks (1 to MAX_MADE_TRACKS) over `discs` discs (default 1), by `artist_id`
+    (default: the catalogue's first artist): its id and its track ids in disc and track order."""
+    fake, body = _fake(), request.get_json(force=True)
+    tracks, discs = body.get("tracks"), body.get("discs", 1)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (tracks, discs)) \
+            or not 1 <= discs <= tracks <= MAX_MADE_TRACKS:
+        return jsonify({"error": f"tracks: 1 to {MAX_MADE_TRACKS}; discs: 1 to tracks"}), 400
+    try:
+        album = fake.add_album(tracks, discs, body.get("artist_id"))
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify({"album_id": album.album_id, "track_ids": album.track_ids}), 201
 
 
 @bp.post("/users/<user_id>/plays")

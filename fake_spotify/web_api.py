@@ -1,17 +1,20 @@
-"""The fake Web API under `/v1`: the current user, recently played, the catalogue and track search.
+"""The fake Web API under `/v1`: the current user, recently played, the catalogue, an album's
+tracks (paged) and track search.
 
 Every call wants `Authorization: Bearer <access token>`; errors are
 `{"error": {"status", "message"[, "reason"]}}` as Spotify answers them. In
 Development Mode the batch endpoints answer 403, search allows `limit` up to 10
-and no object carries `popularity` or `followers`.
+and no object carries `popularity` or `followers`; an album's tracks are served
+as in Extended Quota Mode.
 
 The view names are the request counters' names (`/_admin/stats`): `me`,
-`recently_played`, `search`, `single_<kind>` and `batch_<kind>` for tracks,
-albums and artists.
+`recently_played`, `search`, `album_tracks`, `single_<kind>` and
+`batch_<kind>` for tracks, albums and artists.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from functools import partial
 from urllib.parse import urlencode
@@ -23,6 +26,7 @@ from fake_spotify.state import ApiPlay, FakeSpotify, iso_ms
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "albums": 20}
 BUILDERS = {"tracks": FakeSpotify.track, "albums": FakeSpotify.album, "artists": FakeSpotify.artist}
 DEV_SEARCH_LIMIT = 10
+MARKET = re.compile(r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2, or "from_token"
 
 bp = Blueprint("web_api", __name__, url_prefix="/v1")
 
@@ -124,14 +128,35 @@ def recently_played():
     })
 
 
+def _unknown(object_id: str):
+    """400 for an id that is not base62, 404 for an unknown one."""
+    if len(object_id) != 22 or not object_id.isalnum():
+        return api_error(400, "Invalid base62 id")
+    return api_error(404, "Resource not found")
+
+
 def single(kind: str, object_id: str):
     fake = _fake()
     _authorized_user()
     if object_id not in getattr(fake, kind):
-        if len(object_id) != 22 or not object_id.isalnum():
-            return api_error(400, "Invalid base62 id")
-        return api_error(404, "Resource not found")
+        return _unknown(object_id)
     return jsonify(BUILDERS[kind](fake, _base(), object_id))
+
+
+@bp.get("/albums/<album_id>/tracks")
+def album_tracks(album_id: str):
+    """One page of an album's tracks: `limit` 1 to 50 (20 when absent), `offset` from 0, `market` accepted
+    (no relinking here); simplified track objects in disc and track order, `next` while more are left."""
+    fake = _fake()
+    _authorized_user()
+    limit = _int_arg("limit", 20, 1, 50)
+    offset = _int_arg("offset", 0, 0, 2**31 - 1)
+    market = request.args.get("market")
+    if market is not None and market != "from_token" and not MARKET.match(market):
+        return api_error(400, "Invalid market code")
+    if album_id not in fake.albums:
+        return _unknown(album_id)
+    return jsonify(fake.album_tracks_page(_base(), album_id, limit, offset, market))
 
 
 def batch(kind: str):

@@ -6,6 +6,7 @@ name only). Artists, and any track or album known by id only, are enriched:
 batch endpoints when allowed (50 tracks, 20 albums, 50 artists per call),
 single-item calls when a batch answers 403 (Development Mode). What cannot be
 fetched now (a long rate limit, an unknown id) waits in `enrichment_queue`.
+Last, the track lists of albums that have none yet (`ingestion.album_tracks`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import psycopg
 import spotipy
 
+from ingestion.album_tracks import TrackListReport, fetch_track_lists
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
 KINDS = ("track", "album", "artist")
@@ -34,6 +36,7 @@ class EnrichReport:
     batch_calls: int = 0
     batch_forbidden: bool = False
     stopped: RateLimited | SpotifyUnavailable | None = None  # why enrichment stopped early
+    track_lists: TrackListReport = field(default_factory=TrackListReport)
 
 
 def _image(obj: dict) -> str | None:
@@ -113,8 +116,9 @@ def store_items(conn: psycopg.Connection, items: list[dict]) -> dict[str, set[st
 
 
 def to_enrich(conn: psycopg.Connection, seen: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Ids among `seen` not fetched yet, plus queued ids still worth a try."""
-    wanted = {}
+    """Ids among `seen` not fetched yet, plus queued ids still worth a try; and under "album_tracks"
+    the albums seen, whose track lists (when not stored yet) are fetched before any other's."""
+    wanted = {"album_tracks": sorted(seen.get("album", ()))}
     for kind in KINDS:
         table, key = TABLES[kind]
         rows = conn.execute(
@@ -173,10 +177,11 @@ def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichRepor
 
 
 def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str]]) -> EnrichReport:
-    """Fetch and store `wanted` metadata, committing chunk by chunk.
+    """Fetch and store `wanted` metadata, committing chunk by chunk, then album track lists.
 
     A long rate limit or an unavailable Spotify stops it: the ids left are
-    queued and the report says so.
+    queued and the report says so (an album without its list is simply tried
+    again by the next run).
     """
     report = EnrichReport()
     for kind in KINDS:
@@ -201,4 +206,6 @@ def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str
             conn.commit()
             report.fetched[kind] += len(found)
             report.queued[kind] += len(missing)
+    report.track_lists = fetch_track_lists(conn, api, wanted.get("album_tracks", []))
+    report.stopped = report.track_lists.stopped
     return report

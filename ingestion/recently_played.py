@@ -216,7 +216,7 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
         stopped = result.enrichment.stopped
         if stopped is not None:
             result.status = "rate_limited" if isinstance(stopped, RateLimited) else "ok"
-            result.detail = f"plays saved; enrichment stopped, ids queued: {stopped}"
+            result.detail = f"plays saved; enrichment stopped, what is left waits for the next run: {stopped}"
             with conn.transaction():
                 conn.execute("UPDATE ingestion_runs SET status = %s, detail = %s WHERE run_id = %s",
                              (result.status, result.detail, run_id))

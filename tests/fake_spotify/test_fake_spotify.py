@@ -214,3 +214,81 @@ def test_plays_added_faster_than_real_time_are_cut_short_before_the_clock_moves(
     assert added[-1] <= datetime.now(UTC)
     fake_spotify.admin("POST", f"/users/{user}/plays", count=3)  # no room left at all: the clock moves
     assert fake.clock_offset_ms > offset
+
+
+def made_album(fake_spotify, tracks: int, discs: int = 1) -> dict:
+    return fake_spotify.admin("POST", "/albums", tracks=tracks, discs=discs)
+
+
+SIMPLIFIED_TRACK = {"artists", "available_markets", "disc_number", "duration_ms", "explicit", "external_urls", "href",
+                    "id", "is_local", "name", "preview_url", "track_number", "type", "uri"}
+
+
+def test_album_tracks_pages_an_album_of_more_than_50_tracks(fake_spotify, token):
+    made = made_album(fake_spotify, 120, discs=2)
+    album_id, track_ids = made["album_id"], made["track_ids"]
+    path = f"/albums/{album_id}/tracks"
+    first = get(fake_spotify, token, path).json()  # limit 20 when absent
+    assert (len(first["items"]), first["limit"], first["offset"], first["total"]) == (20, 20, 0, 120)
+    assert first["previous"] is None and "offset=20" in first["next"] and "limit=20" in first["next"]
+    assert set(first["items"][0]) == SIMPLIFIED_TRACK  # no album, popularity or external_ids
+    # Following `next` with limit=50: three pages, every track once, in disc and track order.
+    pages, url = [], f"{fake_spotify.url}/v1{path}?limit=50"
+    while url:
+        page = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+        pages.append(page)
+        url = page["next"]
+    assert [len(p["items"]) for p in pages] == [50, 50, 20] and {p["total"] for p in pages} == {120}
+    assert [p["offset"] for p in pages] == [0, 50, 100] and pages[1]["previous"].endswith("offset=0&limit=50")
+    items = [i for p in pages for i in p["items"]]
+    assert [i["id"] for i in items] == track_ids
+    assert [(i["disc_number"], i["track_number"]) for i in items] == \
+        [(1, n) for n in range(1, 61)] + [(2, n) for n in range(1, 61)]
+    # spotipy's form (trailing slash), an offset inside a page, a market (accepted, no relinking here).
+    middle = get(fake_spotify, token, f"{path}/", limit=7, offset=55, market="DE").json()
+    assert [i["id"] for i in middle["items"]] == track_ids[55:62] and "market=DE" in middle["next"]
+    # The full album object carries the first 50, with `next` to the rest.
+    embedded = get(fake_spotify, token, f"/albums/{album_id}").json()["tracks"]
+    assert (len(embedded["items"]), embedded["total"]) == (50, 120) and "offset=50" in embedded["next"]
+    # A generated album: its tracks, numbered from 1, on one page.
+    album = fake_spotify.fake.listening.albums[0]
+    listed = get(fake_spotify, token, f"/albums/{album.album_id}/tracks", limit=50).json()
+    assert [i["id"] for i in listed["items"]] == album.track_ids and listed["next"] is None
+    assert [i["track_number"] for i in listed["items"]] == list(range(1, album.total_tracks + 1))
+
+
+def test_album_tracks_limits_and_unknown_albums(fake_spotify, token):
+    album_id = made_album(fake_spotify, 3)["album_id"]
+    path = f"/albums/{album_id}/tracks"
+    for params in ({"limit": 0}, {"limit": 51}, {"limit": "ten"}, {"offset": -1}, {"market": "germany"}):
+        answer = get(fake_spotify, token, path, **params)
+        assert answer.status_code == 400 and answer.json()["error"]["status"] == 400, params
+    beyond = get(fake_spotify, token, path, offset=3).json()
+    assert beyond["items"] == [] and beyond["next"] is None and beyond["total"] == 3
+    assert get(fake_spotify, token, path, market="from_token").status_code == 200
+    assert get(fake_spotify, token, f"/albums/{'0' * 22}/tracks").status_code == 404
+    assert get(fake_spotify, token, "/albums/not-an-id/tracks").status_code == 400
+    for wrong in ({"tracks": 0}, {"tracks": 3, "discs": 4}, {"tracks": "many"}, {"tracks": 2, "artist_id": "x"}):
+        assert requests.post(f"{fake_spotify.url}/_admin/albums", json=wrong, timeout=10).status_code == 400
+
+
+def test_album_tracks_faults_tokens_and_development_mode(fake_spotify, token):
+    album_id = made_album(fake_spotify, 60)["album_id"]
+    path = f"/albums/{album_id}/tracks"
+    fake_spotify.fault(path=f"/v1{path}", query={"offset": 50}, status=429, retry_after=3)
+    assert get(fake_spotify, token, path, limit=50).status_code == 200  # offset 0: not hit
+    limited = get(fake_spotify, token, path, limit=50, offset=50)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
+    assert len(get(fake_spotify, token, path, limit=50, offset=50).json()["items"]) == 10
+    fake_spotify.fault(path=f"/v1{path}", status=503)
+    assert get(fake_spotify, token, path).status_code == 503
+    fake_spotify.fault(path=f"/v1{path}", body={"items": "broken"})
+    assert get(fake_spotify, token, path).json() == {"items": "broken"}
+    assert requests.get(f"{fake_spotify.url}/v1{path}", timeout=10).status_code == 401
+    fake_spotify.admin("POST", "/mode", development=True)
+    served = get(fake_spotify, token, path, limit=50)
+    assert served.status_code == 200 and len(served.json()["items"]) == 50  # not a batch endpoint: no 403
+    fake_spotify.admin("POST", f"/users/{fake_spotify.fake.login_user}/expire-access-tokens")
+    expired = get(fake_spotify, token, path)
+    assert expired.status_code == 401 and expired.json()["error"]["message"] == "The access token expired"
+    assert fake_spotify.requests("album_tracks") == 8  # faults and refusals counted too

@@ -32,6 +32,21 @@ def count(settings, sql: str, *params):
 
 
 @pytest.fixture
+def user(fake_spotify, connect_user) -> str:
+    """The fake Spotify's first listener, connected (their tokens in source)."""
+    user_id = fake_spotify.fake.listening.users[0].user_id
+    connect_user(user_id)
+    return user_id
+
+
+class Sleeps(list):
+    """A `sleep` that records what it was asked to wait instead of waiting."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
 def real_records() -> list[dict]:
     return json.loads(REAL_EXPORT.read_text())
 

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ingestion.recently_played import ingest_all, ingest_user, parse_played_at, to_ms
 from operations.postgres import free_port
+from tests.ingestion.conftest import Sleeps
 from warehouse.db import connect
 from warehouse.plays import api_play_key
-
-
-@pytest.fixture
-def user(fake_spotify, connect_user) -> str:
-    user_id = fake_spotify.fake.listening.users[0].user_id
-    connect_user(user_id)
-    return user_id
-
-
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
 
 
 def stored(settings, user_id) -> list[str]:
