@@ -208,7 +208,7 @@ _PREPARE_PAGE = (
 # The entity pages (an artist, album or track of a user, and a period): each part a subquery of
 # parameters %(user)s, %(period)s and %(item)s, the item's id.
 ENTITY_TOP = 10  # an artist's top tracks and albums
-ALBUM_TRACKS = 500  # an album's tracks streamed, at most
+ALBUM_TRACKS = 500  # an album's tracks streamed, and of its track list, at most
 
 
 def _entity_ranking(kind: str) -> str:
@@ -249,6 +249,14 @@ _ENTITY_PARTS: dict[str, dict[str, str]] = {
                       "AND t.period = %(period)s AND t.album_id = %(item)s)",
         "months": _entity_months("album"),
         "tracks": _entity_items("track", "album_id", ALBUM_TRACKS),
+        # Spotify's track list of the album (dim_album_track; [] when it is not known), each track with
+        # its streams of the period (null: not heard) from track_ranking.
+        "track_list": _panel(
+            "t.disc_number, t.track_number, t.track_id, t.name, t.duration_ms, r.streams, r.listening_ms",
+            "dim_album_track", where="t.album_id = %(item)s", order="t.disc_number, t.track_number",
+            joins=" LEFT JOIN LATERAL (SELECT streams, listening_ms FROM analytics.track_ranking WHERE "
+                  "user_id = %(user)s AND period = %(period)s AND track_id = t.track_id LIMIT 1) r ON true",
+            limit=ALBUM_TRACKS),
     },
     "track": {
         "track": "(SELECT row_to_json(d) FROM (SELECT tr.track_id, tr.name, tr.duration_ms, tr.explicit, "

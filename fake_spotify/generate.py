@@ -344,6 +344,7 @@ def _play_rows(listening: Listening):
 def write_to_source(conn: psycopg.Connection, listening: Listening) -> dict[str, int]:
     """Insert the listening into source in one transaction; existing rows are kept."""
     at = listening.generated_at
+    tracks = {t.track_id: t for t in listening.tracks}
     with conn.transaction():
         counts = {
             "users": copy_into(
@@ -372,10 +373,22 @@ def write_to_source(conn: psycopg.Connection, listening: Listening) -> dict[str,
                 ((t.track_id, t.name, t.album_id, t.artist_ids, t.duration_ms, t.explicit,
                   t.popularity, t.track_number, t.disc_number, t.isrc, False, at, at)
                  for t in listening.tracks), "(track_id)"),
+            "album_tracks": copy_into(
+                conn, "album_tracks", ("album_id", "disc_number", "track_number", "track_id", "name",
+                                       "duration_ms", "fetched_at"),
+                ((album.album_id, t.disc_number, t.track_number, t.track_id, t.name, t.duration_ms, at)
+                 for album in listed_albums(listening) for t in (tracks[i] for i in album.track_ids)),
+                "(album_id, disc_number, track_number)"),
             "plays": copy_into(conn, "plays", PLAY_COLUMNS, _play_rows(listening),
                                 "(user_id, play_key)"),
         }
     return counts
+
+
+def listed_albums(listening: Listening) -> list[Album]:
+    """The albums whose track list enrichment would have stored: all but every tenth (as if Spotify
+    had refused those lists, so an album page without a known list is in every generated history)."""
+    return [album for number, album in enumerate(listening.albums) if number % 10 != 9]
 
 
 def _extended_record(play: Play, track: Track | None, artist_names, album_names) -> dict:

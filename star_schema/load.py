@@ -11,6 +11,9 @@ One run is one transaction on main:
 3. Upsert the dimensions, touching only rows whose values changed; re-derive the
    local-time fields of users whose time zone changed; insert the new facts and
    update the facts of plays that changed.
+   Album track lists are copied once per album: the ids of the albums whose list
+   source holds are staged, and only the lists main lacks are read (a stored
+   list never changes, so a load reads the new lists, not all of them).
 4. Record the run in `etl.load_runs`. A run that changes nothing rolls back, so
    running it again leaves main identical.
 """
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg import sql
 
 from warehouse.db import connect
 from warehouse.settings import Settings, get_settings
@@ -41,6 +45,7 @@ class LoadReport:
     tracks_changed: int
     albums_changed: int
     artists_changed: int
+    album_track_lists: int  # albums whose track list this load copied
     source_max_revision: int
     load_id: int | None  # None when nothing changed
 
@@ -50,7 +55,8 @@ class LoadReport:
         return (
             f"load {self.load_id}: {self.plays_loaded} plays new or changed, {self.users_changed} users, "
             f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
-            f"{self.artists_changed} artists new or changed (source play revisions <= {self.source_max_revision})"
+            f"{self.artists_changed} artists new or changed, {self.album_track_lists} album track lists "
+            f"(source play revisions <= {self.source_max_revision})"
         )
 
 
@@ -78,6 +84,7 @@ STAGING = {
         "SELECT track_id, name, album_id, artist_ids, duration_ms, explicit, popularity, "
         "track_number, disc_number, is_surrogate FROM tracks",
     ),
+    "stage_listed_albums": ("album_id text", "SELECT DISTINCT album_id FROM album_tracks"),
     "stage_plays": (
         "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
         "source text, skipped boolean",
@@ -111,6 +118,9 @@ UPSERT_TRACKS = upsert_changed(
     "SELECT track_id, name, album_id, artist_ids[1], artist_ids, duration_ms, explicit, "
     "popularity, track_number, disc_number, is_surrogate FROM stage_tracks",
 )
+TRACK_LIST_COLUMNS = "album_id, disc_number, track_number, track_id, name, duration_ms"
+NEW_TRACK_LISTS = ("SELECT album_id FROM stage_listed_albums "
+                   "EXCEPT SELECT album_id FROM dim_album_track")
 
 # Local-time fields from `lt`, played_at in the user's zone (DST by the zone rules).
 LOCAL_FIELDS = ("lt::date, extract(hour FROM lt)::smallint, extract(isodow FROM lt)::smallint, "
@@ -170,6 +180,19 @@ def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high:
         main.execute(f"ANALYZE {table}")
 
 
+def _copy_track_lists(source: psycopg.Connection, main: psycopg.Connection) -> int:
+    """Copy the track lists of the albums source lists and main does not (source's snapshot); how many."""
+    albums = [album_id for (album_id,) in main.execute(NEW_TRACK_LISTS)]
+    if albums:
+        with source.cursor().copy(
+                sql.SQL("COPY (SELECT {} FROM album_tracks WHERE album_id = ANY({})) TO STDOUT").format(
+                    sql.SQL(TRACK_LIST_COLUMNS), sql.Literal(albums))) as out, \
+                main.cursor().copy(f"COPY dim_album_track ({TRACK_LIST_COLUMNS}) FROM STDIN") as into:
+            for block in out:
+                into.write(block)
+    return len(albums)
+
+
 def _check_staged(main: psycopg.Connection) -> None:
     bad_zone = main.execute(
         """SELECT user_id, timezone FROM stage_users
@@ -203,6 +226,7 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         high, max_play_id = _safe_upper_bound(source)
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         _stage(source, main, low, high)
+        track_lists = _copy_track_lists(source, main)
         source.commit()
         _check_staged(main)
 
@@ -222,16 +246,16 @@ def load_main(settings: Settings | None = None) -> LoadReport:
             main.execute(RELOCALIZE, {"users": changed_zone})
         (load_id,) = main.execute(
             """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
-                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated)
-               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s) RETURNING load_id""",
-            (started, high, max_play_id, users, tracks, albums, artists, dims_updated),
+                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated, album_track_lists)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
+            (started, high, max_play_id, users, tracks, albums, artists, dims_updated, track_lists),
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
-        if not (plays or users or artists or albums or tracks) and high == low:
+        if not (plays or users or artists or albums or tracks or track_lists) and high == low:
             main.rollback()
-            return LoadReport(0, 0, 0, 0, 0, high, None)
+            return LoadReport(0, 0, 0, 0, 0, 0, high, None)
         main.execute("UPDATE etl.load_runs SET plays_loaded = %s WHERE load_id = %s", (plays, load_id))
         main.commit()
-    report = LoadReport(plays, users, tracks, albums, artists, high, load_id)
+    report = LoadReport(plays, users, tracks, albums, artists, track_lists, high, load_id)
     log.info("%s", report)
     return report

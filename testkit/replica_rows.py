@@ -57,6 +57,13 @@ ALBUMS = [  # album_id, name, primary_artist_id, release_date, release_year, tot
     ("al3", "Neon City", "ar3", "2024-11", 2024, 12, None),
     ("al4", "Untitled (export)", "ar4", None, None, None, None),
 ]
+# Spotify's track lists (dim_album_track): al2's, on two discs, holds its two streamed tracks and four never
+# streamed (ids not in dim_track); the other albums' lists are not known.
+ALBUM_TRACK_LISTS = {  # album_id: [(disc_number, track_number, track_id, name, duration_ms)]
+    "al2": [(1, 1, "tr3", "</script><script>alert('x')</script>", 172_000), (1, 2, "al2-t2", "Slow Tide", 201_000),
+            (1, 3, "al2-t3", "Midnight Ferry", 65_000), (2, 1, "tr7", "Sugar & \"Glass\"", 189_000),
+            (2, 2, "al2-t5", "Lantern", 244_000), (2, 3, "al2-t6", "Coda (live)", 1_000)],
+}
 TRACKS = [  # track_id, name, album_id, primary_artist_id, duration_ms, explicit, popularity
     ("tr1", "Paper River", "al1", "ar1", 215_000, False, 70),
     ("tr2", "Ghost Light", "al1", "ar1", 305_000, True, 65),
@@ -304,6 +311,10 @@ def fill_replica(settings: Settings) -> None:
             "INSERT INTO dim_track (track_id, name, album_id, primary_artist_id, artist_ids, duration_ms, "
             "explicit, popularity, is_surrogate) VALUES (%s, %s, %s, %s, ARRAY[%s], %s, %s, %s, %s)",
             [(tid, name, al, ar, ar, dur, ex, pop, tid == "tr6") for tid, name, al, ar, dur, ex, pop in TRACKS])
+        cur.executemany(
+            "INSERT INTO dim_album_track (album_id, disc_number, track_number, track_id, name, duration_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(album_id, *row) for album_id, rows in ALBUM_TRACK_LISTS.items() for row in rows])
         for user, (_, _, periods) in USERS.items():
             for period in periods:
                 for table, rows in statistic_rows(user, period).items():

@@ -38,6 +38,7 @@ REPLICATED_TABLES = (
     r"public\.dim_user",
     r"public\.dim_track",
     r"public\.dim_album",
+    r"public\.dim_album_track",
     r"public\.dim_artist",
     r"analytics\..*",
     r"public\.dashboard_share_links",

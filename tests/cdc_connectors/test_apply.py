@@ -71,6 +71,7 @@ def test_records_decode_into_changes():
 
 def test_only_published_tables_are_replicated():
     assert is_replicated("public.dim_user") and is_replicated("analytics.top_tracks")
+    assert is_replicated("public.dim_album") and is_replicated("public.dim_album_track")
     assert is_replicated("public.dashboard_share_links")
     for name in ("public.fact_play", "etl.load_runs", "analytics_staging.top_tracks", "analytics_staging.scope",
                  "cdc.heartbeat", "public.dim_user_old"):

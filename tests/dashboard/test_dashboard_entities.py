@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from testkit.replica_rows import statistic_rows
+from testkit.replica_rows import ALBUM_TRACK_LISTS, statistic_rows
 from tests.dashboard.dashboard_helpers import replica_rows, replicate_share_links
 from tests.dashboard.test_dashboard_api import ADMIN, bearer, get
 from warehouse.share_links import create_share_link
@@ -72,8 +72,30 @@ def test_an_album_page_holds_its_completion_and_tracks(server, filled):
     assert (body["completion"]["tracks_played"], body["completion"]["status"]) == (2, "partial")
     assert [t["track_id"] for t in body["tracks"]] == ["tr3", "tr7"]  # by rank
     assert body["tracks"][0]["name"] == "</script><script>alert('x')</script>"
+    # Spotify's track list, in disc and track order, with the period's streams of the tracks heard
+    streams = {t["track_id"]: (t["streams"], t["listening_ms"]) for t in body["tracks"]}
+    assert body["track_list"] == [
+        {"disc_number": disc, "track_number": number, "track_id": track_id, "name": name, "duration_ms": ms,
+         "streams": streams.get(track_id, (None, None))[0], "listening_ms": streams.get(track_id, (None, None))[1]}
+        for disc, number, track_id, name, ms in ALBUM_TRACK_LISTS["al2"]]
+    assert [t["track_id"] for t in body["track_list"] if t["streams"]] == ["tr3", "tr7"]
     status, body, _ = get(f"{server.url}/api/users/alice/albums/al4", ADMIN)  # size unknown: no completion
     assert status == 200 and body["completion"] is None and [t["track_id"] for t in body["tracks"]] == ["tr6"]
+    assert body["track_list"] == []  # its list is not known
+
+
+def test_an_album_page_marks_each_track_of_its_list_heard_or_not(server, filled):
+    status, page, _ = get(f"{server.url}/users/alice/albums/al2?period=2025-12", ADMIN)
+    assert status == 200
+    rows = re.findall(r'<tr data-id="([^"]+)" class="(heard|unheard)">\s*<td class="num">([^<]+)</td>', page)
+    assert rows == [("tr3", "heard", "1-1"), ("al2-t2", "unheard", "1-2"), ("al2-t3", "unheard", "1-3"),
+                    ("tr7", "heard", "2-1"), ("al2-t5", "unheard", "2-2"), ("al2-t6", "unheard", "2-3")]
+    assert 'href="/users/alice/tracks/tr3?period=2025-12"' in page  # a heard track links to its page
+    assert 'href="/users/alice/tracks/al2-t2' not in page  # one never streamed has no page
+    assert "1:05" in page and "0:01" in page and "<script>alert" not in page
+    assert "is not known yet" not in page
+    status, page, _ = get(f"{server.url}/users/alice/albums/al1?period=2025-12", ADMIN)
+    assert 'id="table-track_list"' not in page and "is not known yet" in page
 
 
 def test_a_track_page_holds_its_skip_rate_and_months(server, filled):

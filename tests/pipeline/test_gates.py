@@ -168,6 +168,24 @@ def test_bad_statistics_are_rejected_before_publication(pipeline, spark, monkeyp
     assert status == "rejected" and check in rejection
 
 
+@pytest.mark.parametrize("case, change, check", [
+    ("album not in dim_album", "album_id = 'nowhere'", "every listed album is in dim_album"),
+    ("negative length", "duration_ms = -1", "listed track lengths not negative"),
+    ("track number 0", "track_number = 0", "listed track and disc numbers from 1"),
+])
+def test_bad_album_track_lists_fail_the_main_gate(dbs, case, change, check):
+    with connect("source", dbs) as conn:
+        write_to_source(conn, generate(seed=6, users=1, days=5))
+    assert load_main(dbs).album_track_lists > 0
+    assert gates.main_gate(dbs)  # passes as loaded
+    with connect("main", dbs) as conn:
+        assert conn.execute(f"UPDATE dim_album_track SET {change} "
+                            "WHERE ctid = (SELECT ctid FROM dim_album_track LIMIT 1)").rowcount == 1
+    with pytest.raises(gates.GateFailed) as error:
+        gates.main_gate(dbs)
+    assert failing_checks(error) == {check}
+
+
 def test_a_gate_first_analyzes_the_tables_a_load_changed_much(dbs):
     with connect("source", dbs) as conn:
         write_to_source(conn, generate(seed=5, users=1, days=20))

@@ -8,7 +8,7 @@ from star_schema.load import LoadError, load_main
 from testkit.sourcedata import add_play, add_track, add_user
 from warehouse.db import connect
 
-MAIN_TABLES = ("dim_user", "dim_track", "dim_album", "dim_artist", "fact_play", "etl.load_runs")
+MAIN_TABLES = ("dim_user", "dim_track", "dim_album", "dim_album_track", "dim_artist", "fact_play", "etl.load_runs")
 
 
 def checksums(settings):
@@ -45,6 +45,40 @@ def test_generated_listening_loads_whole_and_idempotently(dbs):
             "FROM fact_play").fetchone()
     assert streams == sum(p.ms_played >= 30_000 for p in track_plays)
     assert short > 0
+
+
+def test_album_track_lists_are_copied_once_each_and_only_the_new_ones_are_read(dbs):
+    listening = generate(seed=4, users=1, days=10)
+    with connect("source", dbs) as conn:
+        write_to_source(conn, listening)
+        listed = {album_id for (album_id,) in conn.execute("SELECT DISTINCT album_id FROM album_tracks")}
+        source_rows = conn.execute("SELECT album_id, disc_number, track_number, track_id, name, duration_ms "
+                                   "FROM album_tracks ORDER BY 1, 2, 3").fetchall()
+        # a list that arrives after the first load, and one that source lacks (its album stays unlisted)
+        late, unlisted = sorted(listed)[:2]
+        late_rows = [row for row in source_rows if row[0] == late]
+        conn.execute("DELETE FROM album_tracks WHERE album_id IN (%s, %s)", (late, unlisted))
+    assert 0 < len(listed) < len(listening.albums)
+    first = load_main(dbs)
+    assert first.album_track_lists == len(listed) - 2
+    with connect("main", dbs) as conn:
+        main_rows = conn.execute("SELECT * FROM dim_album_track ORDER BY 1, 2, 3").fetchall()
+    assert main_rows == [row for row in source_rows if row[0] not in (late, unlisted)]
+    assert load_main(dbs).load_id is None  # nothing new: the load changes nothing
+    with connect("source", dbs) as conn:
+        for row in late_rows:
+            conn.execute("INSERT INTO album_tracks (album_id, disc_number, track_number, track_id, name, "
+                         "duration_ms) VALUES (%s, %s, %s, %s, %s, %s)", row)
+        # a stored list is never re-read: a change in source (which enrichment never makes) stays there
+        conn.execute("UPDATE album_tracks SET name = 'renamed' WHERE album_id = %s", (main_rows[0][0],))
+    second = load_main(dbs)
+    assert (second.album_track_lists, second.plays_loaded, second.tracks_changed) == (1, 0, 0)
+    with connect("main", dbs) as conn:
+        assert conn.execute("SELECT album_track_lists FROM etl.load_runs WHERE load_id = %s",
+                            (second.load_id,)).fetchone() == (1,)
+        rows = conn.execute("SELECT * FROM dim_album_track ORDER BY 1, 2, 3").fetchall()
+    assert sorted(rows) == sorted(main_rows + late_rows)
+    assert not any(row[0] == unlisted for row in rows)
 
 
 def test_incremental_load_brings_only_new_plays(dbs):

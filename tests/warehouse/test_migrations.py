@@ -5,7 +5,7 @@ from warehouse import migrate
 from warehouse.catalog import STATISTICS
 from warehouse.db import connect, connect_owner
 
-EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_artist", "fact_play"}
+EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_album_track", "dim_artist", "fact_play"}
 
 
 def tables(conn, schema):
@@ -19,7 +19,7 @@ def tables(conn, schema):
 
 def test_fresh_databases_have_every_table(dbs):
     with connect("source", dbs) as conn:
-        assert {"users", "plays", "tracks", "albums", "artists", "enrichment_queue",
+        assert {"users", "plays", "tracks", "albums", "album_tracks", "artists", "enrichment_queue",
                 "ingestion_cursors"} <= tables(conn, "public")
     with connect("main", dbs) as conn:
         assert EXPECTED_MAIN <= tables(conn, "public")

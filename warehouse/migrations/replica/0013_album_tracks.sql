@@ -1,0 +1,1 @@
+../main/0021_album_tracks.sql
