@@ -133,7 +133,8 @@ class Listening:
         return {t.track_id: t for t in self.tracks}
 
 
-def _spotify_id(rng: random.Random) -> str:
+def spotify_id(rng: random.Random) -> str:
+    """A base62 id of 22 characters, as Spotify's, drawn from `rng`."""
     return "".join(rng.choice(BASE62) for _ in range(22))
 
 
@@ -161,7 +162,7 @@ def _make_catalog(rng: random.Random, n_artists: int):
         known = rng.random() < 0.7  # Development-Mode apps never see popularity
         popularity = min(100, int(100 / (1 + index / 40) ** 0.5) + rng.randint(-5, 5))
         artist = Artist(
-            _spotify_id(rng), _name(rng, rng.randint(1, 2)), genres,
+            spotify_id(rng), _name(rng, rng.randint(1, 2)), genres,
             max(0, popularity) if known else None,
             rng.randint(10, 5_000_000) if known else None,
         )
@@ -176,7 +177,7 @@ def _make_catalog(rng: random.Random, n_artists: int):
                 "month": f"{year}-{rng.randint(1, 12):02d}",
                 "year": str(year),
             }[precision]
-            album = Album(_spotify_id(rng), _name(rng, rng.randint(1, 3)), kind,
+            album = Album(spotify_id(rng), _name(rng, rng.randint(1, 3)), kind,
                           [artist.artist_id], release, precision, n_tracks)
             albums.append(album)
             for number in range(1, n_tracks + 1):
@@ -188,7 +189,7 @@ def _make_catalog(rng: random.Random, n_artists: int):
                 if artist.popularity is not None and rng.random() < 0.9:
                     track_popularity = max(0, min(100, artist.popularity + rng.randint(-15, 15)))
                 track = Track(
-                    _spotify_id(rng), _name(rng, rng.randint(1, 4)), album.album_id, featured,
+                    spotify_id(rng), _name(rng, rng.randint(1, 4)), album.album_id, featured,
                     int(min(900_000, max(60_000, rng.lognormvariate(12.2, 0.35)))),
                     rng.random() < 0.25, track_popularity, number,
                     f"QZ{rng.randint(0, 10**10 - 1):010d}",
@@ -210,7 +211,7 @@ def generate(seed: int, users: int, days: int, end: date = DEFAULT_END,
         albums_by_artist.setdefault(album.artist_ids[0], []).append(album)
     # Zipf-like global artist popularity: the i-th artist is liked ~ 1/(i+1).
     artist_weights = [1 / (i + 1) ** 1.1 for i in range(len(artists))]
-    episodes = [(f"spotify:episode:{_spotify_id(catalog_rng)}", _name(catalog_rng, 3),
+    episodes = [(f"spotify:episode:{spotify_id(catalog_rng)}", _name(catalog_rng, 3),
                  _name(catalog_rng, 2)) for _ in range(20)]
 
     listening = Listening(seed, end, [], artists, albums, tracks, [])

@@ -9,7 +9,7 @@ same process steer it directly (or through `/_admin`).
 
 from __future__ import annotations
 
-import hashlib
+import random
 import threading
 import time
 import zlib
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from fake_spotify.generate import BASE62, Album, Listening, Track, generate
+from fake_spotify.generate import Album, Listening, Track, generate, spotify_id
 
 WINDOW = 50  # Spotify keeps only the 50 most recent plays
 ALBUM_PAGE = 50  # tracks in the first page a full album object carries, as Spotify's
@@ -316,10 +316,5 @@ class FakeSpotify:
 
 
 def _made_id(text: str) -> str:
-    """A base62 id of 22 characters, the same for the same `text` (a hash: in practice no clash)."""
-    number = int.from_bytes(hashlib.sha256(f"fake-spotify|{text}".encode()).digest(), "big")
-    chars = []
-    for _ in range(22):
-        number, digit = divmod(number, 62)
-        chars.append(BASE62[digit])
-    return "".join(chars)
+    """The id of a made album or track: the same for the same `text`."""
+    return spotify_id(random.Random(f"fake-spotify|{text}"))

@@ -34,6 +34,7 @@ import psycopg
 import spotipy
 
 from ingestion.bounds import MS_PLAYED_MAX, OutOfBounds, check_text
+from ingestion.enrichment_queue import MAX_ATTEMPTS, record_failures
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ ENTITY = "album_tracks"  # its entity type in enrichment_queue
 PAGE = 50  # Spotify's largest `limit`
 TRACK_LISTS_PER_RUN = 50  # albums per run: each costs one call per 50 tracks
 MAX_ALBUM_TRACKS = 5_000  # larger lists are refused: one album's rows stay small in memory
-MAX_ATTEMPTS = 5  # as enrichment's queue (ingestion.enrich.MAX_ATTEMPTS)
 INT_MAX = 2**31 - 1
 
 COLUMNS = ("album_id", "disc_number", "track_number", "track_id", "name", "duration_ms")
@@ -163,10 +163,7 @@ def store_track_list(conn: psycopg.Connection, album_id: str, rows: list[tuple])
 
 def _refused(conn: psycopg.Connection, album_id: str, error: str) -> None:
     with conn.transaction():
-        conn.execute(
-            """INSERT INTO enrichment_queue (entity_type, entity_id, attempts, last_error) VALUES (%s, %s, 1, %s)
-               ON CONFLICT (entity_type, entity_id) DO UPDATE SET attempts = enrichment_queue.attempts + 1,
-                   last_error = EXCLUDED.last_error""", (ENTITY, album_id, error))
+        record_failures(conn, ENTITY, [album_id], error)
 
 
 def albums_to_list(conn: psycopg.Connection, first: list[str], limit: int = TRACK_LISTS_PER_RUN) -> list[str]:

@@ -18,6 +18,7 @@ import psycopg
 import spotipy
 
 from ingestion.album_tracks import TrackListReport, fetch_track_lists
+from ingestion.enrichment_queue import MAX_ATTEMPTS, record_failures
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
 KINDS = ("track", "album", "artist")
@@ -25,7 +26,6 @@ TABLES = {"track": ("tracks", "track_id"), "album": ("albums", "album_id"), "art
 BATCH = {"track": ("tracks", 50), "album": ("albums", 20), "artist": ("artists", 50)}
 SINGLE = {"track": "track", "album": "album", "artist": "artist"}
 QUEUE_TAKE = 200  # queued ids retried per run
-MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -132,13 +132,6 @@ def to_enrich(conn: psycopg.Connection, seen: dict[str, set[str]]) -> dict[str, 
     return wanted
 
 
-def _queue(conn: psycopg.Connection, kind: str, ids: list[str], error: str) -> None:
-    conn.cursor().executemany(
-        """INSERT INTO enrichment_queue (entity_type, entity_id, attempts, last_error) VALUES (%s, %s, 1, %s)
-           ON CONFLICT (entity_type, entity_id) DO UPDATE SET attempts = enrichment_queue.attempts + 1,
-               last_error = EXCLUDED.last_error""", [(kind, i, error) for i in ids])
-
-
 def _save(conn: psycopg.Connection, kind: str, objects: list[dict]) -> None:
     if kind == "track":
         # A track names its album and artists: store them with it (never a dangling id), and
@@ -195,14 +188,14 @@ def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str
                 report.stopped = exc
                 for later in KINDS[KINDS.index(kind):]:
                     rest = ids[start:] if later == kind else wanted.get(later, [])
-                    _queue(conn, later, rest, str(exc))
+                    record_failures(conn, later, rest, str(exc))
                     report.queued[later] += len(rest)
                 conn.commit()
                 return report
             found = [o for o in objects if o is not None]
             missing = [i for i, o in zip(chunk, objects, strict=True) if o is None]
             _save(conn, kind, found)
-            _queue(conn, kind, missing, "unknown id: Spotify answered null or 404")
+            record_failures(conn, kind, missing, "unknown id: Spotify answered null or 404")
             conn.commit()
             report.fetched[kind] += len(found)
             report.queued[kind] += len(missing)

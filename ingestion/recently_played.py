@@ -31,6 +31,7 @@ import spotipy
 
 from ingestion.bounds import OutOfBounds, check_json_text, check_ms_played, check_played_at
 from ingestion.enrich import EnrichReport, enrich, store_items, to_enrich
+from ingestion.enrichment_queue import MAX_ATTEMPTS
 from ingestion.spotify_client import REQUEST_TIMEOUT, RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, valid_access_token
 from warehouse.db import connect
@@ -246,8 +247,6 @@ def ingest_all(settings: Settings | None = None) -> list[RunResult]:
 
 def queued_for_enrichment(settings: Settings | None = None) -> int:
     """Ids still waiting in the enrichment queue that a run would try again."""
-    from ingestion.enrich import MAX_ATTEMPTS
-
     with connect("source", settings) as conn:
         return conn.execute("SELECT count(*) FROM enrichment_queue WHERE attempts < %s",
                             (MAX_ATTEMPTS,)).fetchone()[0]
