@@ -226,7 +226,6 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                 copy(f"analytics.{table}", None, rows)  # the rows hold every column, in the table's order
                 rows.clear()
     conn.commit()
-    conn.execute("ANALYZE")
     return counts
 
 
@@ -350,6 +349,10 @@ def main() -> None:
                 "INSERT INTO dashboard_share_links (token_hash, user_id) VALUES (%s, %s)",
                 [(hashlib.sha256(t.encode()).hexdigest(), user) for user, t in tokens.items()])
             conn.commit()
+            # A replica in use has been vacuumed and analyzed by autovacuum; the owner does it now (the applier
+            # may not), so that no autovacuum of the fresh rows runs beside the measurements.
+            with psycopg.connect(settings.owner_url("replica"), autocommit=True) as owner:
+                owner.execute("VACUUM ANALYZE")
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
         total = sum(counts.values())
         print(f"replica filled in {time.perf_counter() - started:.1f} s: {total:,} rows, {size} "

@@ -277,54 +277,28 @@ _ENTITY_QUERIES: dict[str, str] = {
 
 # Search: the user's artists, albums and tracks whose folded name (public.search_key, replica migration
 # 0009) has a word starting with each word of the folded query, most streamed first (all time: rank order).
-# Two ways to the first SEARCH_LIMIT, each cheap where the other is not: when few names of anyone's contain
-# the query's longest word (fewer than SEARCH_FEW, counted through the trigram index), look those up in the
-# user's ranking; when many do, walk the user's ranking from the top and stop at the SEARCH_LIMIT-th match.
+# public.dashboard_search (replica migration 0014) holds each item of a user's all-time rankings with its
+# rank, streams, listening time and folded name, kept by the replica's triggers: a search walks the user's
+# entries of a kind by rank through one index and stops at the SEARCH_LIMIT-th match, so its cost follows
+# the user's items, not everyone's names.
 SEARCH_LIMIT = 10
-SEARCH_FEW = 100
-_SEARCH_WORDS = ("array_remove(regexp_split_to_array(public.search_key(%(q)s), '[[:space:][:punct:]]+'), '')")
-_SEARCH_TABLES = {"artist": "dim_artist", "album": "dim_album", "track": "dim_track"}
+_SEARCH_PATTERNS = ("(SELECT array_agg('(^|[[:space:][:punct:]])' || word) FROM unnest(array_remove("
+                    "regexp_split_to_array(public.search_key(%(q)s), '[[:space:][:punct:]]+'), '')) word)")
 
 
 def _search(kind: str) -> str:
-    table, item = _SEARCH_TABLES[kind], f"{kind}_id"
-    matches = "public.search_key(s.name) ~ ALL ((SELECT patterns FROM q)::text[])"
-    few = f"(SELECT few_{kind}s FROM q)"
-    ranking = f"analytics.{kind}_ranking t"
-    user = "t.user_id = %(user)s AND t.period = 'all'"
     return (
         f"(SELECT coalesce(json_agg(x ORDER BY x.rank), '[]'::json) "
-        f"FROM (SELECT t.{item}, t.streams, t.listening_ms, t.rank, {_ITEM_NAMES[kind][0]} FROM ("
-        f"(SELECT t.* FROM {table} s JOIN {ranking} ON {user} AND t.{item} = s.{item} "
-        f"WHERE {few} AND {_search_contains()} AND {matches} ORDER BY t.rank LIMIT {SEARCH_LIMIT}) "
-        f"UNION ALL (SELECT t.* FROM {ranking} "
-        f"CROSS JOIN LATERAL (SELECT s.name FROM {table} s WHERE s.{item} = t.{item} OFFSET 0) s "
-        f"WHERE NOT {few} AND {user} AND {matches} ORDER BY t.rank LIMIT {SEARCH_LIMIT})) t "
+        f"FROM (SELECT t.item_id AS {kind}_id, t.streams, t.listening_ms, t.rank, {_ITEM_NAMES[kind][0]} FROM ("
+        f"SELECT s.item_id AS {kind}_id, s.* FROM public.dashboard_search s WHERE s.user_id = %(user)s "
+        f"AND s.kind = '{kind}' AND s.name_key ~ ALL (q.patterns) ORDER BY s.rank LIMIT {SEARCH_LIMIT}) t "
         f"{_ITEM_NAMES[kind][1]}) x)")
 
 
-def _search_contains(q: str = "(SELECT {} FROM q)") -> str:
-    """Whether the name of `s` contains the query's two longest words (the longest twice for a one-word
-    query): what the trigram indexes find, a name at a time (GIN takes no arrays)."""
-    return " AND ".join(f"public.search_key(s.name) LIKE '%%' || {q.format(word)} || '%%'"
-                        for word in ("longest", "second"))
-
-
-def _search_few(table: str) -> str:
-    """Whether fewer than SEARCH_FEW names of `table` contain the query's two longest words (`w` of q)."""
-    return (f"(SELECT count(*) FROM (SELECT FROM {table} s WHERE {_search_contains('w.{}')} "
-            f"LIMIT {SEARCH_FEW}) c) < {SEARCH_FEW}")
-
-
 _SEARCH_QUERY = (
-    "WITH q AS (SELECT w.*, " + ", ".join(f"{_search_few(table)} AS few_{kind}s"
-                                           for kind, table in _SEARCH_TABLES.items())
-    + f" FROM (SELECT w.words, (SELECT array_agg('(^|[[:space:][:punct:]])' || word) FROM unnest(w.words) word) "
-    "AS patterns, w.words_by_length[1] AS longest, coalesce(w.words_by_length[2], w.words_by_length[1]) AS second "
-    "FROM (SELECT w.words, ARRAY(SELECT word FROM unnest(w.words) word ORDER BY length(word) DESC) "
-    f"AS words_by_length FROM (SELECT {_SEARCH_WORDS} AS words) w) w) w) "
-    "SELECT cardinality(q.words) > 0 AS searchable, json_build_object("
-    + ", ".join(f"'{kind}s', {_search(kind)}" for kind in _SEARCH_TABLES) + ")::text AS json FROM q")
+    "SELECT q.patterns IS NOT NULL AS searchable, json_build_object("
+    + ", ".join(f"'{kind}s', {_search(kind)}" for kind in ("artist", "album", "track"))
+    + f")::text AS json FROM (SELECT {_SEARCH_PATTERNS} AS patterns) q")
 
 
 def _ranked_page(statistic: str, sort: str, columns: str = "t.*", joins: str = "") -> sql.Composed:

@@ -25,7 +25,8 @@ def test_fresh_databases_have_every_table(dbs):
         assert EXPECTED_MAIN <= tables(conn, "public")
         assert tables(conn, "analytics") == set(STATISTICS)
     with connect("replica", dbs) as conn:
-        assert tables(conn, "public") == EXPECTED_MAIN - {"fact_play"} | {"schema_migrations", "dashboard_share_links"}
+        assert tables(conn, "public") == EXPECTED_MAIN - {"fact_play"} | {"schema_migrations", "dashboard_share_links",
+                                                                                  "dashboard_search"}
         assert tables(conn, "analytics") == set(STATISTICS)
 
 
