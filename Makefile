@@ -19,7 +19,7 @@ FAKE_SPOTIFY_DAYS ?= 30
 
 .PHONY: help setup lint system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
 .PHONY: secrets fake-spotify fake-spotify-stop flask flask-stop ingest
-.PHONY: import
+.PHONY: import export
 .PHONY: debezium debezium-stop replication-status replication-wait
 
 help: ## list the targets
@@ -89,6 +89,8 @@ demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, ex
 	@echo "-- the older history comes from each listener's Spotify data export:"
 	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
 	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion import "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
+	@echo "-- the first listener leaves a weekend out of their statistics (an exclusion rule):"
+	$(PY) -m ingestion exclude add --user "$$(basename "$$(ls -d $(DEMO_EXPORT)/*/ | head -1)")" --from 2026-09-19 --to 2026-09-20
 	@echo "-- the imported tracks' metadata, from the (fake) Spotify:"
 	$(DEMO_SPOTIFY) $(PY) -m ingestion poll --until-enriched
 	$(MAKE) --no-print-directory etl
@@ -128,6 +130,10 @@ import: setup ## import a Spotify data export: FILE=zip|folder|json USER=id [CRE
 	$(PY) -m ingestion import "$(FILE)" --user "$(USER)" $(if $(CREATE_USER),--create-user) $(if $(TZ),--timezone "$(TZ)")
 
 .PHONY: recap
+export: setup ## your plays and statistics in one zip: USER=id FORMAT=csv|json|parquet [OUT=path]
+	@test -n "$(FORMAT)" -a "$(origin USER)" = "command line" || { echo "usage: make export USER=spotify_user_id FORMAT=csv|json|parquet [OUT=path]" >&2; exit 2; }
+	$(PY) -m ingestion export --user "$(USER)" --format "$(FORMAT)" $(if $(OUT),--out "$(OUT)")
+
 recap: setup ## render one monthly recap e-mail to files, without sending: USER=id MONTH=YYYY-MM [OUT=folder]
 	@test -n "$(MONTH)" -a "$(origin USER)" = "command line" || { echo "usage: make recap USER=user_id MONTH=YYYY-MM [OUT=folder]" >&2; exit 2; }
 	$(PY) -m recap render --user "$(USER)" --month "$(MONTH)" $(if $(OUT),--out "$(OUT)")

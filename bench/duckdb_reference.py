@@ -28,7 +28,7 @@ _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigi
 
 STAR = {  # what the reference reads of main
     "fact_play": "SELECT play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
-                 "local_date, local_hour, local_dow, local_month FROM fact_play",
+                 "local_date, local_hour, local_dow, local_month FROM fact_play WHERE NOT excluded",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",

@@ -1,6 +1,9 @@
 """The account page of the logged-in user: `/account` (connection, last ingestion, settings — comparison consent
-among them —, share links),
-`POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`.
+among them —, what counts: exclusion rules and deleting plays, share links),
+`POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`,
+`POST /account/exclusions`, `POST /account/exclusions/<id>/remove`, `POST /account/plays/delete`
+(`/account?day=YYYY-MM-DD` lists that local day's plays to pick from), and `/account/export?format=csv|json|parquet`
+(the takeout zip of ingestion/takeout.py).
 
 Without a login the page sends the browser to `/`; the forms answer 401 (403 without
 their `csrf_token`, see warehouse.web). A share link may be made to expire after a number of days.
@@ -9,10 +12,15 @@ their `csrf_token`, see warehouse.web). A share link may be made to expire after
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, session, url_for
 
 from flask_endpoint.users import find_user, latest_run, play_count, save_settings
+from ingestion.deletions import delete_plays, list_deletions, plays_of_day
+from ingestion.exclusions import RuleError, add_rule, list_rules, remove_rule
+from ingestion.takeout import FORMATS, export_user
 from warehouse import share_links
 from warehouse.db import connect
 from warehouse.settings import validate_timezone
@@ -39,7 +47,15 @@ def page():
             session.clear()
             return redirect(url_for("login.index"))
         last_run, total = latest_run(conn, user.user_id), play_count(conn, user.user_id)
+        rules, deletions = list_rules(conn, user.user_id), list_deletions(conn, user.user_id)
+        day, day_plays = request.args.get("day", "").strip(), None
+        if day:
+            try:
+                day_plays = plays_of_day(conn, user.user_id, day, settings.default_timezone)
+            except RuleError as exc:
+                return _not_saved(f"Day: {exc}.")
     return render_template("account.html", user=user, last_run=last_run, total=total,
+                           rules=rules, deletions=deletions, day=day, day_plays=day_plays,
                            links=share_links.list_share_links(settings, user.user_id),
                            new_link=session.pop("new_share_token", None),
                            default_timezone=settings.default_timezone)
@@ -85,3 +101,61 @@ def revoke_link(link_id: str):
         abort(404, "no such share link of yours")
     share_links.revoke_share_link(settings, mine[link_id].token_hash)
     return redirect(url_for("account.page"))
+
+
+@bp.post("/account/exclusions")
+def add_exclusion():
+    user_id = _logged_in_user_id()
+    form = request.form
+    try:
+        with connect("source", current_app.config["SETTINGS"]) as conn:
+            add_rule(conn, user_id, form.get("kind", ""), user_id, target=form.get("target"),
+                     local_from=form.get("from"), local_to=form.get("to") or form.get("from"))
+    except RuleError as exc:
+        return _not_saved(f"Rule not added: {exc}.")
+    return redirect(url_for("account.page"))
+
+
+@bp.post("/account/exclusions/<int:rule_id>/remove")
+def remove_exclusion(rule_id: int):
+    user_id = _logged_in_user_id()
+    with connect("source", current_app.config["SETTINGS"]) as conn:
+        if not remove_rule(conn, user_id, rule_id):
+            abort(404, "no such rule of yours")
+    return redirect(url_for("account.page"))
+
+
+@bp.post("/account/plays/delete")
+def delete_plays_form():
+    user_id = _logged_in_user_id()
+    form = request.form
+    if form.get("confirm") != "yes":
+        return _not_saved("Nothing deleted: tick the box that confirms the deletion.")
+    ids = form.getlist("play_id")
+    if ids and not all(i.isascii() and i.isdigit() and len(i) < 19 for i in ids):
+        return _not_saved("Nothing deleted: a play id is not a number.")
+    settings = current_app.config["SETTINGS"]
+    try:
+        with connect("source", settings) as conn:
+            delete_plays(conn, user_id, user_id, settings.default_timezone,
+                         play_ids=[int(i) for i in ids] if ids else None,
+                         local_from=None if ids else form.get("from", ""),
+                         local_to=None if ids else (form.get("to") or form.get("from", "")))
+    except RuleError as exc:
+        return _not_saved(f"Nothing deleted: {exc}.")
+    return redirect(url_for("account.page"))
+
+
+@bp.get("/account/export")
+def export():
+    """The logged-in user's takeout zip, written to a private temporary folder and sent from there."""
+    user_id = _logged_in_user_id()
+    fmt = request.args.get("format", "")
+    if fmt not in FORMATS:
+        abort(400, f"format must be one of {', '.join(FORMATS)}")
+    with tempfile.TemporaryDirectory(prefix="takeout-") as folder:
+        path = Path(folder) / "takeout.zip"
+        export_user(user_id, fmt, path, current_app.config["SETTINGS"])
+        stream = path.open("rb")  # still readable once the folder is gone
+    return send_file(stream, mimetype="application/zip", as_attachment=True,
+                     download_name=f"wrapped-{user_id}-{fmt}.zip")

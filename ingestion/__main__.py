@@ -1,5 +1,9 @@
 """`python -m ingestion import PATH... --user USER_ID`: import a Spotify data export.
 `python -m ingestion poll [--until-enriched]`: one Web API ingestion run for every connected user, now.
+`python -m ingestion exclude add|remove|list ...`, `python -m ingestion delete-plays ...`: a user's exclusion
+rules and deletions of plays (`ingestion.your_data`).
+`python -m ingestion export --user ID --format csv|json|parquet [--out PATH]`: the user's plays and statistics
+in one zip (`ingestion.takeout`, `ingestion.your_data`).
 
 --skip-invalid skips records the source gate would refuse, counted in the report;
 by default they refuse the import.
@@ -29,8 +33,22 @@ def main(argv: list[str] | None = None) -> int:
         from ingestion.recently_played import main as poll
 
         return poll(argv[1:])
+    if argv[:1] == ["exclude"]:
+        from ingestion.your_data import exclude_main
+
+        return exclude_main(argv[1:])
+    if argv[:1] == ["delete-plays"]:
+        from ingestion.your_data import delete_main
+
+        return delete_main(argv[1:])
+    if argv[:1] == ["export"]:
+        from ingestion.your_data import export_main
+
+        return export_main(argv[1:])
     if argv[:1] != ["import"]:
-        print("usage: python -m ingestion import PATH... --user ID | python -m ingestion poll [--until-enriched]",
+        print("usage: python -m ingestion import PATH... --user ID | python -m ingestion poll [--until-enriched] "
+              "| python -m ingestion exclude add|remove|list ... | python -m ingestion delete-plays ... "
+              "| python -m ingestion export --user ID --format csv|json|parquet",
               file=sys.stderr)
         return 2
     return import_main(argv[1:])

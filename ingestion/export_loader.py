@@ -77,6 +77,7 @@ class ImportReport:
     import_id: int | None = None  # None: nothing changed, nothing written
     seconds: float = 0.0
     previous_import_id: int | None = None  # an earlier import of the very same files
+    deleted_before: int = 0  # records of plays the user deleted (ingestion/deletions.py): never loaded again
 
     @property
     def plays_loaded(self) -> int:
@@ -85,7 +86,7 @@ class ImportReport:
     @property
     def accounted(self) -> int:
         """Records with an outcome; always equals records_read."""
-        return (sum(self.skipped.values()) + self.duplicates + self.already_present
+        return (sum(self.skipped.values()) + self.duplicates + self.already_present + self.deleted_before
                 + self.merged_api + self.merged_export + self.plays_loaded)
 
     def as_dict(self) -> dict:
@@ -102,6 +103,7 @@ class ImportReport:
             f"plays loaded         {self.plays_loaded:>9,}  ({loaded})",
             f"duplicates in export {self.duplicates:>9,}",
             f"already imported     {self.already_present:>9,}",
+            f"deleted by the user  {self.deleted_before:>9,}",
             f"merged with API      {self.merged_api:>9,}",
             f"merged across formats{self.merged_export:>9,}",
             *(f"skipped: {reason}  {n:,}" for reason, n in sorted(self.skipped.items())),
@@ -133,6 +135,9 @@ DELETE_PRESENT = [
                      WHERE m.user_id = %(user)s AND m.play_key = s.play_key RETURNING s.content_type)
        SELECT content_type, count(*) FROM gone GROUP BY 1""",
 ]
+# Records of plays the user deleted leave the stage too: a deletion is for good.
+DELETE_DELETED = """DELETE FROM export_stage s USING deleted_plays d
+                    WHERE d.user_id = %(user)s AND d.play_key = s.play_key"""
 # A stored play absorbs at most one record of each export format.
 _FREE = ("NOT EXISTS (SELECT 1 FROM export_merges m WHERE m.play_id = p.play_id "
          "AND m.record_source = s.source) "
@@ -340,6 +345,7 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
         steps = tqdm(total=4, desc="loading into source", unit="step", disable=not progress, leave=False)
         present = sum(count for statement in DELETE_PRESENT
                       for _, count in conn.execute(statement, {"user": user_id}))
+        deleted_before = conn.execute(DELETE_DELETED, {"user": user_id}).rowcount
         steps.update()
         inserted = 0
         for source in ("extended_export", "account_export"):  # Extended first: it knows more
@@ -366,7 +372,7 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
         report = ImportReport(
             user_id=user_id, files=[asdict(f) for f in data.files], ignored_files=data.ignored_files,
             records_read=data.records_read, skipped=dict(data.skipped), duplicates=data.duplicates,
-            already_present=present, merged_api=outcomes["merged_api"],
+            already_present=present, deleted_before=deleted_before, merged_api=outcomes["merged_api"],
             merged_export=outcomes["merged_export"],
             loaded={kind: loaded[kind] for kind in ("track", "episode", "audiobook")},
             tracks_changed=tracks_changed, queued_for_enrichment=queued, previous_import_id=previous,

@@ -10,6 +10,10 @@ the keys of each record, never by the file name:
   records with `endTime` (minute precision) and `msPlayed`, names only;
   `StreamingHistory_podcast_N.json` records carry `podcastName`/`episodeName`.
 
+A CSV file whose header names the Extended fields (the plays files of our own
+takeout, `ingestion/takeout.py`) is read as Extended records: an empty field is
+null, `true`/`false` are flags, digits are numbers.
+
 `read_export(paths, write_row, limits)` takes files, folders and zips, validates every
 record and hands each play to `write_row` as a row ready for COPY (the first
 record of each play identity; later ones are counted as duplicates). A bad
@@ -29,7 +33,9 @@ skipped and counted by kind with `skip_invalid`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import re
 import struct
@@ -188,12 +194,12 @@ def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
     with archive:
         for info in archive.infolist():
             member = info.filename
-            if info.is_dir() or not member.lower().endswith(".json") or "__MACOSX/" in member:
+            if info.is_dir() or not member.lower().endswith((".json", ".csv")) or "__MACOSX/" in member:
                 continue
             found.append(_Candidate(f"{path}:{member}", _zip_opener(path, member), False, info.file_size,
                                     info.compress_size))
     if explicit and not found:
-        raise ExportError(str(path), "the zip holds no JSON file")
+        raise ExportError(str(path), "the zip holds no JSON or CSV file")
     return found
 
 
@@ -252,7 +258,7 @@ def find_files(paths: list[Path]) -> list[_Candidate]:
         path = Path(path)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() == ".json":
+                if child.is_file() and child.suffix.lower() in (".json", ".csv"):
                     found.append(_Candidate(str(child), _file_opener(child), False, child.stat().st_size))
                 elif child.is_file() and child.suffix.lower() == ".zip":
                     found += _zip_candidates(child, False)
@@ -263,7 +269,7 @@ def find_files(paths: list[Path]) -> list[_Candidate]:
         else:
             raise ExportError(str(path), "no such file or folder")
     if not found:
-        raise ExportError(", ".join(map(str, paths)), "no JSON file found")
+        raise ExportError(", ".join(map(str, paths)), "no JSON or CSV file found")
     return sorted(found, key=lambda c: c.name)
 
 
@@ -310,6 +316,34 @@ def _load_json(name: str, data: bytes):
             raise _locate_json_error(name, text, exc) from None
     except RecursionError:
         raise ExportError(name, "not a streaming history: JSON nested too deeply") from None
+
+
+_CSV_NUMBERS = frozenset({"ms_played", "offline_timestamp"})
+_CSV_FLAGS = {"true": True, "false": False}
+
+
+def _csv_value(key: str, text: str):
+    if text == "":
+        return None
+    if key in _CSV_NUMBERS and text.isascii() and text.isdigit():
+        return int(text)
+    if key in _EXT_FLAGS:
+        return _CSV_FLAGS.get(text.lower(), text)
+    return text
+
+
+def _load_csv(name: str, data: bytes) -> list[dict]:
+    """The rows of a CSV file with a header, typed as Extended records' values (see the module's doc)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExportError(name, f"not UTF-8 text (byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return [{key: _csv_value(key, value) for key, value in row.items() if key is not None and value is not None}
+                for row in reader]
+    except csv.Error as exc:
+        raise ExportError(name, f"not valid CSV ({exc})", max(reader.line_num - 2, 0)) from None
 
 
 def _record_format(record) -> str | None:
@@ -495,7 +529,7 @@ class _Reader:
             raise ExportError(candidate.name, f"the export holds more than {_mb(self.limits.max_total_bytes)} "
                                               f"of JSON in all (EXPORT_MAX_TOTAL_MB) with this file")
         sha = hashlib.sha256(data).hexdigest()
-        records = _load_json(candidate.name, data)
+        records = (_load_csv if candidate.name.lower().endswith(".csv") else _load_json)(candidate.name, data)
         del data
         looks_like_history = candidate.explicit or HISTORY_NAME.search(candidate.name)
         if not isinstance(records, list):

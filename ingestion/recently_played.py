@@ -208,6 +208,8 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
                            SELECT 1 FROM plays e
                            WHERE e.user_id = %(user_id)s AND e.track_id = %(track_id)s AND e.source <> 'api'
                              AND e.played_at BETWEEN %(played_at)s - %(window)s AND %(played_at)s + %(window)s)
+                         AND NOT EXISTS (  -- a play the user deleted (ingestion/deletions.py)
+                           SELECT 1 FROM deleted_plays d WHERE d.user_id = %(user_id)s AND d.play_key = %(play_key)s)
                        ON CONFLICT (user_id, play_key) DO NOTHING""",
                     [dict(zip(PLAY_FIELDS, row, strict=True), window=window) for row in play_rows(user_id, items)])
                 result.plays_inserted = max(cur.rowcount, 0)  # executemany: the sum over the rows

@@ -17,7 +17,7 @@ from datetime import datetime
 import psycopg
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_scripts.scope import RunScope
+from spark_scripts.scope import RunScope, recomputed_periods
 from spark_scripts.session import read_query, shuffle_partitions
 from spark_scripts.state import SESSION_COLUMNS, STORED, Grains
 from warehouse.catalog import ROLLING_PERIODS
@@ -34,7 +34,9 @@ DIMENSIONS = {
     "artists": "SELECT artist_id, genres FROM dim_artist",
     "users": "SELECT user_id, timezone, compare_consent FROM dim_user",
 }
-RECOMPUTED = "JOIN analytics_staging.run_users r USING (user_id) WHERE p.local_month >= r.since"
+# A play matching one of its user's exclusion rules counts nowhere (docs/metrics.md, "What counts").
+COUNTED = "NOT p.excluded"
+RECOMPUTED = f"JOIN analytics_staging.run_users r USING (user_id) WHERE p.local_month >= r.since AND {COUNTED}"
 
 
 def newest_play(main: psycopg.Connection) -> datetime | None:
@@ -45,7 +47,7 @@ def newest_play(main: psycopg.Connection) -> datetime | None:
 
 def play_range(main: psycopg.Connection, scope: RunScope) -> tuple[int, int, int]:
     """(lowest play_id, highest play_id, how many) of the plays the run reads; (0, 0, 0) without plays."""
-    where = "" if scope.users is None else RECOMPUTED
+    where = f"WHERE {COUNTED}" if scope.users is None else RECOMPUTED
     low, high, count = main.execute(
         f"SELECT coalesce(min(play_id), 0), coalesce(max(play_id), 0), count(*) FROM fact_play p {where}").fetchone()
     return low, high, count
@@ -64,13 +66,13 @@ def _last_stream_before(users: str, edge: str) -> str:
     """SQL: each user of the row source `users` (alias `u`, a `user_id` column) with the user's last stream in the
     streams' order whose `edge` (a condition on fact_play `p`) holds, marked `before`."""
     return (f"SELECT e.*, true FROM {users} CROSS JOIN LATERAL (SELECT {P_COLUMNS} FROM fact_play p "
-            f"WHERE p.user_id = u.user_id AND p.is_stream AND {edge} "
+            f"WHERE p.user_id = u.user_id AND p.is_stream AND {COUNTED} AND {edge} "
             "ORDER BY p.played_at DESC, p.started_at DESC, p.track_id DESC, p.play_id DESC LIMIT 1) e")
 
 
 def plays_query(scope: RunScope) -> str:
     if scope.users is None:
-        return f"SELECT {PLAY_COLUMNS}, false AS before FROM fact_play"
+        return f"SELECT {P_COLUMNS}, false AS before FROM fact_play p WHERE {COUNTED}"
     return (f"SELECT {P_COLUMNS}, false AS before FROM fact_play p {RECOMPUTED} "
             f"UNION ALL {_last_stream_before('analytics_staging.run_users u', 'p.local_month < u.since')}")
 
@@ -83,10 +85,10 @@ def window_query() -> str:
     # A user's latest local date with a stream is that of the latest stream (one zone per user).
     return (f"WITH w AS (SELECT u.user_id, (l.local_date - interval '{longest} months')::date + 1 AS first_day "
             "FROM analytics_staging.run_users u CROSS JOIN LATERAL (SELECT p.local_date FROM fact_play p "
-            "WHERE p.user_id = u.user_id AND p.is_stream ORDER BY p.played_at DESC LIMIT 1) l) "
+            f"WHERE p.user_id = u.user_id AND p.is_stream AND {COUNTED} ORDER BY p.played_at DESC LIMIT 1) l) "
             f"SELECT {P_COLUMNS}, false AS before FROM w JOIN fact_play p "
             "ON p.user_id = w.user_id AND p.local_month >= to_char(w.first_day, 'YYYY-MM') "
-            "AND p.local_date >= w.first_day "
+            f"AND p.local_date >= w.first_day AND {COUNTED} "
             f"UNION ALL {_last_stream_before('w u', 'p.local_date < u.first_day')}")
 
 
@@ -103,14 +105,17 @@ def stored_query(table: str) -> str:
 def published_shares_query() -> str:
     """The published artist and track shares of the users who allow comparison, in every period a run user
     recomputes: 'all', the rolling periods, the months from the earliest first recomputed month on and their
-    years (taste_overlap pairs a run user's recomputed periods with every other consenting user's)."""
-    rolling = ", ".join(f"'{name}'" for name in ROLLING_PERIODS)
-    periods = (f"(r.period = 'all' OR r.period IN ({rolling}) OR (length(r.period) = 7 AND r.period >= s.since) "
-               "OR (length(r.period) = 4 AND r.period >= left(s.since, 4)))")
+    years (taste_overlap pairs a run user's recomputed periods with every other consenting user's), except the
+    run users' own recomputed periods."""
+    periods = recomputed_periods("r.period", "s.since")
+    # Not a run user's recomputed period: the run has its new shares, or none (a period without streams now).
+    own = recomputed_periods("r.period", "o.since")
     return " UNION ALL ".join(
         f"SELECT r.user_id, r.period, '{kind}' AS kind, r.{kind}_id AS item_id, r.share, r.first_played_at "
         f"FROM analytics.{kind}_ranking r JOIN dim_user u ON u.user_id = r.user_id AND u.compare_consent "
-        f"CROSS JOIN (SELECT min(since) AS since FROM analytics_staging.run_users) s WHERE {periods}"
+        f"CROSS JOIN (SELECT min(since) AS since FROM analytics_staging.run_users) s "
+        f"LEFT JOIN analytics_staging.run_users o ON o.user_id = r.user_id "
+        f"WHERE {periods} AND (o.user_id IS NULL OR NOT {own})"
         for kind in ("artist", "track"))
 
 

@@ -60,8 +60,7 @@ def stage(settings: Settings, full: bool, spark: SparkSession) -> StagedRun | No
             with cached(*recomputed.frames, *tables.reused):
                 write_staging(results, recomputed, scope_pairs(tables), settings, started, source_max_played_at)
         with connect("main", settings) as main:
-            if scope.mode == "full":
-                add_vanished_pairs(main)
+            add_vanished_pairs(main, scope.mode == "full")
             return record_staged(main, scope, started, source_max_played_at, count_scopes(main))
 
 

@@ -1,13 +1,15 @@
 """Which (user, period) pairs a run recomputes.
 
 Full run: every user, every period. Incremental run (the default when main has
-been analysed before): only users with plays loaded since the last run, and for
+been analysed before): only users with plays loaded, changed (an exclusion rule
+included) or deleted since the last run, and for
 each of them the months from the earliest one a new play can change onward,
 their years, and 'all'. That earliest month is the one holding the start of
-the user's session in progress before the first new play (published
-`sessions`), because a new play can extend that session, change the gap after
-the stream before it, and make later first-ever streams (new_artists,
-new_tracks) no longer first. A load that changed existing dimension rows
+the user's session in progress before the first new (or changed, or deleted) play (published
+`sessions`: the latest one starting before that play starts), because a new play can extend that session,
+change the gap after the stream before it, and make later first-ever streams (new_artists,
+new_tracks) no longer first; a deleted or newly excluded play changes that gap too, and may have begun
+its own session. A load that changed existing dimension rows
 (metadata, a time zone, a consent to comparison) makes the run full, and so does a migration that
 changed the statistics' tables or their state since the last published run.
 """
@@ -22,6 +24,7 @@ from pyspark.sql import functions as F
 
 from spark_scripts.ledger import last_published, statistics_shape
 from spark_scripts.prepare import KEY, Tables, every_period
+from warehouse.catalog import ROLLING_PERIODS
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,30 @@ def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
         return RunScope("full", max_load_id, None, {})
     rows = main.execute(
         """WITH fresh AS (
-               SELECT user_id, min(played_at) AS first_new FROM fact_play
-               WHERE load_id > %s GROUP BY user_id)
+               SELECT user_id, min(played_at) AS first_new, min(started_at) AS first_start FROM (
+                   SELECT user_id, played_at, started_at FROM fact_play WHERE load_id > %(last)s
+                   UNION ALL
+                   SELECT user_id, played_at, started_at FROM etl.deleted_plays WHERE load_id > %(last)s) changed
+               GROUP BY user_id)
            SELECT f.user_id,
                   to_char(least(f.first_new, s.session_start) AT TIME ZONE u.timezone, 'YYYY-MM')
            FROM fresh f
            JOIN dim_user u USING (user_id)
            LEFT JOIN LATERAL (
                SELECT max(session_start) AS session_start FROM analytics.sessions
-               WHERE user_id = f.user_id AND session_start <= f.first_new) s ON true
+               WHERE user_id = f.user_id AND session_start < f.first_start) s ON true
            ORDER BY 1""",
-        (last,),
+        {"last": last},
     ).fetchall()
     return RunScope("incremental", max_load_id, [user for user, _ in rows], dict(rows))
+
+
+def recomputed_periods(period: str, since: str) -> str:
+    """SQL: whether the period `period` is one an incremental run recomputes for a user whose first recomputed
+    month is `since`: 'all', the rolling periods, the months from `since` on and their years."""
+    rolling = ", ".join(f"'{name}'" for name in ROLLING_PERIODS)
+    return (f"({period} = 'all' OR {period} IN ({rolling}) OR (length({period}) = 7 AND {period} >= {since}) "
+            f"OR (length({period}) = 4 AND {period} >= left({since}, 4)))")
 
 
 def in_scope(scope: RunScope):

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField
 
 from spark_scripts.publish import table_shape
+from spark_scripts.scope import recomputed_periods
 from spark_scripts.state import STORED, Grains
 from warehouse.db import connect
 from warehouse.settings import Settings
@@ -98,12 +99,16 @@ def write_staging(results: dict[str, DataFrame], recomputed: Grains, pairs: Data
             finished.result()
 
 
-def add_vanished_pairs(main: psycopg.Connection) -> None:
-    """A full run also empties the published pairs that have no rows any more."""
-    main.execute("""INSERT INTO analytics_staging.scope
-                    SELECT user_id, period FROM analytics.overview
-                    UNION SELECT user_id, period FROM analytics.session_summary
-                    EXCEPT SELECT user_id, period FROM analytics_staging.scope""")
+def add_vanished_pairs(main: psycopg.Connection, full: bool) -> None:
+    """The run also empties the published pairs it recomputed that have no rows any more: a full run's, and
+    an incremental run's users' periods whose plays were all excluded or deleted since."""
+    recomputed = "" if full else (
+        f"JOIN analytics_staging.run_users r USING (user_id) WHERE {recomputed_periods('o.period', 'r.since')}")
+    main.execute(f"""INSERT INTO analytics_staging.scope
+                     SELECT o.user_id, o.period FROM (SELECT user_id, period FROM analytics.overview
+                                                      UNION SELECT user_id, period FROM analytics.session_summary) o
+                     {recomputed}
+                     EXCEPT SELECT user_id, period FROM analytics_staging.scope""")
 
 
 def count_scopes(main: psycopg.Connection) -> int:

@@ -8,9 +8,15 @@ One run is one transaction on main:
    and none can appear below it later.
 2. COPY all users and metadata, and the track plays whose revision is above the
    last load's watermark, from source into temporary tables of main.
+   Exclusion rules (docs/metrics.md, "What counts") are copied whole (a few rows);
+   every play of a user whose rules changed is staged again, and so are those of
+   a user with time rules whose zone changed, or with artist or album rules when
+   a track's album or artists changed: their `excluded` flag is evaluated again.
+   Plays deleted in source since the last load (`deleted_plays`) are staged too.
 3. Upsert the dimensions, touching only rows whose values changed; re-derive the
    local-time fields of users whose time zone changed; insert the new facts and
-   update the facts of plays that changed.
+   update the facts of plays that changed (their exclusion included); delete the
+   deleted plays, recorded in `etl.deleted_plays` for the incremental scope.
    Album track lists are copied once per album: the ids of the albums whose list
    source holds are staged, and only the lists main lacks are read (a stored
    list never changes, so a load reads the new lists, not all of them).
@@ -48,6 +54,8 @@ class LoadReport:
     album_track_lists: int  # albums whose track list this load copied
     source_max_revision: int
     load_id: int | None  # None when nothing changed
+    plays_deleted: int = 0
+    users_rules_changed: int = 0  # users whose exclusion rules changed
 
     def __str__(self) -> str:
         if self.load_id is None:
@@ -55,7 +63,8 @@ class LoadReport:
         return (
             f"load {self.load_id}: {self.plays_loaded} plays new or changed, {self.users_changed} users, "
             f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
-            f"{self.artists_changed} artists new or changed, {self.album_track_lists} album track lists "
+            f"{self.artists_changed} artists new or changed, {self.album_track_lists} album track lists, "
+            f"{self.plays_deleted} plays deleted, {self.users_rules_changed} users' exclusion rules changed "
             f"(source play revisions <= {self.source_max_revision})"
         )
 
@@ -85,13 +94,44 @@ STAGING = {
         "track_number, disc_number, is_surrogate FROM tracks",
     ),
     "stage_listed_albums": ("album_id text", "SELECT DISTINCT album_id FROM album_tracks"),
-    "stage_plays": (
-        "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
-        "source text, skipped boolean",
-        "SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped FROM plays "
-        "WHERE content_type = 'track' AND revision > {low} AND revision <= {high}",
+    "stage_rules": (
+        "rule_id bigint, user_id text, kind text, target text, local_from timestamp, local_to timestamp",
+        "SELECT rule_id, user_id, kind, target, local_from, local_to FROM exclusion_rules",
+    ),
+    "stage_deleted": (
+        "play_id bigint",
+        "SELECT d.play_id FROM deleted_plays d JOIN play_deletions USING (deletion_id) "
+        "WHERE revision > {low} AND revision <= {high}",
     ),
 }
+# Staged last, once the users whose plays are evaluated again are known: the new revisions (found through
+# the index on `revision`), and every play of those users (through theirs).
+STAGE_PLAYS = (
+    "stage_plays",
+    "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
+    "source text, skipped boolean, context_uri text",
+    "SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped, context_uri FROM plays "
+    "WHERE content_type = 'track' AND revision > {low} AND revision <= {high}",
+    " UNION SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped, context_uri FROM plays "
+    "WHERE content_type = 'track' AND revision <= {high} AND user_id = ANY({users})",
+)
+RULE_COLUMNS = "rule_id, user_id, kind, target, local_from, local_to"
+# Users whose rules differ between source (staged) and main.
+RULES_CHANGED = f"""
+    SELECT DISTINCT user_id FROM (
+        (SELECT {RULE_COLUMNS} FROM stage_rules EXCEPT SELECT {RULE_COLUMNS} FROM etl.exclusion_rules)
+        UNION ALL
+        (SELECT {RULE_COLUMNS} FROM etl.exclusion_rules EXCEPT SELECT {RULE_COLUMNS} FROM stage_rules)) d
+"""
+# Users whose unchanged rules may match differently: time rules and a new zone, artist or album rules
+# and a track whose album or artists change in this load.
+RULES_MOVED = """
+    SELECT DISTINCT r.user_id FROM stage_rules r
+    WHERE (r.kind = 'time' AND r.user_id = ANY(%(zone_changed)s))
+       OR (r.kind IN ('artist', 'album') AND EXISTS (
+              SELECT 1 FROM stage_tracks s JOIN dim_track d USING (track_id)
+              WHERE (s.album_id, s.artist_ids) IS DISTINCT FROM (d.album_id, d.artist_ids)))
+"""
 
 
 UPSERT_USERS = upsert_changed(
@@ -125,24 +165,41 @@ NEW_TRACK_LISTS = ("SELECT album_id FROM stage_listed_albums "
 # Local-time fields from `lt`, played_at in the user's zone (DST by the zone rules).
 LOCAL_FIELDS = ("lt::date, extract(hour FROM lt)::smallint, extract(isodow FROM lt)::smallint, "
                 "to_char(lt, 'YYYY'), to_char(lt, 'YYYY-MM')")
+# Whether a play (`play`: its user, track, context and local time `lt`) matches one of its user's
+# exclusion rules; the track's album and artists are looked up only for a user with such rules.
+MATCHES_RULE = """EXISTS (
+    SELECT 1 FROM etl.exclusion_rules r WHERE r.user_id = play.user_id AND CASE r.kind
+        WHEN 'artist' THEN EXISTS (SELECT 1 FROM dim_track t
+                                   WHERE t.track_id = play.track_id AND r.target = ANY(t.artist_ids))
+        WHEN 'album' THEN EXISTS (SELECT 1 FROM dim_track t
+                                  WHERE t.track_id = play.track_id AND t.album_id = r.target)
+        WHEN 'track' THEN r.target = play.track_id
+        WHEN 'context' THEN r.target = play.context_uri
+        WHEN 'time' THEN play.lt >= r.local_from AND play.lt < r.local_to END)"""
 INSERT_FACTS = f"""
     INSERT INTO fact_play AS f (play_id, user_id, track_id, played_at, started_at, ms_played, source,
                            is_stream, skipped, local_date, local_hour, local_dow, local_year,
-                           local_month, load_id)
+                           local_month, excluded, load_id)
     SELECT play_id, user_id, track_id, played_at,
            played_at - ms_played * interval '1 millisecond', ms_played, source,
-           source = 'api' OR ms_played >= 30000, skipped, {LOCAL_FIELDS}, %(load_id)s
+           source = 'api' OR ms_played >= 30000, skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, %(load_id)s
     FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
           FROM stage_plays p JOIN dim_user u USING (user_id)) play
     ON CONFLICT (play_id) DO UPDATE SET
         (track_id, played_at, started_at, ms_played, source, is_stream, skipped, local_date, local_hour,
-         local_dow, local_year, local_month, load_id) =
+         local_dow, local_year, local_month, excluded, load_id) =
         (excluded.track_id, excluded.played_at, excluded.started_at, excluded.ms_played, excluded.source,
          excluded.is_stream, excluded.skipped, excluded.local_date, excluded.local_hour, excluded.local_dow,
-         excluded.local_year, excluded.local_month, excluded.load_id)
-    WHERE (f.track_id, f.played_at, f.ms_played, f.source, f.skipped)
+         excluded.local_year, excluded.local_month, excluded.excluded, excluded.load_id)
+    WHERE (f.track_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded)
           IS DISTINCT FROM (excluded.track_id, excluded.played_at, excluded.ms_played, excluded.source,
-                            excluded.skipped)
+                            excluded.skipped, excluded.excluded)
+"""
+DELETE_FACTS = """
+    WITH gone AS (DELETE FROM fact_play f USING stage_deleted d WHERE f.play_id = d.play_id
+                  RETURNING f.play_id, f.user_id, f.played_at, f.started_at)
+    INSERT INTO etl.deleted_plays (play_id, user_id, played_at, started_at, load_id)
+    SELECT play_id, user_id, played_at, started_at, %(load_id)s FROM gone
 """
 RELOCALIZE = f"""
     UPDATE fact_play f
@@ -164,20 +221,39 @@ def _changed(main: psycopg.Connection, upsert: str, params: dict) -> tuple[int, 
 
 
 def _safe_upper_bound(source: psycopg.Connection) -> tuple[int, int]:
-    """(max revision, max play id) once no transaction writes plays any more."""
+    """(max revision, max play id) once no transaction writes plays any more (a deletion of plays locks
+    `plays` before it takes its revision: ingestion/deletions.py)."""
     with source.transaction():
         source.execute("LOCK TABLE plays IN SHARE MODE")
-        return source.execute("SELECT coalesce(max(revision), 0), coalesce(max(play_id), 0) FROM plays").fetchone()
+        return source.execute(
+            "SELECT greatest(coalesce(max(revision), 0), (SELECT coalesce(max(revision), 0) FROM play_deletions)), "
+            "coalesce(max(play_id), 0) FROM plays").fetchone()
 
 
-def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high: int) -> None:
+def _copy(source: psycopg.Connection, main: psycopg.Connection, table: str, columns: str, query: str) -> None:
+    main.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+    with source.cursor().copy(f"COPY ({query}) TO STDOUT") as out, \
+            main.cursor().copy(f"COPY {table} FROM STDIN") as into:
+        for block in out:
+            into.write(block)
+    main.execute(f"ANALYZE {table}")
+
+
+def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high: int,
+           default_timezone: str) -> tuple[list[str], list[str]]:
+    """Stage source's rows; (the users whose rules changed, the users whose time zone changed)."""
     for table, (columns, query) in STAGING.items():
-        main.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
-        with source.cursor().copy(f"COPY ({query.format(low=low, high=high)}) TO STDOUT") as out, \
-                main.cursor().copy(f"COPY {table} FROM STDIN") as into:
-            for block in out:
-                into.write(block)
-        main.execute(f"ANALYZE {table}")
+        _copy(source, main, table, columns, query.format(low=low, high=high))
+    zone_changed = [user_id for (user_id,) in main.execute(
+        """SELECT s.user_id FROM stage_users s JOIN dim_user d USING (user_id)
+           WHERE d.timezone <> coalesce(s.timezone, %s)""", (default_timezone,))]
+    rules_changed = [user_id for (user_id,) in main.execute(RULES_CHANGED)]
+    again = sorted({*rules_changed, *(user_id for (user_id,) in main.execute(
+        RULES_MOVED, {"zone_changed": zone_changed}))})
+    table, columns, new, of_users = STAGE_PLAYS
+    users = sql.Literal(again).as_string(main) + "::text[]"
+    _copy(source, main, table, columns, (new + (of_users if again else "")).format(low=low, high=high, users=users))
+    return rules_changed, zone_changed
 
 
 def _copy_track_lists(source: psycopg.Connection, main: psycopg.Connection) -> int:
@@ -225,18 +301,11 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         (low,) = main.execute("SELECT coalesce(max(source_max_revision), 0) FROM etl.load_runs").fetchone()
         high, max_play_id = _safe_upper_bound(source)
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        _stage(source, main, low, high)
+        rules_changed, changed_zone = _stage(source, main, low, high, settings.default_timezone)
         track_lists = _copy_track_lists(source, main)
         source.commit()
         _check_staged(main)
 
-        changed_zone = [
-            user_id for (user_id,) in main.execute(
-                """SELECT s.user_id FROM stage_users s JOIN dim_user d USING (user_id)
-                   WHERE d.timezone <> coalesce(s.timezone, %(default_timezone)s)""",
-                {"default_timezone": settings.default_timezone},
-            )
-        ]
         counted = [
             _changed(main, upsert, {"default_timezone": settings.default_timezone})
             for upsert in (UPSERT_USERS, UPSERT_ARTISTS, UPSERT_ALBUMS, UPSERT_TRACKS)
@@ -244,18 +313,27 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         (users, artists, albums, tracks), dims_updated = [c for c, _ in counted], sum(u for _, u in counted)
         if changed_zone:
             main.execute(RELOCALIZE, {"users": changed_zone})
+        if rules_changed:
+            main.execute("DELETE FROM etl.exclusion_rules")
+            main.execute(f"INSERT INTO etl.exclusion_rules ({RULE_COLUMNS}) SELECT {RULE_COLUMNS} FROM stage_rules")
         (load_id,) = main.execute(
             """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
-                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated, album_track_lists)
-               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
-            (started, high, max_play_id, users, tracks, albums, artists, dims_updated, track_lists),
+                   users_changed, tracks_changed, albums_changed, artists_changed, dims_updated, album_track_lists,
+                   rules_changed)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
+            (started, high, max_play_id, users, tracks, albums, artists, dims_updated, track_lists,
+             len(rules_changed)),
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
-        if not (plays or users or artists or albums or tracks or track_lists) and high == low:
+        deleted = main.execute(DELETE_FACTS, {"load_id": load_id}).rowcount
+        if not (plays or deleted or users or artists or albums or tracks or track_lists or rules_changed) \
+                and high == low:
             main.rollback()
             return LoadReport(0, 0, 0, 0, 0, 0, high, None)
-        main.execute("UPDATE etl.load_runs SET plays_loaded = %s WHERE load_id = %s", (plays, load_id))
+        main.execute("UPDATE etl.load_runs SET plays_loaded = %s, plays_deleted = %s WHERE load_id = %s",
+                     (plays, deleted, load_id))
         main.commit()
-    report = LoadReport(plays, users, tracks, albums, artists, track_lists, high, load_id)
+    report = LoadReport(plays, users, tracks, albums, artists, track_lists, high, load_id, deleted,
+                        len(rules_changed))
     log.info("%s", report)
     return report

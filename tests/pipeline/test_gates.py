@@ -186,6 +186,18 @@ def test_bad_album_track_lists_fail_the_main_gate(dbs, case, change, check):
     assert failing_checks(error) == {check}
 
 
+def test_an_exclusion_without_a_rule_fails_the_main_gate(dbs):
+    with connect("source", dbs) as conn:
+        write_to_source(conn, generate(seed=6, users=1, days=5))
+    load_main(dbs)
+    with connect("main", dbs) as conn:
+        assert conn.execute("UPDATE fact_play SET excluded = true "
+                            "WHERE play_id = (SELECT min(play_id) FROM fact_play)").rowcount == 1
+    with pytest.raises(gates.GateFailed) as error:
+        gates.main_gate(dbs)
+    assert failing_checks(error) == {"every excluded fact's user has exclusion rules"}
+
+
 def test_a_gate_first_analyzes_the_tables_a_load_changed_much(dbs):
     with connect("source", dbs) as conn:
         write_to_source(conn, generate(seed=5, users=1, days=20))

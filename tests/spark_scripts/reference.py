@@ -56,6 +56,7 @@ WITH plays AS (
            f.local_month, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms,
            t.explicit, t.popularity
     FROM fact_play f LEFT JOIN dim_track t ON t.track_id = f.track_id
+    WHERE NOT f.excluded  -- a play an exclusion rule matches counts nowhere
 ),
 streams AS (SELECT * FROM plays WHERE is_stream),
 -- The rolling periods of each user with a stream: from first_day to L, the latest local date with a stream.
