@@ -83,10 +83,9 @@ def delete_plays(conn: psycopg.Connection, user_id: str, deleted_by: str, defaul
     if not found:
         raise RuleError(f"no play of {user_id!r} ends in that range")
     deletion = conn.cursor(row_factory=class_row(Deletion)).execute(
-        """INSERT INTO play_deletions (user_id, deleted_by, description, plays)
-           SELECT %s, %s, %s, count(*) FROM doomed
+        """INSERT INTO play_deletions (user_id, deleted_by, description, plays) VALUES (%s, %s, %s, %s)
            RETURNING deletion_id, deleted_by, deleted_at, description, plays""",
-        (user_id, deleted_by, description)).fetchone()
+        (user_id, deleted_by, description, found)).fetchone()
     conn.execute(
         """INSERT INTO deleted_plays (user_id, play_key, play_id, played_at, deletion_id)
            SELECT %(user)s, play_key, play_id, played_at, %(deletion)s FROM doomed

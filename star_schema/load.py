@@ -230,12 +230,17 @@ def _safe_upper_bound(source: psycopg.Connection) -> tuple[int, int]:
             "coalesce(max(play_id), 0) FROM plays").fetchone()
 
 
-def _copy(source: psycopg.Connection, main: psycopg.Connection, table: str, columns: str, query: str) -> None:
-    main.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
-    with source.cursor().copy(f"COPY ({query}) TO STDOUT") as out, \
-            main.cursor().copy(f"COPY {table} FROM STDIN") as into:
+def _pipe(source: psycopg.Connection, main: psycopg.Connection, query, into: str) -> None:
+    """Stream the rows of a source query (`COPY (...) TO STDOUT`) into main (`COPY ... FROM STDIN`)."""
+    with source.cursor().copy(query) as out, main.cursor().copy(into) as target:
         for block in out:
-            into.write(block)
+            target.write(block)
+
+
+def _copy(source: psycopg.Connection, main: psycopg.Connection, table: str, columns: str, query: str) -> None:
+    """A temporary table of main holding the rows of a source query."""
+    main.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+    _pipe(source, main, f"COPY ({query}) TO STDOUT", f"COPY {table} FROM STDIN")
     main.execute(f"ANALYZE {table}")
 
 
@@ -260,12 +265,9 @@ def _copy_track_lists(source: psycopg.Connection, main: psycopg.Connection) -> i
     """Copy the track lists of the albums source lists and main does not (source's snapshot); how many."""
     albums = [album_id for (album_id,) in main.execute(NEW_TRACK_LISTS)]
     if albums:
-        with source.cursor().copy(
-                sql.SQL("COPY (SELECT {} FROM album_tracks WHERE album_id = ANY({})) TO STDOUT").format(
-                    sql.SQL(TRACK_LIST_COLUMNS), sql.Literal(albums))) as out, \
-                main.cursor().copy(f"COPY dim_album_track ({TRACK_LIST_COLUMNS}) FROM STDIN") as into:
-            for block in out:
-                into.write(block)
+        _pipe(source, main, sql.SQL("COPY (SELECT {} FROM album_tracks WHERE album_id = ANY({})) TO STDOUT").format(
+                  sql.SQL(TRACK_LIST_COLUMNS), sql.Literal(albums)),
+              f"COPY dim_album_track ({TRACK_LIST_COLUMNS}) FROM STDIN")
     return len(albums)
 
 
