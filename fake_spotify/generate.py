@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import itertools
 import json
 import random
@@ -470,6 +471,29 @@ def write_account_export(listening: Listening, folder: Path, per_file: int = 10_
         written += _write_json_files(folder / user.user_id,
                                      lambda part, chunk: f"StreamingHistory_music_{part}.json",
                                      records, per_file)
+    return written
+
+
+def write_lastfm_export(listening: Listening, folder: Path) -> list[Path]:
+    """What a Last.fm scrobbler would have sent of the same listening, as lastfm-to-csv writes it: one
+    `scrobbles.csv` per user, no header, `artist,album,track,date` with the start to the minute (UTC),
+    for the track plays that count as a scrobble (half the track or 4 minutes played), newest first."""
+    tracks = listening.track_index()
+    artist_names, album_names = _names(listening)
+    written = []
+    for user in listening.users:
+        path = folder / user.user_id / "scrobbles.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as file:
+            out = csv.writer(file)
+            for play in sorted((p for p in listening.plays if p.user_id == user.user_id and p.track_id),
+                               key=lambda p: p.played_at, reverse=True):
+                track = tracks[play.track_id]
+                if play.ms_played >= min(track.duration_ms / 2, 240_000) and track.duration_ms > 30_000:
+                    started = play.played_at - timedelta(milliseconds=play.ms_played)
+                    out.writerow((artist_names[track.artist_ids[0]], album_names[track.album_id], track.name,
+                                  started.strftime("%d %b %Y %H:%M")))
+        written.append(path)
     return written
 
 

@@ -1,10 +1,12 @@
-"""Upload form for a Spotify data export: `GET/POST /import` for the logged-in user.
+"""Upload form for a Spotify data export, or Last.fm / ListenBrainz listens: `GET/POST /import` for the
+logged-in user.
 
 The blueprint `bp` is registered by the login service (flask_endpoint.app),
 whose `config["SETTINGS"]` it reads. The user is `session["user_id"]`, set at
 login; nobody else can import into that history. The upload (the export's zip,
-or its JSON files) is saved to a private temporary folder under RUNTIME_DIR,
-imported in one transaction (`ingestion.export_loader`), and deleted. Answers:
+its JSON files, a Last.fm scrobbles CSV or ListenBrainz listens) is saved to a
+private temporary folder under RUNTIME_DIR, imported in one transaction
+(`ingestion.export_loader`), and deleted. Answers:
 200 with the report, 400 when the export is refused (nothing loaded; the
 message names file, record and reason), 401 when not logged in, 413 when
 larger than UPLOAD_MAX_MB (the app's MAX_CONTENT_LENGTH: Werkzeug stops reading
@@ -29,7 +31,7 @@ from ingestion.export_loader import ExportImportError, import_export
 from ingestion.export_reader import ExportError
 
 bp = Blueprint("upload", __name__, template_folder="templates")
-ALLOWED = (".zip", ".json")
+ALLOWED = (".zip", ".json", ".jsonl", ".csv")
 
 
 def _page(status: int = 200, **context):
@@ -61,10 +63,10 @@ def upload():
         return _page(401, error="log in with Spotify first")
     files = [f for f in request.files.getlist("export") if f.filename]
     if not files:
-        return _page(400, error="choose the zip Spotify sent, or its .json files")
+        return _page(400, error="choose the zip Spotify sent, its .json files, or a Last.fm or ListenBrainz export")
     bad = [f.filename for f in files if not f.filename.lower().endswith(ALLOWED)]
     if bad:
-        return _page(400, error=f"not a .zip or .json file: {', '.join(bad)}")
+        return _page(400, error=f"not a .zip, .json, .jsonl or .csv file: {', '.join(bad)}")
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.runtime_dir))
     try:

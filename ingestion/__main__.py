@@ -8,7 +8,8 @@ in one zip (`ingestion.takeout`, `ingestion.your_data`).
 --skip-invalid skips records the source gate would refuse, counted in the report;
 by default they refuse the import.
 PATH: export files (`Streaming_History_Audio_*.json`, `endsong_*.json`,
-`StreamingHistory*.json`), folders holding them, or the zip Spotify sends.
+`StreamingHistory*.json`), folders holding them, or the zip Spotify sends; also
+a Last.fm scrobbles CSV and ListenBrainz listens (`.jsonl`, or their zip).
 When the user has connected Spotify, name-only tracks are then resolved through
 Spotify search (`ingestion.resolve_names`; skip with --no-resolve).
 Exit status: 0 imported (or nothing new), 1 the export was refused (nothing

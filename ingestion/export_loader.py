@@ -17,12 +17,22 @@
    - `merged_export`: an Account-data record that is the same play as an Extended
      record (same track name and `ms_played`, `ts` within one minute of `endTime`),
      in either order of import;
+   - `merged_scrobble`: a Spotify export record that is the same listen as a stored
+     Last.fm or ListenBrainz play, or a scrobble that is the same listen as a stored
+     play of the other scrobble source (same track: Spotify id, or track and artist
+     names compared case-insensitively; the starts within `SCROBBLE_MATCH_SECONDS`);
+     a scrobble meeting a Web API or Spotify export play counts as `merged_api` or
+     `merged_export` by the same rule;
    - `new`: inserted as a play of its own.
    Pairs are one-to-one (closest first). A merged record keeps the stored play
    (its id, identity, `played_at` and `ms_played`) and fills that play's unknown
    fields (skip, platform, shuffle, album name...; a surrogate track id is
    replaced by the record's Spotify id); the record's identity is kept in
-   `export_merges`, so importing it again finds it `present`.
+   `export_merges`, so importing it again finds it `present`. A Spotify record
+   merged into a scrobble gives the play its source, `played_at` and `ms_played`
+   too: Spotify knows how long it played, a scrobble does not.
+   A scrobble without a length in its file plays for its track's `duration_ms`
+   when source knows it, else 0 (`scrobbles_without_length` in the report).
 3. Tracks seen get a `tracks` row (names from the latest record; album and artist
    as surrogates when unknown) and tracks with a Spotify id are queued for
    enrichment.
@@ -44,6 +54,7 @@ from tqdm import tqdm
 
 from ingestion.export_reader import (
     ROW_COLUMNS,
+    SCROBBLE_SOURCES,
     SURROGATE_PREFIX,
     ExportData,
     ExportLimits,
@@ -78,6 +89,9 @@ class ImportReport:
     seconds: float = 0.0
     previous_import_id: int | None = None  # an earlier import of the very same files
     deleted_before: int = 0  # records of plays the user deleted (ingestion/deletions.py): never loaded again
+    merged_scrobble: int = 0  # merged with a Last.fm or ListenBrainz play (or a scrobble with the other one's)
+    unresolved: int = 0  # new plays of name-only tracks (no Spotify id yet: `ingestion.resolve_names`)
+    scrobbles_without_length: int = 0  # new scrobbles of 0 ms: their length neither the file nor source knows
 
     @property
     def plays_loaded(self) -> int:
@@ -87,7 +101,11 @@ class ImportReport:
     def accounted(self) -> int:
         """Records with an outcome; always equals records_read."""
         return (sum(self.skipped.values()) + self.duplicates + self.already_present + self.deleted_before
-                + self.merged_api + self.merged_export + self.plays_loaded)
+                + self.merged + self.plays_loaded)
+
+    @property
+    def merged(self) -> int:
+        return self.merged_api + self.merged_export + self.merged_scrobble
 
     def as_dict(self) -> dict:
         return asdict(self) | {"plays_loaded": self.plays_loaded}
@@ -106,6 +124,10 @@ class ImportReport:
             f"deleted by the user  {self.deleted_before:>9,}",
             f"merged with API      {self.merged_api:>9,}",
             f"merged across formats{self.merged_export:>9,}",
+            f"merged with scrobbles{self.merged_scrobble:>9,}",
+            f"name-only (unresolved) {self.unresolved:>7,}  plays whose track has no Spotify id yet",
+            *([f"length unknown       {self.scrobbles_without_length:>9,}  scrobbles counted with 0 ms"]
+              if self.scrobbles_without_length else []),
             *(f"skipped: {reason}  {n:,}" for reason, n in sorted(self.skipped.items())),
             f"tracks, albums, artists new or updated {self.tracks_changed:,}; tracks queued for enrichment "
             f"{self.queued_for_enrichment:,}",
@@ -165,6 +187,37 @@ def _candidates(record_source: str, plays: str, window: str, joins: str = "", wh
           AND {_FREE}"""
 
 
+# Scrobbles: a listen is compared by when it *started* (a scrobble's own time), its track by Spotify id or
+# by names folded alike (lower case of the NFC form) on both sides; the stored play's names are its own or,
+# when it has none, its track's and primary artist's. Stored plays of at most an hour are looked up.
+SCROBBLE_MATCH_SECONDS = 120
+_START = "({0}.played_at - {0}.ms_played * interval '1 millisecond')"
+_FOLD = 'lower(normalize({}, NFC) COLLATE "und-x-icu")'  # the clusters' C locale lowers ASCII only
+_SAME_TRACK = (f"AND (p.track_id = s.track_id OR ({_FOLD.format('coalesce(p.track_name, t.name)')} = "
+               f"{_FOLD.format('s.track_name')} AND {_FOLD.format('coalesce(p.artist_name, a.name)')} = "
+               f"{_FOLD.format('s.artist_name')}))")
+_NAMES = "LEFT JOIN tracks t ON t.track_id = p.track_id LEFT JOIN artists a ON a.artist_id = t.artist_ids[1]"
+
+
+def _scrobble_candidates(record_source: str, plays: str) -> str:
+    """Pairs of a new staged record and a stored track play of the user matching `plays` that is the same
+    listen: the same track, the starts at most SCROBBLE_MATCH_SECONDS apart; still free."""
+    window = f"interval '{SCROBBLE_MATCH_SECONDS} seconds'"
+    s_start, p_start = _START.format("s"), _START.format("p")
+    return f"""
+        SELECT s.play_key, p.play_id, abs(extract(epoch FROM {p_start} - {s_start})) AS distance
+        FROM export_stage s CROSS JOIN LATERAL (
+            SELECT p.* FROM plays p
+            WHERE p.user_id = %(user)s AND p.content_type = 'track' AND {plays}
+              AND p.played_at BETWEEN {s_start} - {window} AND {s_start} + {window} + interval '1 hour'
+            OFFSET 0) p {_NAMES}
+        WHERE s.status = 'new' AND s.source = '{record_source}' AND s.content_type = 'track' {_SAME_TRACK}
+          AND {p_start} BETWEEN {s_start} - {window} AND {s_start} + {window}
+          AND {_FREE}"""
+
+
+SPOTIFY_EXPORTS = ("extended_export", "account_export")
+_SCROBBLES = str(SCROBBLE_SOURCES)  # an SQL list of the sources' names
 _SAME_EXPORT_PLAY = "p.content_type = 'track' AND p.ms_played = s.ms_played AND p.track_name = s.track_name"
 CANDIDATES = {
     ("extended_export", "merged_api"): _candidates(
@@ -177,6 +230,13 @@ CANDIDATES = {
         "account_export", "p.source = 'api'", "(interval '1 minute' + %(window)s)",
         joins="LEFT JOIN tracks t ON t.track_id = p.track_id LEFT JOIN artists a ON a.artist_id = t.artist_ids[1]",
         where="AND coalesce(p.track_name, t.name) = s.track_name AND coalesce(p.artist_name, a.name) = s.artist_name"),
+    **{(source, "merged_scrobble"): _scrobble_candidates(source, f"p.source IN {_SCROBBLES}")
+       for source in SPOTIFY_EXPORTS},
+    **{(source, outcome): _scrobble_candidates(source, plays)
+       for source in SCROBBLE_SOURCES
+       for outcome, plays in (("merged_api", "p.source = 'api'"),
+                              ("merged_export", f"p.source IN {SPOTIFY_EXPORTS}"),
+                              ("merged_scrobble", f"p.source IN {_SCROBBLES} AND p.source <> '{source}'"))},
 }
 PAIR = """
     INSERT INTO export_pairs (play_key, play_id, record_source, outcome)
@@ -198,10 +258,19 @@ APPLY_MERGES = f"""
                         ELSE p.track_id END
     FROM export_pairs x JOIN export_stage s USING (play_key)
     WHERE p.play_id = x.play_id AND x.record_source = %(source)s AND x.outcome = %(outcome)s
+      AND s.status = 'new'  -- this round's pairs
+"""
+# A Spotify record merged into a scrobble: the play takes Spotify's word for when and how long.
+TAKE_OVER = """
+    UPDATE plays p SET source = s.source, played_at = s.played_at, ms_played = s.ms_played
+    FROM export_pairs x JOIN export_stage s USING (play_key)
+    WHERE p.play_id = x.play_id AND x.record_source = %(source)s AND x.outcome = 'merged_scrobble'
+      AND s.status = 'new'  -- this round's pairs
 """
 MARK_MERGED = """
     UPDATE export_stage s SET status = x.outcome FROM export_pairs x
     WHERE x.play_key = s.play_key AND x.record_source = %(source)s AND x.outcome = %(outcome)s
+      AND s.status = 'new'
 """
 # No ON CONFLICT: present records are marked, and the user's row lock keeps other
 # imports of this user out until commit (Web API keys never equal export keys).
@@ -211,13 +280,13 @@ INSERT_NEW = f"""
     ORDER BY play_key  -- 'export:<ts>|...': both indexes of plays fill in order
 """
 # What the newest export record of each track seen says about it (across all users).
-# Stored export plays, and this import's Extended records that were merged into
-# another play (they are not plays of their own but still name their track).
+# Stored export and scrobble plays, and this import's Extended records that were merged
+# into another play (they are not plays of their own but still name their track).
 LATEST_TRACK_FACTS = f"""
     SELECT DISTINCT ON (track_id) track_id, track_name, artist_name, album_name
     FROM (SELECT p.track_id, p.track_name, p.artist_name, p.album_name, p.played_at
           FROM plays p JOIN import_track_ids i USING (track_id)
-          WHERE p.source = 'extended_export' OR (p.source = 'account_export'
+          WHERE p.source IN ('extended_export', {_SCROBBLES[1:-1]}) OR (p.source = 'account_export'
                                                  AND p.track_id LIKE '{SURROGATE_PREFIX}%%')
           UNION ALL
           SELECT track_id, track_name, artist_name, album_name, played_at FROM export_stage
@@ -237,12 +306,25 @@ UPSERT_TRACKS = f"""
       AND (t.name, t.album_id, t.artist_ids) IS DISTINCT FROM
           (excluded.name, excluded.album_id, excluded.artist_ids)
 """
+# Scrobbles whose file gave no length play for their track's duration when source knows it (then the
+# play ends that long after it started), else for 0 ms.
+FILL_DURATIONS = [
+    """UPDATE export_stage s SET ms_played = t.duration_ms,
+                                played_at = s.played_at + t.duration_ms * interval '1 millisecond'
+       FROM tracks t WHERE s.ms_played IS NULL AND t.track_id = s.track_id AND t.duration_ms IS NOT NULL""",
+    "UPDATE export_stage SET ms_played = 0 WHERE ms_played IS NULL",
+]
 QUEUE_TRACKS = """
     INSERT INTO enrichment_queue (entity_type, entity_id)
     SELECT 'track', t.track_id FROM import_tracks i JOIN tracks t USING (track_id)
     WHERE NOT t.is_surrogate AND t.fetched_at IS NULL
     ON CONFLICT DO NOTHING
 """
+
+
+# The order records are merged and inserted in: Extended first, it knows most; scrobbles last, they
+# know least.
+SOURCES = ("extended_export", "account_export", *SCROBBLE_SOURCES)
 
 
 def _ensure_user(conn, user_id: str, create: bool, timezone: str | None) -> None:
@@ -262,11 +344,17 @@ def _merge(conn, user_id: str, source: str, window: timedelta) -> None:
         if record_source != source:
             continue
         params = {"user": user_id, "window": window, "source": source, "outcome": outcome}
-        conn.execute("SET LOCAL enable_seqscan = off")  # plays by index, whatever its statistics say
-        paired = conn.execute(PAIR.format(candidates=candidates), params).rowcount
-        conn.execute("SET LOCAL enable_seqscan = on")
-        if paired:
+        # Each round pairs the records and plays that are each other's closest; a record whose closest play
+        # went to a closer record tries its next one in the following round.
+        while True:
+            conn.execute("SET LOCAL enable_seqscan = off")  # plays by index, whatever its statistics say
+            paired = conn.execute(PAIR.format(candidates=candidates), params).rowcount
+            conn.execute("SET LOCAL enable_seqscan = on")
+            if not paired:
+                break
             conn.execute(APPLY_MERGES, params)
+            if source in SPOTIFY_EXPORTS and outcome == "merged_scrobble":
+                conn.execute(TAKE_OVER, params)
             conn.execute(MARK_MERGED, params)
             conn.execute("ANALYZE export_pairs")
 
@@ -339,16 +427,18 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
             data = read_export([Path(p) for p in paths], copy.write_row, ExportLimits.from_settings(settings),
                                resolved, progress=progress, skip_invalid=skip_invalid)
         conn.execute("ALTER TABLE export_stage ADD COLUMN status text NOT NULL DEFAULT 'new'")
+        for statement in FILL_DURATIONS:
+            conn.execute(statement)
         conn.execute("CREATE TEMP TABLE export_pairs (play_key text PRIMARY KEY, play_id bigint, "
                      "record_source text, outcome text) ON COMMIT DROP")
         conn.execute("ANALYZE export_stage")
-        steps = tqdm(total=4, desc="loading into source", unit="step", disable=not progress, leave=False)
+        steps = tqdm(total=2 + len(SOURCES), desc="loading into source", unit="step", disable=not progress, leave=False)
         present = sum(count for statement in DELETE_PRESENT
                       for _, count in conn.execute(statement, {"user": user_id}))
         deleted_before = conn.execute(DELETE_DELETED, {"user": user_id}).rowcount
         steps.update()
         inserted = 0
-        for source in ("extended_export", "account_export"):  # Extended first: it knows more
+        for source in SOURCES:
             _merge(conn, user_id, source, window)
             new = conn.execute(INSERT_NEW, {"user": user_id, "source": source}).rowcount
             if new:  # the plans below must know how many records are left new
@@ -361,11 +451,15 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
 
         outcomes = Counter()
         loaded = Counter()
-        for content_type, status, count in conn.execute(
-                "SELECT content_type, status, count(*) FROM export_stage GROUP BY 1, 2"):
+        unresolved = unknown_length = 0
+        for content_type, status, count, surrogates, zero in conn.execute(
+                f"SELECT content_type, status, count(*), count(*) FILTER (WHERE track_id LIKE '{SURROGATE_PREFIX}%'), "
+                f"count(*) FILTER (WHERE source IN {_SCROBBLES} AND ms_played = 0) FROM export_stage GROUP BY 1, 2"):
             outcomes[status] += count
             if status == "new":
                 loaded[content_type] += count
+                unresolved += surrogates
+                unknown_length += zero
         previous = conn.execute(
             "SELECT max(import_id) FROM export_imports WHERE user_id = %s AND fingerprint = %s",
             (user_id, data.fingerprint)).fetchone()[0]
@@ -373,13 +467,14 @@ def import_export(paths: list[Path | str], user_id: str, settings: Settings | No
             user_id=user_id, files=[asdict(f) for f in data.files], ignored_files=data.ignored_files,
             records_read=data.records_read, skipped=dict(data.skipped), duplicates=data.duplicates,
             already_present=present, deleted_before=deleted_before, merged_api=outcomes["merged_api"],
-            merged_export=outcomes["merged_export"],
+            merged_export=outcomes["merged_export"], merged_scrobble=outcomes["merged_scrobble"],
+            unresolved=unresolved, scrobbles_without_length=unknown_length,
             loaded={kind: loaded[kind] for kind in ("track", "episode", "audiobook")},
             tracks_changed=tracks_changed, queued_for_enrichment=queued, previous_import_id=previous,
         )
         if report.accounted != report.records_read:  # every record has exactly one outcome
             raise ExportImportError(f"the import does not account for every record: {report.as_dict()}")
-        if not (inserted or outcomes["merged_api"] or outcomes["merged_export"] or tracks_changed or queued):
+        if not (inserted or report.merged or tracks_changed or queued):
             conn.rollback()
         else:
             report.seconds = round(time.perf_counter() - started, 1)

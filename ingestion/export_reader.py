@@ -14,6 +14,19 @@ A CSV file whose header names the Extended fields (the plays files of our own
 takeout, `ingestion/takeout.py`) is read as Extended records: an empty field is
 null, `true`/`false` are flags, digits are numbers.
 
+Listens from elsewhere (docs/imports.md, "From Last.fm and ListenBrainz"):
+- Last.fm scrobbles, as CSV the common export tools write: without a header,
+  `artist,album,track,date` with dates like `31 Jan 2021 12:34` (UTC, to the
+  minute), or with a header naming `uts` (Unix seconds) or `date`/`utc_time`,
+  `artist`, `album` and `track` (`title` is taken for `track`);
+- ListenBrainz listens, as JSON lines (`.jsonl`, one listen per line) or a JSON
+  list: `listened_at` (Unix seconds) and `track_metadata` (`artist_name`,
+  `track_name`, `release_name`, and in `additional_info` a `spotify_id` link
+  and `duration_ms` or `duration` when the listen carries them).
+A scrobble marks when the listen *started*: its play ends that long after, or
+its track's duration once known (`ingestion.export_loader`); errors in these
+files name the line.
+
 `read_export(paths, write_row, limits)` takes files, folders and zips, validates every
 record and hands each play to `write_row` as a row ready for COPY (the first
 record of each play identity; later ones are counted as duplicates). A bad
@@ -45,18 +58,21 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from tqdm import tqdm
 
 from ingestion.bounds import OutOfBounds, check_ms_played, check_played_at, check_texts
-from warehouse.plays import export_play_key
+from warehouse.plays import export_play_key, scrobble_play_key
 from warehouse.settings import Settings
 
 EXTENDED = "extended"
 ACCOUNT = "account"
+LASTFM = "lastfm"
+LISTENBRAINZ = "listenbrainz"
+SCROBBLE_SOURCES = (LASTFM, LISTENBRAINZ)  # plays.source of listens from elsewhere
 SURROGATE_PREFIX = "sur:"
 # Stage columns: the plays columns an export fills (see ingestion.export_loader).
 ROW_COLUMNS = (
@@ -82,6 +98,15 @@ HISTORY_NAME = re.compile(r"(StreamingHistory|Streaming_History|endsong)[^/]*\.j
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 _END_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d\Z")
 _TRACK_URI = re.compile(r"spotify:track:([0-9A-Za-z]{22})\Z")
+_TRACK_LINK = re.compile(r"(?:https?://open\.spotify\.com/track/|spotify:track:)([0-9A-Za-z]{22})(?:\?[^\s]*)?\Z")
+# Last.fm dates as the export tools write them: `31 Jan 2021 12:34` or `31 Jan 2021, 12:34` (UTC).
+_LASTFM_DATE = re.compile(r"(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}),? (\d\d):(\d\d)\Z")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), 1)}
+# Last.fm CSV headers: the column names each field may have.
+_LASTFM_COLUMNS = {"artist": ("artist", "artist_name"), "track": ("track", "title", "track_name"),
+                   "album": ("album", "album_name", "release"), "uts": ("uts", "timestamp"),
+                   "date": ("date", "utc_time")}
 MB = 2**20
 # Zip members smaller than this are not held to the compression ratio (tiny files compress oddly).
 RATIO_CHECK_ABOVE = MB
@@ -97,9 +122,10 @@ _OFFLINE_MIN_SECONDS = 946_684_800
 class ExportError(ValueError):
     """A file of the export is not a valid streaming history; names file, record and reason."""
 
-    def __init__(self, file: str, reason: str, index: int | None = None):
-        self.file, self.reason, self.index = file, reason, index
-        where = f"{file}: record {index}" if index is not None else file
+    def __init__(self, file: str, reason: str, index: int | None = None, line: int | None = None):
+        self.file, self.reason, self.index, self.line = file, reason, index, line
+        where = (f"{file}: line {line}" if line is not None else
+                 f"{file}: record {index}" if index is not None else file)
         super().__init__(f"{where}: {reason}")
 
 
@@ -117,7 +143,7 @@ def surrogate_id(kind: str, *names: str | None) -> str:
 class ExportFile:
     name: str
     sha256: str
-    format: str | None  # EXTENDED, ACCOUNT, or None for an empty list
+    format: str | None  # EXTENDED, ACCOUNT, LASTFM, LISTENBRAINZ, or None for an empty list
     records: int
 
 
@@ -164,6 +190,9 @@ class _Candidate:
     compressed: int | None = None  # zip members: the size stored in the zip
 
 
+_SUFFIXES = (".json", ".jsonl", ".csv")
+
+
 def zip_entry_count(path: Path) -> int | None:
     """The entry count the zip's end-of-central-directory record declares (zip64 too), read from the
     file's last 64 kB; None when there is no such record (zipfile then says what is wrong)."""
@@ -194,12 +223,12 @@ def _zip_candidates(path: Path, explicit: bool) -> list[_Candidate]:
     with archive:
         for info in archive.infolist():
             member = info.filename
-            if info.is_dir() or not member.lower().endswith((".json", ".csv")) or "__MACOSX/" in member:
+            if info.is_dir() or not member.lower().endswith(_SUFFIXES) or "__MACOSX/" in member:
                 continue
             found.append(_Candidate(f"{path}:{member}", _zip_opener(path, member), False, info.file_size,
                                     info.compress_size))
     if explicit and not found:
-        raise ExportError(str(path), "the zip holds no JSON or CSV file")
+        raise ExportError(str(path), "the zip holds no JSON, JSON lines or CSV file")
     return found
 
 
@@ -258,7 +287,7 @@ def find_files(paths: list[Path]) -> list[_Candidate]:
         path = Path(path)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in (".json", ".csv"):
+                if child.is_file() and child.suffix.lower() in _SUFFIXES:
                     found.append(_Candidate(str(child), _file_opener(child), False, child.stat().st_size))
                 elif child.is_file() and child.suffix.lower() == ".zip":
                     found += _zip_candidates(child, False)
@@ -269,7 +298,7 @@ def find_files(paths: list[Path]) -> list[_Candidate]:
         else:
             raise ExportError(str(path), "no such file or folder")
     if not found:
-        raise ExportError(", ".join(map(str, paths)), "no JSON or CSV file found")
+        raise ExportError(", ".join(map(str, paths)), "no JSON, JSON lines or CSV file found")
     return sorted(found, key=lambda c: c.name)
 
 
@@ -305,10 +334,7 @@ def _locate_json_error(name: str, text: str, exc: json.JSONDecodeError) -> Expor
 
 
 def _load_json(name: str, data: bytes):
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ExportError(name, f"not UTF-8 text (byte {exc.start})") from None
+    text = _text(name, data)
     try:
         try:
             return json.loads(text)
@@ -332,18 +358,74 @@ def _csv_value(key: str, text: str):
     return text
 
 
-def _load_csv(name: str, data: bytes) -> list[dict]:
-    """The rows of a CSV file with a header, typed as Extended records' values (see the module's doc)."""
+def _text(name: str, data: bytes) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExportError(name, f"not UTF-8 text (byte {exc.start})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+
+
+def _lastfm_header(header: list[str]) -> dict[str, int] | None:
+    """Where each Last.fm field is in a header row, or None when the row is not a Last.fm header."""
+    names = [h.strip().lower() for h in header]
+    found = {field: next((names.index(n) for n in options if n in names), None)
+             for field, options in _LASTFM_COLUMNS.items()}
+    if found["artist"] is None or found["track"] is None or (found["uts"] is None and found["date"] is None):
+        return None
+    return {field: at for field, at in found.items() if at is not None}
+
+
+def _load_csv(name: str, data: bytes) -> tuple[list[dict], list[int] | None]:
+    """The rows of a CSV file as records, and the line each starts on (Last.fm files; None for Extended
+    rows, whose errors name the record). A header with the Extended fields gives Extended records typed
+    as the module's doc says; a Last.fm header, or a first row that is a headerless scrobble, Last.fm
+    records; any other header, records with its keys (not a streaming history)."""
+    reader = csv.reader(io.StringIO(_text(name, data), newline=""), strict=True)
+    rows, lines = [], []
     try:
-        return [{key: _csv_value(key, value) for key, value in row.items() if key is not None and value is not None}
-                for row in reader]
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
     except csv.Error as exc:
-        raise ExportError(name, f"not valid CSV ({exc})", max(reader.line_num - 2, 0)) from None
+        raise ExportError(name, f"not valid CSV ({exc})", line=reader.line_num) from None
+    if not rows:
+        return [], None
+    header = rows[0]
+    if len(header) == 4 and _LASTFM_DATE.match(header[3].strip()):  # headerless Last.fm
+        columns, first = {"artist": 0, "album": 1, "track": 2, "date": 3}, 0
+    elif "ts" in header and "ms_played" in header:
+        return [{key: _csv_value(key, value) for key, value in zip(header, row, strict=False)}
+                for row in rows[1:]], None
+    else:
+        columns, first = _lastfm_header(header), 1
+        if columns is None:
+            return [dict(zip(header, row, strict=False)) for row in rows[1:]], None
+    width = len(header)
+    records, where = [], []
+    for row, line in zip(rows[first:], lines[first:], strict=True):
+        if not row:
+            continue
+        if len(row) != width:
+            raise ExportError(name, f"{len(row)} fields where the file has {width}", line=line)
+        records.append({field: row[at] for field, at in columns.items()})
+        where.append(line)
+    return records, where
+
+
+def _load_jsonl(name: str, data: bytes) -> tuple[list, list[int]]:
+    """JSON lines: one JSON value a line (blank lines skipped), and the line of each."""
+    records, lines = [], []
+    for number, line in enumerate(_text(name, data).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ExportError(name, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
+        except RecursionError:
+            raise ExportError(name, "JSON nested too deeply", line=number) from None
+        lines.append(number)
+    return records, lines
 
 
 def _record_format(record) -> str | None:
@@ -353,6 +435,10 @@ def _record_format(record) -> str | None:
         return EXTENDED
     if "endTime" in record or "msPlayed" in record:
         return ACCOUNT
+    if "listened_at" in record or "track_metadata" in record:
+        return LISTENBRAINZ
+    if "track" in record and ("uts" in record or "date" in record):
+        return LASTFM
     return None
 
 
@@ -410,6 +496,24 @@ def _parse_ts(value) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError:
         raise _Bad(f"ts is not a real instant: {value!r}") from None
+
+
+def _from_unix(seconds: int, key: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Bad(f"{key} is not a real instant: {seconds!r}") from None
+
+
+def _lastfm_date(value: str) -> datetime:
+    match = _LASTFM_DATE.match(value)
+    if match is None or match.group(2) not in _MONTHS:
+        raise _Bad(f"date must look like 31 Jan 2021 12:34, got {value!r}")
+    day, month, year, hour, minute = match.groups()
+    try:
+        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), tzinfo=UTC)
+    except ValueError:
+        raise _Bad(f"date is not a real instant: {value!r}") from None
 
 
 def _parse_end_time(value) -> datetime:
@@ -515,6 +619,63 @@ class _Reader:
             self._add((key, "account_export", "track", at, ms, self._surrogate_track(first, name), name,
                        first, None, None, None, None, None, None, None, None, *unknown))
 
+    def lastfm(self, record: dict) -> None:
+        artist, track, album = (record.get(k, "").strip() for k in ("artist", "track", "album"))
+        if not artist or not track:
+            raise _Bad(f"a scrobble needs an artist and a track, got artist {artist!r}, track {track!r}")
+        if "uts" in record:
+            uts = record["uts"].strip()
+            if not (uts.isascii() and uts.isdigit()):
+                raise _Bad(f"uts must be a Unix time in seconds, got {uts!r}")
+            started = _from_unix(int(uts), "uts")
+        else:
+            started = _lastfm_date(record["date"].strip())
+        self._scrobble(LASTFM, started, "uts" if "uts" in record else "date", None, "", None,
+                       ("artist", "track", "album"), [artist, track, album or None])
+
+    def listenbrainz(self, record: dict) -> None:
+        at = record.get("listened_at")
+        if type(at) is not int:
+            raise _Bad(f"listened_at must be a Unix time in whole seconds, got {at!r}")
+        meta = record.get("track_metadata")
+        if not isinstance(meta, dict):
+            raise _Bad(f"track_metadata must be an object, got {meta!r}")
+        keys = ("track_metadata.artist_name", "track_metadata.track_name", "track_metadata.release_name")
+        texts = [meta.get(k.split(".")[1]) for k in keys]
+        _check_types(meta, keys, texts, _TEXT_TYPES, "a string or null")
+        if not texts[0] or not texts[1]:
+            raise _Bad("a listen needs track_metadata.artist_name and track_metadata.track_name")
+        info = meta.get("additional_info") or {}
+        if not isinstance(info, dict):
+            raise _Bad(f"track_metadata.additional_info must be an object, got {info!r}")
+        ms_key = "track_metadata.additional_info.duration_ms"
+        ms = info.get("duration_ms")
+        if ms is None and info.get("duration") is not None:
+            ms_key = ms_key.removesuffix("_ms")
+            ms = _ms(info["duration"], ms_key) * 1000
+        elif ms is not None:
+            ms = _ms(ms, ms_key)
+        link = info.get("spotify_id")
+        track_id = None
+        if link is not None:
+            match = _TRACK_LINK.match(link) if isinstance(link, str) else None
+            if match is None:
+                raise _Bad(f"track_metadata.additional_info.spotify_id is not a Spotify track link: {link!r}")
+            track_id = match.group(1)
+        self._scrobble(LISTENBRAINZ, _from_unix(at, "listened_at"), "listened_at", ms, ms_key, track_id, keys,
+                       texts)
+
+    def _scrobble(self, source: str, started: datetime, time_key: str, ms: int | None, ms_key: str,
+                  track_id: str | None, keys: tuple[str, ...], texts: list) -> None:
+        """A listen that started at `started` (read from `time_key`); `ms` None: its length is not in the
+        file (the loader takes the track's duration when known)."""
+        artist, track, album = (v if v is None else self._intern(v, v) for v in texts)
+        played_at = started + timedelta(milliseconds=ms or 0)
+        self._in_bounds(played_at, time_key, ms or 0, ms_key, keys, texts)
+        self._add((scrobble_play_key(source, started, artist, track), source, "track", played_at.isoformat(), ms,
+                   track_id or self._surrogate_track(artist, track), track, artist, album,
+                   *(None,) * 16))
+
     def _in_bounds(self, played_at: datetime, time_key: str, ms: int, ms_key: str,
                    text_keys: tuple[str, ...], texts: list) -> None:
         """The source gate's bounds (ingestion.bounds); raises OutOfBounds."""
@@ -529,7 +690,14 @@ class _Reader:
             raise ExportError(candidate.name, f"the export holds more than {_mb(self.limits.max_total_bytes)} "
                                               f"of JSON in all (EXPORT_MAX_TOTAL_MB) with this file")
         sha = hashlib.sha256(data).hexdigest()
-        records = (_load_csv if candidate.name.lower().endswith(".csv") else _load_json)(candidate.name, data)
+        lowered = candidate.name.lower()
+        lines = None  # the line each record starts on, where errors name lines
+        if lowered.endswith(".csv"):
+            records, lines = _load_csv(candidate.name, data)
+        elif lowered.endswith(".jsonl"):
+            records, lines = _load_jsonl(candidate.name, data)
+        else:
+            records = _load_json(candidate.name, data)
         del data
         looks_like_history = candidate.explicit or HISTORY_NAME.search(candidate.name)
         if not isinstance(records, list):
@@ -542,19 +710,22 @@ class _Reader:
         if records and first is None and not looks_like_history:
             self.data.ignored_files[candidate.name] = "not a streaming history (other keys)"
             return
+        readers = {EXTENDED: self.extended, ACCOUNT: self.account, LASTFM: self.lastfm,
+                   LISTENBRAINZ: self.listenbrainz}
         for index, record in enumerate(records):
             kind = _record_format(record)
+            line = lines[index] if lines is not None else None
             if kind is None:
                 what = sorted(record)[:6] if isinstance(record, dict) else type(record).__name__
-                raise ExportError(candidate.name, f"not a streaming-history record (keys {what})", index)
+                raise ExportError(candidate.name, f"not a streaming-history record (keys {what})", index, line)
             try:
-                (self.extended if kind == EXTENDED else self.account)(record)
+                readers[kind](record)
             except _Bad as exc:
-                raise ExportError(candidate.name, str(exc), index) from None
+                raise ExportError(candidate.name, str(exc), index, line) from None
             except OutOfBounds as exc:
                 if not self.skip_invalid:
                     raise ExportError(candidate.name, f"{exc} (outside the source gate's bounds: skip invalid "
-                                                      "records to import the rest)", index) from None
+                                                      "records to import the rest)", index, line) from None
                 self.data.skipped[exc.kind] += 1
         self.data.records_read += len(records)
         self.data.files.append(ExportFile(candidate.name, sha, first, len(records)))

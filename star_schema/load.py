@@ -182,7 +182,8 @@ INSERT_FACTS = f"""
                            local_month, excluded, load_id)
     SELECT play_id, user_id, track_id, played_at,
            played_at - ms_played * interval '1 millisecond', ms_played, source,
-           source = 'api' OR ms_played >= 30000, skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, %(load_id)s
+           source IN ('api', 'lastfm', 'listenbrainz') OR ms_played >= 30000, skipped, {LOCAL_FIELDS},
+           {MATCHES_RULE}, %(load_id)s
     FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
           FROM stage_plays p JOIN dim_user u USING (user_id)) play
     ON CONFLICT (play_id) DO UPDATE SET

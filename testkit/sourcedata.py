@@ -13,8 +13,10 @@ def add_user(conn, user_id: str, timezone: str | None = "UTC") -> None:
 
 
 def add_track(conn, track_id: str, artist_id: str = "ar1", album_id: str = "al1", **fields) -> None:
+    """A track, its artist and album; `name` and `artist_name` default to `Track <id>`, `Artist <id>`."""
     conn.execute("INSERT INTO artists (artist_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                 (artist_id, f"Artist {artist_id}"))
+                 (artist_id, fields.pop("artist_name", f"Artist {artist_id}")))
+    name = fields.pop("name", f"Track {track_id}")
     conn.execute(
         "INSERT INTO albums (album_id, name, artist_ids, total_tracks, release_date) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -23,7 +25,7 @@ def add_track(conn, track_id: str, artist_id: str = "ar1", album_id: str = "al1"
     columns = ["track_id", "name", "album_id", "artist_ids", *fields]
     conn.execute(
         f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-        (track_id, f"Track {track_id}", album_id, [artist_id], *fields.values()))
+        (track_id, name, album_id, [artist_id], *fields.values()))
 
 
 def add_play(conn, user_id: str, track_id: str, played_at: str, ms_played: int = 200_000,

@@ -4,6 +4,8 @@
 - From an export: one user, `ts`, track (URI, or names when the export has
   none) and `ms_played`: records equal on all four are one play, whichever
   files they came from.
+- From a Last.fm or ListenBrainz file: one user, source, the second the listen
+  started, artist and track names.
 
 The key is stored in `plays.play_key`, unique per user.
 """
@@ -25,3 +27,9 @@ def export_play_key(played_at: datetime, item: str, ms_played: int) -> str:
     ts = played_at.astimezone(UTC).strftime(EXPORT_TS_FORMAT)
     return f"export:{ts}|{item}|{ms_played}"
 
+
+
+def scrobble_play_key(source: str, started_at: datetime, artist: str, track: str) -> str:
+    """A Last.fm scrobble or ListenBrainz listen: `source`, the second it started, artist and track names."""
+    ts = started_at.astimezone(UTC).strftime(EXPORT_TS_FORMAT)
+    return f"{source}:{ts}|{artist}|{track}"

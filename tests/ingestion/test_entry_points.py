@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -108,7 +109,7 @@ def test_upload_form(dbs, upload_client, real_records):
     assert refused.status_code == 400
     assert b"nothing was loaded: cut.json: record 2: truncated" in refused.data
     wrong = upload_client.post("/import", data={"export": (io.BytesIO(b"x"), "notes.txt"), **token})
-    assert wrong.status_code == 400 and b"not a .zip or .json file: notes.txt" in wrong.data
+    assert wrong.status_code == 400 and b"not a .zip, .json, .jsonl or .csv file: notes.txt" in wrong.data
     assert source_checksums(dbs) == before
 
 
@@ -161,3 +162,27 @@ def test_dag_imports_then_triggers_the_analytics(airflow_home, dbs, tmp_path, mo
                       "new_plays": "success", "trigger_spotify_analytics": "success"}, states
     assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'carol'") == 1470
     assert len(DagRun.find(dag_id="spotify_analytics")) == analytics_runs + 1
+
+
+def test_upload_of_lastfm_scrobbles_and_listenbrainz_listens(dbs, upload_client, real_records):
+    from testkit.sourcedata import add_user
+    from warehouse.db import connect
+
+    with connect("source", dbs) as conn:
+        add_user(conn, "eve")
+        conn.commit()
+    token = log_in_client(upload_client, user_id="eve")
+    first = real_records[0]
+    assert upload_client.post("/import", data={"export": (io.BytesIO(json.dumps([first]).encode()), "h.json"),
+                                               **token}).status_code == 200
+    # Last.fm's scrobble of the same listen (it started ms_played before ts), and one Spotify never saw.
+    started = datetime.fromisoformat(first["ts"]) - timedelta(milliseconds=first["ms_played"])
+    scrobbles = (f'"{first["master_metadata_album_artist_name"]}",,"{first["master_metadata_track_name"]}",'
+                 f'{started:%d %b %Y %H:%M}\nMúm,Finally We Are No One,Green Grass of Tunnel,01 Mar 2024 10:00\n')
+    listens = as_zip(("listens/2024/3.jsonl", json.dumps({"listened_at": 1_709_290_800, "track_metadata": {
+        "artist_name": "Múm", "track_name": "Green Grass of Tunnel"}}).encode()))
+    answer = upload_client.post("/import", data={"export": [(io.BytesIO(scrobbles.encode()), "scrobbles.csv"),
+                                                            (listens, "listenbrainz_eve.zip")], **token})
+    assert answer.status_code == 200, answer.data
+    assert b"Imported: 2 new plays." in answer.data and b"merged across formats        1" in answer.data
+    assert count(dbs, "SELECT count(*) FROM plays WHERE user_id = 'eve'") == 3

@@ -162,7 +162,7 @@ def test_merge_plans_do_not_trust_the_statistics_of_plays(dbs, listening, tmp_pa
     plays up by index from the stage, never scan `plays` once per staged record (which took hours at 350k)."""
     write_extended_export(listening, tmp_path / "extended")
     write_account_export(listening, tmp_path / "account")
-    plans, merge = [], export_loader._merge
+    plans, queries, merge = [], set(), export_loader._merge
 
     class Explained:  # the import's connection, explaining each pairing statement before running it
         def __init__(self, conn):
@@ -171,6 +171,7 @@ def test_merge_plans_do_not_trust_the_statistics_of_plays(dbs, listening, tmp_pa
         def execute(self, query, params=None):
             if query.lstrip().startswith("INSERT INTO export_pairs"):
                 plans.append(self.conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()[0])
+                queries.add(query)
             return self.conn.execute(query, params)
 
     def merge_after_autovacuum(conn, user_id, source, window):
@@ -183,7 +184,8 @@ def test_merge_plans_do_not_trust_the_statistics_of_plays(dbs, listening, tmp_pa
     account = sum(len(json.loads(f.read_text())) for f in (tmp_path / "account").rglob("*.json"))
     assert report.merged_export == account and report.records_read == report.accounted
     assert report.plays_loaded == len(listening.plays) == count(dbs, "SELECT count(*) FROM plays")
-    assert len(plans) == len(export_loader.CANDIDATES)
+    # Every pairing statement (one per rule, again for each round that paired) was explained.
+    assert queries == {export_loader.PAIR.format(candidates=c) for c in export_loader.CANDIDATES.values()}
     for plan in plans:
         scans = {(node["Node Type"], node["Relation Name"]) for node in _plan_nodes(plan)
                  if "Relation Name" in node}

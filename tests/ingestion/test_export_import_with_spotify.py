@@ -96,3 +96,25 @@ def test_upload_through_the_login_service(spotify_settings, fake_spotify, connec
     anonymous = requests.post(f"{login_service.url}/import", timeout=10,
                               files=[("export", (mine[0].name, mine[0].read_bytes()))])
     assert anonymous.status_code == 403  # no session, so no CSRF token either
+
+
+def test_scrobbled_tracks_are_resolved_through_search_where_spotify_has_them(spotify_settings, fake_spotify,
+                                                                               connect_user, tmp_path):
+    listening = fake_spotify.fake.listening
+    user = listening.users[0].user_id
+    connect_user(user)
+    artists = {a.artist_id: a.name for a in listening.artists}
+    names = Counter((artists[t.artist_ids[0]], t.name) for t in listening.tracks)
+    known = [t for t in listening.tracks if names[(artists[t.artist_ids[0]], t.name)] == 1][:2]
+    lines = [f'"{artists[t.artist_ids[0]]}",,"{t.name}",0{day} Mar 2024 10:00' for day, t in enumerate(known, 1)]
+    lines.append("Nobody Spotify Knows,,A Song of Nowhere,05 Mar 2024 10:00")
+    (tmp_path / "scrobbles.csv").write_text("\n".join(lines) + "\n")
+    report = import_export([tmp_path / "scrobbles.csv"], user, spotify_settings)
+    assert (report.plays_loaded, report.unresolved) == (3, 3)
+
+    resolved = resolve_for_user(user, spotify_settings)
+    assert (resolved.resolved, resolved.unresolved, resolved.plays_repointed) == (2, 1, 2)
+    with connect("source", spotify_settings) as conn:
+        tracks = dict(conn.execute("SELECT track_name, track_id FROM plays WHERE user_id = %s", (user,)).fetchall())
+    assert {tracks[t.name] for t in known} == {t.track_id for t in known}
+    assert tracks["A Song of Nowhere"] == surrogate_id("track", "Nobody Spotify Knows", "A Song of Nowhere")
