@@ -27,8 +27,9 @@ _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigi
           "timestamp with time zone": "TIMESTAMPTZ"}
 
 STAR = {  # what the reference reads of main
-    "fact_play": "SELECT play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
-                 "local_date, local_hour, local_dow, local_month FROM fact_play WHERE NOT excluded",
+    "fact_play": "SELECT play_id, user_id, content_type, track_id, episode_id, show_id, played_at, started_at, "
+                 "ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_month FROM fact_play "
+                 "WHERE NOT excluded",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
@@ -93,7 +94,8 @@ SELECT f.*, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms, t.expli
 FROM fact_play f
 LEFT JOIN dim_track t USING (track_id)
 LEFT JOIN dim_album a ON a.album_id = t.album_id
-LEFT JOIN dim_artist r ON r.artist_id = t.primary_artist_id;
+LEFT JOIN dim_artist r ON r.artist_id = t.primary_artist_id
+WHERE f.content_type = 'track';
 
 CREATE OR REPLACE TEMP TABLE rolling AS
 SELECT user_id, period, (last_day - back)::DATE + 1 AS first_day, last_day
@@ -105,6 +107,12 @@ SELECT * FROM {_per_period("plays")} WHERE is_stream;
 
 CREATE OR REPLACE TEMP TABLE periods AS
 SELECT user_id, period, count(*) AS total FROM ps GROUP BY ALL;
+
+-- Podcast listens (episode plays of 30 s or more), once per period they belong to that exists.
+CREATE OR REPLACE TEMP TABLE pl AS
+SELECT * FROM {_per_period("(SELECT user_id, local_date, episode_id, show_id, ms_played FROM fact_play "
+                           "WHERE content_type = 'episode' AND ms_played >= 30000)")} l
+WHERE EXISTS (SELECT 1 FROM periods p WHERE p.user_id = l.user_id AND p.period = l.period);
 
 CREATE OR REPLACE TEMP TABLE ordered AS
 SELECT user_id, play_id, track_id, artist_id, played_at, started_at, ms_played, local_date,
@@ -259,13 +267,31 @@ SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.dist
        CASE WHEN t.period = 'all' THEN t.last_stream_day WHEN w.period IS NOT NULL THEN w.last_day
             WHEN length(t.period) = 4 THEN make_date(t.period::INT, 12, 31)
             ELSE last_day((t.period || '-01')::DATE) END AS last_day,
-       s.longest_streak
+       s.longest_streak, coalesce(l.listens, 0) AS podcast_listens,
+       coalesce(l.listening_ms, 0) AS podcast_listening_ms
 FROM totals t
+LEFT JOIN (SELECT user_id, period, count(*) AS listens, sum(ms_played) AS listening_ms FROM pl GROUP BY ALL) l
+    USING (user_id, period)
 LEFT JOIN skips k USING (user_id, period)
 JOIN streaks s ON s.user_id = t.user_id AND s.period = t.period
 LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN firsts a ON a.kind = 'artist' AND a.user_id = t.user_id AND a.period = t.period
 LEFT JOIN firsts r ON r.kind = 'track' AND r.user_id = t.user_id AND r.period = t.period""",
+    "top_shows": """
+SELECT user_id, period, rank, show_id, listens, listening_ms, episodes FROM (
+    SELECT user_id, period, show_id, count(*) AS listens, sum(ms_played) AS listening_ms,
+           count(DISTINCT episode_id) AS episodes,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY sum(ms_played) DESC, count(*) DESC, show_id)
+               AS rank
+    FROM pl GROUP BY user_id, period, show_id)
+WHERE rank <= 50""",
+    "top_episodes": """
+SELECT user_id, period, rank, episode_id, show_id, listens, listening_ms FROM (
+    SELECT user_id, period, episode_id, show_id, count(*) AS listens, sum(ms_played) AS listening_ms,
+           row_number() OVER (PARTITION BY user_id, period ORDER BY sum(ms_played) DESC, count(*) DESC, episode_id)
+               AS rank
+    FROM pl GROUP BY user_id, period, episode_id, show_id)
+WHERE rank <= 50""",
     "top_tracks": _top("track_id"),
     "top_artists": _top("artist_id"),
     "top_albums": _top("album_id"),

@@ -198,6 +198,13 @@ _PAGE_PANELS: dict[str, str] = {
                            order="t.rank"),
     "genre_distribution": _panel("t.rank, t.genre, t.streams, t.share", "analytics.genre_distribution",
                                  order="t.rank NULLS LAST, t.genre"),
+    "top_shows": _panel(
+        "t.rank, t.show_id, t.listens, t.listening_ms, t.episodes, coalesce(sh.name, t.show_id) AS name",
+        "analytics.top_shows", joins=_lookup("sh", "dim_show", "show_id", "t.show_id"), order="t.rank"),
+    "top_episodes": _panel(
+        "t.rank, t.episode_id, t.listens, t.listening_ms, coalesce(ep.name, t.episode_id) AS name, sh.name AS show",
+        "analytics.top_episodes", joins=_lookup("ep", "dim_episode", "episode_id", "t.episode_id")
+        + _lookup("sh", "dim_show", "show_id", "t.show_id"), order="t.rank"),
 }
 # Prepared once per connection: psycopg would re-parse a query this long on every call.
 _PREPARE_PAGE = (

@@ -58,6 +58,21 @@ class Fault:
 
 
 @dataclass
+class Playlist:
+    playlist_id: str
+    name: str
+    owner_id: str  # "spotify" for Spotify's own (editorial) playlists
+    owner_name: str
+    # Each entry: ("track", track id), ("episode", episode id) or ("local", a local file's name).
+    entries: list[tuple[str, str]]
+    version: int = 1  # its snapshot_id changes with every change of the entries
+
+    @property
+    def snapshot_id(self) -> str:
+        return f"{self.version:08d}{zlib.crc32(repr(self.entries).encode()):08x}"
+
+
+@dataclass
 class Token:
     user_id: str
     client_id: str
@@ -92,6 +107,7 @@ class FakeSpotify:
     refreshes: Counter = field(default_factory=Counter)
     requests: Counter = field(default_factory=Counter)
     history: dict[str, list[ApiPlay]] = field(default_factory=dict)
+    playlists: dict[str, Playlist] = field(default_factory=dict)
 
     @classmethod
     def generated(cls, seed: int = 42, users: int = 3, days: int = 30, plays_per_day: float = 30.0,
@@ -215,6 +231,36 @@ class FakeSpotify:
             self.albums[album.album_id] = album
             return album
 
+    def add_playlist(self, tracks: int, owner_id: str | None = None, episodes: int = 0, local_files: int = 0,
+                     name: str | None = None) -> Playlist:
+        """A playlist of the catalogue's first `tracks` tracks (by id), then `episodes` episodes and
+        `local_files` local files, owned by `owner_id` (the first user by default; "spotify": one of Spotify's
+        own, which Development Mode hides). Deterministic ids."""
+        with self.lock:
+            owner_id = owner_id or self.listening.users[0].user_id
+            owner_name = "Spotify" if owner_id == "spotify" else self.users[owner_id].display_name
+            made = len(self.playlists)
+            track_ids = sorted(self.tracks)[:tracks]
+            if len(track_ids) < tracks:
+                raise ValueError(f"the catalogue holds {len(self.tracks)} tracks, fewer than {tracks}")
+            entries = [("track", t) for t in track_ids]
+            entries += [("episode", _made_id(f"episode|{made}|{n}")) for n in range(episodes)]
+            entries += [("local", f"Local Song {n}.mp3") for n in range(local_files)]
+            playlist = Playlist(_made_id(f"playlist|{made}"), name or f"Made Playlist {made}", owner_id,
+                                owner_name, entries)
+            self.playlists[playlist.playlist_id] = playlist
+            return playlist
+
+    def change_playlist(self, playlist_id: str, add: int = 0, remove: int = 0) -> Playlist:
+        """Remove its first `remove` entries and append `add` catalogue tracks it does not hold: a new snapshot."""
+        with self.lock:
+            playlist = self.playlists[playlist_id]
+            held = {t for kind, t in playlist.entries if kind == "track"}
+            fresh = [t for t in sorted(self.tracks) if t not in held][:add]
+            playlist.entries = playlist.entries[remove:] + [("track", t) for t in fresh]
+            playlist.version += 1
+            return playlist
+
     def window(self, user_id: str) -> list[ApiPlay]:
         """The 50 most recent plays that have ended, oldest first."""
         current = self.now_ms()
@@ -305,6 +351,44 @@ class FakeSpotify:
             body["popularity"] = artist.popularity or 0
             body["followers"] = {"href": None, "total": artist.followers or 0}
         return body
+
+    def playlist(self, base: str, playlist_id: str) -> dict:
+        """`GET /v1/playlists/{id}`: the playlist with a summary of its entries, under `items` in Development
+        Mode (February 2026) and `tracks` otherwise."""
+        playlist = self.playlists[playlist_id]
+        owner = {"display_name": playlist.owner_name, **self._links(base, "user", playlist.owner_id)}
+        summary = {"href": f"{base}v1/playlists/{playlist_id}/items", "total": len(playlist.entries)}
+        return {"collaborative": False, "description": "", **self._links(base, "playlist", playlist_id),
+                "images": self._images(playlist_id), "name": playlist.name, "owner": owner, "public": True,
+                "snapshot_id": playlist.snapshot_id, ("items" if self.development_mode else "tracks"): summary}
+
+    def playlist_page(self, base: str, playlist_id: str, path: str, limit: int, offset: int) -> dict:
+        """One page of a playlist's entries (`path`: `items` or `tracks`); an entry's object under `item` in
+        Development Mode and `track` otherwise."""
+        playlist = self.playlists[playlist_id]
+        url = f"{base}v1/playlists/{playlist_id}/{path}"
+        key = "item" if self.development_mode else "track"
+        owner = self._links(base, "user", playlist.owner_id)
+
+        def link(at: int) -> str:
+            return f"{url}?{urlencode({'offset': at, 'limit': limit})}"
+
+        def entry(number: int, kind: str, value: str) -> dict:
+            if kind == "track":
+                obj = self.track(base, value)
+            elif kind == "episode":
+                obj = {**self._links(base, "episode", value), "name": f"Made Episode {number}",
+                       "duration_ms": 1_800_000}
+            else:
+                obj = {"id": None, "name": value, "type": "track", "is_local": True, "uri": f"spotify:local:::{value}"}
+            return {"added_at": iso_ms(1_700_000_000_000 + number * 60_000)[:19] + "Z", "added_by": owner,
+                    "is_local": kind == "local", "primary_color": None, key: obj}
+
+        entries = playlist.entries[offset:offset + limit]
+        return {"href": link(offset), "items": [entry(offset + n, *e) for n, e in enumerate(entries)],
+                "limit": limit, "next": link(offset + limit) if offset + limit < len(playlist.entries) else None,
+                "offset": offset, "previous": link(max(0, offset - limit)) if offset > 0 else None,
+                "total": len(playlist.entries)}
 
     def context(self, base: str, context: tuple[str, str] | None) -> dict | None:
         if context is None:

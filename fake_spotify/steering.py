@@ -1,5 +1,5 @@
 """Steering the fake Spotify under `/_admin` (not counted, no faults): Development Mode, the refresh-token
-policy and who logs in, faults, albums of many tracks, new plays, expired access tokens, revoked refresh
+policy and who logs in, faults, albums of many tracks, playlists, new plays, expired access tokens, revoked refresh
 tokens, counters, health."""
 
 from __future__ import annotations
@@ -75,6 +75,23 @@ def add_album():
     except ValueError as exc:
         return jsonify({"error": str(exc)}), 400
     return jsonify({"album_id": album.album_id, "track_ids": album.track_ids}), 201
+
+
+@bp.post("/playlists")
+def add_playlist():
+    """A new playlist of the catalogue's first `tracks` tracks, then `episodes` episodes and `local_files` local
+    files (each 0 by default), owned by `owner_id` (default the first user; "spotify": Spotify's own)."""
+    fake, body = _fake(), request.get_json(force=True)
+    counts = [body.get(name, 0) for name in ("tracks", "episodes", "local_files")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10_000 for n in counts) \
+            or sum(counts) > 10_000:
+        return jsonify({"error": "tracks, episodes, local_files: 0 to 10,000 entries in all"}), 400
+    try:
+        playlist = fake.add_playlist(*counts[:1], owner_id=body.get("owner_id"), episodes=counts[1],
+                                     local_files=counts[2], name=body.get("name"))
+    except (ValueError, KeyError) as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify({"playlist_id": playlist.playlist_id, "snapshot_id": playlist.snapshot_id}), 201
 
 
 @bp.post("/users/<user_id>/plays")

@@ -7,8 +7,12 @@ Development Mode the batch endpoints answer 403, search allows `limit` up to 10
 and no object carries `popularity` or `followers`; an album's tracks are served
 as in Extended Quota Mode.
 
+Playlists: `GET /v1/playlists/{id}` and its entries, `/items` (and the older `/tracks`, which Development
+Mode answers with 403); Development Mode hides Spotify's own playlists (404) and names an entry's object
+`item` instead of `track`.
+
 The view names are the request counters' names (`/_admin/stats`): `me`,
-`recently_played`, `search`, `album_tracks`, `single_<kind>` and
+`recently_played`, `search`, `album_tracks`, `playlist`, `playlist_items`, `single_<kind>` and
 `batch_<kind>` for tracks, albums and artists.
 """
 
@@ -157,6 +161,41 @@ def album_tracks(album_id: str):
     if album_id not in fake.albums:
         return _unknown(album_id)
     return jsonify(fake.album_tracks_page(_base(), album_id, limit, offset, market))
+
+
+def _playlist_or_error(fake: FakeSpotify, playlist_id: str):
+    """None when the playlist can be read; else the answer: 400/404 as for any id, and 404 in Development Mode
+    for Spotify's own playlists (editorial and algorithmic ones are hidden from such apps)."""
+    playlist = fake.playlists.get(playlist_id)
+    if playlist is None:
+        return _unknown(playlist_id)
+    if fake.development_mode and playlist.owner_id == "spotify":
+        return api_error(404, "Resource not found")
+    return None
+
+
+@bp.get("/playlists/<playlist_id>")
+def playlist(playlist_id: str):
+    fake = _fake()
+    _authorized_user()
+    refused = _playlist_or_error(fake, playlist_id)
+    return refused or jsonify(fake.playlist(_base(), playlist_id))
+
+
+@bp.get("/playlists/<playlist_id>/items")
+@bp.get("/playlists/<playlist_id>/tracks")
+def playlist_items(playlist_id: str):
+    """A page of a playlist's entries: `limit` 1 to 50 (20 when absent), `offset` from 0. The older `/tracks`
+    answers 403 in Development Mode (February 2026: only `/items` is left)."""
+    fake = _fake()
+    _authorized_user()
+    path = request.path.rsplit("/", 1)[1]
+    if path == "tracks" and fake.development_mode:
+        return api_error(403, "Forbidden")
+    limit = _int_arg("limit", 20, 1, 50)
+    offset = _int_arg("offset", 0, 0, 2**31 - 1)
+    refused = _playlist_or_error(fake, playlist_id)
+    return refused or jsonify(fake.playlist_page(_base(), playlist_id, path, limit, offset))
 
 
 def batch(kind: str):

@@ -2,8 +2,9 @@
 among them —, what counts: exclusion rules and deleting plays, share links),
 `POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`,
 `POST /account/exclusions`, `POST /account/exclusions/<id>/remove`, `POST /account/plays/delete`
-(`/account?day=YYYY-MM-DD` lists that local day's plays to pick from), and `/account/export?format=csv|json|parquet`
-(the takeout zip of ingestion/takeout.py).
+(`/account?day=YYYY-MM-DD` lists that local day's plays to pick from), `POST /account/playlists` and
+`POST /account/playlists/<id>/remove` (playlists, ingestion/playlists.py: fetched by the user's next poll), and
+`/account/export?format=csv|json|parquet` (the takeout zip of ingestion/takeout.py).
 
 Without a login the page sends the browser to `/`; the forms answer 401 (403 without
 their `csrf_token`, see warehouse.web). A share link may be made to expire after a number of days.
@@ -20,6 +21,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_endpoint.users import find_user, latest_run, play_count, save_settings
 from ingestion.deletions import delete_plays, list_deletions, plays_of_day
 from ingestion.exclusions import RuleError, add_rule, list_rules, remove_rule
+from ingestion.playlists import PlaylistError, add_playlist, list_playlists, remove_playlist
 from ingestion.takeout import FORMATS, export_user
 from warehouse import share_links
 from warehouse.db import connect
@@ -48,6 +50,7 @@ def page():
             return redirect(url_for("login.index"))
         last_run, total = latest_run(conn, user.user_id), play_count(conn, user.user_id)
         rules, deletions = list_rules(conn, user.user_id), list_deletions(conn, user.user_id)
+        playlists = list_playlists(conn, user.user_id)
         day, day_plays = request.args.get("day", "").strip(), None
         if day:
             try:
@@ -55,7 +58,7 @@ def page():
             except RuleError as exc:
                 return _not_saved(f"Day: {exc}.")
     return render_template("account.html", user=user, last_run=last_run, total=total,
-                           rules=rules, deletions=deletions, day=day, day_plays=day_plays,
+                           rules=rules, deletions=deletions, day=day, day_plays=day_plays, playlists=playlists,
                            links=share_links.list_share_links(settings, user.user_id),
                            new_link=session.pop("new_share_token", None),
                            default_timezone=settings.default_timezone)
@@ -122,6 +125,26 @@ def remove_exclusion(rule_id: int):
     with connect("source", current_app.config["SETTINGS"]) as conn:
         if not remove_rule(conn, user_id, rule_id):
             abort(404, "no such rule of yours")
+    return redirect(url_for("account.page"))
+
+
+@bp.post("/account/playlists")
+def add_playlist_form():
+    user_id = _logged_in_user_id()
+    try:
+        with connect("source", current_app.config["SETTINGS"]) as conn:
+            add_playlist(conn, user_id, request.form.get("playlist", ""))
+    except PlaylistError as exc:
+        return _not_saved(f"Playlist not added: {exc}.")
+    return redirect(url_for("account.page"))
+
+
+@bp.post("/account/playlists/<playlist_id>/remove")
+def remove_playlist_form(playlist_id: str):
+    user_id = _logged_in_user_id()
+    with connect("source", current_app.config["SETTINGS"]) as conn:
+        if not remove_playlist(conn, user_id, playlist_id):
+            abort(404, "no such playlist of yours")
     return redirect(url_for("account.page"))
 
 

@@ -4,6 +4,7 @@
 rules and deletions of plays (`ingestion.your_data`).
 `python -m ingestion export --user ID --format csv|json|parquet [--out PATH]`: the user's plays and statistics
 in one zip (`ingestion.takeout`, `ingestion.your_data`).
+`python -m ingestion playlists add|remove|list|refresh --user ID ...`: the user's playlists (`ingestion.playlists`).
 
 --skip-invalid skips records the source gate would refuse, counted in the report;
 by default they refuse the import.
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from ingestion.your_data import delete_main
 
         return delete_main(argv[1:])
+    if argv[:1] == ["playlists"]:
+        from ingestion.your_data import playlists_main
+
+        return playlists_main(argv[1:])
     if argv[:1] == ["export"]:
         from ingestion.your_data import export_main
 
@@ -49,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] != ["import"]:
         print("usage: python -m ingestion import PATH... --user ID | python -m ingestion poll [--until-enriched] "
               "| python -m ingestion exclude add|remove|list ... | python -m ingestion delete-plays ... "
-              "| python -m ingestion export --user ID --format csv|json|parquet",
+              "| python -m ingestion export --user ID --format csv|json|parquet "
+              "| python -m ingestion playlists add|remove|list|refresh --user ID ...",
               file=sys.stderr)
         return 2
     return import_main(argv[1:])

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import psycopg
 import spotipy
 
-from ingestion.bounds import MS_PLAYED_MAX, OutOfBounds, check_text
+from ingestion.answers import INT_MAX, Refused, integer, text
+from ingestion.bounds import MS_PLAYED_MAX
 from ingestion.enrichment_queue import MAX_ATTEMPTS, record_failures
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
@@ -42,17 +43,18 @@ ENTITY = "album_tracks"  # its entity type in enrichment_queue
 PAGE = 50  # Spotify's largest `limit`
 TRACK_LISTS_PER_RUN = 50  # albums per run: each costs one call per 50 tracks
 MAX_ALBUM_TRACKS = 5_000  # larger lists are refused: one album's rows stay small in memory
-INT_MAX = 2**31 - 1
 
 COLUMNS = ("album_id", "disc_number", "track_number", "track_id", "name", "duration_ms")
 
 
-class TrackListRefused(ValueError):
+class TrackListRefused(Refused):
     """An answer of `GET /v1/albums/{id}/tracks` we do not store; names the album and the field."""
 
-    def __init__(self, album_id: str, field_name: str, problem: str):
-        self.album_id, self.field = album_id, field_name
-        super().__init__(f"album {album_id}: {field_name} {problem}")
+    what = "album"
+
+    @property
+    def album_id(self) -> str:
+        return self.subject
 
 
 @dataclass
@@ -65,23 +67,11 @@ class TrackListReport:
 
 
 def _integer(album_id: str, name: str, value, low: int, high: int = INT_MAX) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TrackListRefused(album_id, name, f"must be an integer, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:
-        raise TrackListRefused(album_id, name, f"must be between {low} and {high}, got {value}")
-    return value
+    return integer(TrackListRefused, album_id, name, value, low, high)
 
 
 def _text(album_id: str, name: str, value, empty_ok: bool) -> str:
-    if not isinstance(value, str):
-        raise TrackListRefused(album_id, name, f"must be a string, got {type(value).__name__} {value!r}")
-    if not value and not empty_ok:
-        raise TrackListRefused(album_id, name, "must not be empty")
-    try:
-        check_text(name, value)
-    except OutOfBounds as exc:
-        raise TrackListRefused(album_id, name, str(exc).removeprefix(f"{name} ")) from None
-    return value
+    return text(TrackListRefused, album_id, name, value, empty_ok)
 
 
 def track_row(album_id: str, index: int, item) -> tuple:

@@ -32,6 +32,7 @@ import spotipy
 from ingestion.bounds import OutOfBounds, check_json_text, check_ms_played, check_played_at
 from ingestion.enrich import EnrichReport, enrich, store_items, to_enrich
 from ingestion.enrichment_queue import MAX_ATTEMPTS
+from ingestion.playlists import PlaylistReport, refresh_playlists
 from ingestion.spotify_client import REQUEST_TIMEOUT, RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, valid_access_token
 from warehouse.db import connect
@@ -55,6 +56,7 @@ class RunResult:
     gap_to: datetime | None = None
     detail: str | None = None
     enrichment: EnrichReport = field(default_factory=EnrichReport)
+    playlists: PlaylistReport = field(default_factory=PlaylistReport)
 
     def __str__(self) -> str:
         text = f"{self.user_id}: {self.status}, {self.plays_inserted} new plays of {self.plays_fetched} fetched"
@@ -216,10 +218,13 @@ def ingest_user(user_id: str, settings: Settings | None = None, sleep: Callable[
             run_id = _record(conn, result)
         # The plays and the cursor are committed: enrichment can fail without losing any.
         result.enrichment = enrich(conn, api, to_enrich(conn, seen))
-        stopped = result.enrichment.stopped
+        stopped, step = result.enrichment.stopped, "enrichment"
+        if stopped is None:  # the user's playlists, once Spotify answered everything else
+            result.playlists = refresh_playlists(conn, api, user_id)
+            stopped, step = result.playlists.stopped, "the playlists' refresh"
         if stopped is not None:
             result.status = "rate_limited" if isinstance(stopped, RateLimited) else "ok"
-            result.detail = f"plays saved; enrichment stopped, what is left waits for the next run: {stopped}"
+            result.detail = f"plays saved; {step} stopped, what is left waits for the next run: {stopped}"
             with conn.transaction():
                 conn.execute("UPDATE ingestion_runs SET status = %s, detail = %s WHERE run_id = %s",
                              (result.status, result.detail, run_id))

@@ -9,7 +9,7 @@ page's download write the same zip (mode 0600: it is personal data):
   system as a Spotify export would (`python -m ingestion import`); then ours: the exact `played_at`, the
   local time, the play's id, `source`, `content_type`, `track_id`, `artist_id`, `album_id`, `context_uri`
   and `excluded` (one of the user's exclusion rules matched it at main's last load; docs/metrics.md,
-  "What counts"; null for plays main does not hold: episodes, and plays newer than its last load).
+  "What counts"; null for plays main does not hold: audiobooks, and plays newer than its last load).
 - `statistics/<statistic>.<ext>`: the user's rows of every published statistic (main's `analytics.*`),
   every period.
 - with `json`, `listens.jsonl`: the track plays as ListenBrainz listens (one JSON object a line:

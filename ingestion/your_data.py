@@ -1,6 +1,7 @@
-"""`python -m ingestion exclude add|remove|list`, `python -m ingestion delete-plays` and `python -m ingestion export`:
-a user's exclusion rules (`ingestion.exclusions`), deletions of plays (`ingestion.deletions`) and takeout
-(`ingestion.takeout`) from the command line, as the account page makes them. The next `make etl` applies rules
+"""`python -m ingestion exclude add|remove|list`, `python -m ingestion delete-plays`, `python -m ingestion export`
+and `python -m ingestion playlists`: a user's exclusion rules (`ingestion.exclusions`), deletions of plays
+(`ingestion.deletions`), takeout (`ingestion.takeout`) and playlists (`ingestion.playlists`) from the command
+line, as the account page makes them. The next `make etl` applies rules
 and deletions.
 
   python -m ingestion exclude add --user ID --artist LINK|URI|ID   (or --album, --track, --context LINK|URI)
@@ -9,6 +10,8 @@ and deletions.
   python -m ingestion exclude list --user ID
   python -m ingestion delete-plays --user ID (--play PLAY_ID ... | --from WHEN --to WHEN) [--yes]
   python -m ingestion export --user ID --format csv|json|parquet [--out PATH]
+  python -m ingestion playlists add --user ID LINK|URI|ID   (fetched by the user's next poll, or:)
+  python -m ingestion playlists refresh --user ID | list --user ID | remove --user ID PLAYLIST_ID
 
 Exit status: 0 done, 1 refused (the message names the value), 2 bad arguments or settings.
 """
@@ -23,8 +26,11 @@ from pathlib import Path
 
 from ingestion.deletions import delete_plays
 from ingestion.exclusions import ID_KINDS, RuleError, add_rule, list_rules, remove_rule
+from ingestion.playlists import PlaylistError, add_playlist, list_playlists, refresh_playlists, remove_playlist
+from ingestion.spotify_client import SpotifyApi
 from ingestion.takeout import FORMATS, TakeoutError, export_user
 from ingestion.takeout import __doc__ as takeout_doc
+from ingestion.tokens import valid_access_token
 from warehouse.db import connect
 from warehouse.settings import SettingsError, get_settings
 
@@ -37,7 +43,7 @@ def _run(action: Callable[[], tuple[str, int]]) -> int:
     """Print what `action` says and return its status; 1 for a refused value, 2 for bad settings."""
     try:
         text, status = action()
-    except (RuleError, TakeoutError) as exc:
+    except (RuleError, TakeoutError, PlaylistError) as exc:
         print(f"refused, nothing changed: {exc}", file=sys.stderr)
         return 1
     except SettingsError as exc:
@@ -117,3 +123,35 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="the zip to write (default wrapped-<user>-<format>.zip)")
     args = parser.parse_args(argv)
     return _run(lambda: (str(export_user(args.user, args.format, args.out)), 0))
+
+
+def playlists_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingestion playlists", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    for verb, text in (("add", "follow a playlist"), ("remove", "stop following one"), ("list", "the user's"),
+                       ("refresh", "fetch the user's due playlists now")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("--user", required=True)
+        if verb in ("add", "remove"):
+            sub.add_argument("playlist", metavar="LINK|URI|ID" if verb == "add" else "PLAYLIST_ID")
+    args = parser.parse_args(argv)
+
+    def action() -> tuple[str, int]:
+        settings = get_settings()
+        with connect("source", settings) as conn:
+            if args.verb == "add":
+                playlist_id = add_playlist(conn, args.user, args.playlist)
+                return f"playlist {playlist_id} of {args.user}: fetched by the next poll (or `playlists refresh`)", 0
+            if args.verb == "remove":
+                if not remove_playlist(conn, args.user, args.playlist):
+                    return f"{args.user} has no playlist {args.playlist}", 1
+                return f"playlist {args.playlist} removed from {args.user}'s", 0
+            if args.verb == "refresh":
+                api = SpotifyApi(settings, lambda stale: valid_access_token(args.user, settings, stale=stale))
+                report = refresh_playlists(conn, api, args.user)
+                return "\n".join([str(report), *report.failed]), 0 if report.stopped is None else 1
+            return "\n".join(f"{p['playlist_id']}  {p['status']:<9}  {p['tracks']:>5} tracks  "
+                             f"{p['name'] or '(not fetched yet)'}" + (f"  ({p['detail']})" if p["detail"] else "")
+                             for p in list_playlists(conn, args.user)), 0
+    return _run(action)

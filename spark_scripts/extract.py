@@ -24,8 +24,8 @@ from warehouse.catalog import ROLLING_PERIODS
 from warehouse.db import connect
 from warehouse.settings import Settings
 
-PLAY_COLUMNS = ("play_id, user_id, track_id, played_at, started_at, ms_played, is_stream, skipped, "
-                "local_date, local_hour, local_dow, local_year, local_month")
+PLAY_COLUMNS = ("play_id, user_id, content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, "
+                "is_stream, skipped, local_date, local_hour, local_dow, local_year, local_month")
 P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))  # of `fact_play p`
 PLAY_PARTITIONS = 4
 DIMENSIONS = {

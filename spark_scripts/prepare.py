@@ -45,6 +45,8 @@ class Tables:
     track_skips: DataFrame  # per (user_id, period, track_id) with a play whose `skipped` is known: skipped, known
     gaps: DataFrame     # per (user_id, period, gap_class): gaps
     artist_days: DataFrame  # per (user_id, period, primary_artist_id, local_date) the artist was streamed
+    episodes: DataFrame  # per (user_id, period, episode_id, show_id) listened, in a period with streams: listens,
+    #                      listening_ms, first_played_at, last_played_at
     sessions: DataFrame  # one row per session starting in a recomputed month (`period`: that month, no ROLLING)
     session_periods: DataFrame  # a row per session and period it counts in (its month, year, 'all', rolling)
     in_scope: Scope
@@ -134,6 +136,9 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         track_skips=by_period(grains.skips, ["track_id"], "skipped", "known"),
         gaps=by_period(grains.gaps, ["gap_class"], "gaps"),
         artist_days=_artist_days(month_tracks, in_scope),
+        # Podcast listens count in the periods music streams make (docs/metrics.md, "Podcasts").
+        episodes=by_period(grains.episodes, ["episode_id", "show_id"], "listens", "listening_ms",
+                           mins=("first_played_at",), maxes=("last_played_at",)).join(periods, KEY, "left_semi"),
         sessions=in_scope(calendar_sessions),
         session_periods=session_periods,
         in_scope=in_scope,

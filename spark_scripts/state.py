@@ -20,8 +20,10 @@ from pyspark.sql import functions as F
 from warehouse.catalog import HOURS, ISO_DAYS, ROLLING_PERIODS
 
 MONTH = ["user_id", "local_year", "local_month"]
+LISTEN_MS = 30_000  # a podcast listen: an episode play of at least this long (docs/metrics.md, "Podcasts")
 ROLLING = "rolling"  # the rolling period (warehouse/catalog.py ROLLING_PERIODS) a window play is read for
-STORED = ("tracks", "days", "clock", "skips", "gaps")  # analytics_state.<name>; sessions: analytics.sessions
+# analytics_state.<name>; the sessions' grain is analytics.sessions
+STORED = ("tracks", "days", "clock", "skips", "gaps", "episodes")
 SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_end", "streams",
                    "distinct_tracks", "listening_ms")
 
@@ -35,6 +37,8 @@ class Grains:
     clock: DataFrame     # MONTH, local_dow, local_hour: streams, listening_ms
     skips: DataFrame     # MONTH, track_id: skipped, known (track plays whose `skipped` is known)
     gaps: DataFrame      # MONTH, gap_class: gaps (after the month's streams, to the user's next stream)
+    episodes: DataFrame  # MONTH, episode_id: show_id, listens, listening_ms, first_played_at, last_played_at
+    #                      (podcast listens: episode plays of at least 30 s)
     sessions: DataFrame  # SESSION_COLUMNS: one row per session, `period` the month of its local start
 
     @property
@@ -78,14 +82,18 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tup
         F.bit_or(bit("local_dow - 1")).alias("weekdays"),
         F.bit_or(bit("day(local_date) - 1")).alias("month_days"),
         counts_by("local_hour", HOURS).alias("hour_streams"), counts_by("local_dow", ISO_DAYS).alias("weekday_streams"))
-    skips = (counted.where(F.col("skipped").isNotNull()).groupBy(*keys, "track_id")
+    skips = (counted.where(F.col("skipped").isNotNull() & (F.col("content_type") == "track")).groupBy(*keys, "track_id")
              .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
+    listens = counted.where((F.col("content_type") == "episode") & (F.col("ms_played") >= LISTEN_MS))
+    episodes = listens.groupBy(*keys, "episode_id", "show_id").agg(
+        F.count("*").alias("listens"), F.sum("ms_played").alias("listening_ms"),
+        F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"))
     sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000, list(by))
     return Grains(
         tracks,
         streams.groupBy(*keys, "local_date").agg(*count_ms),
         streams.groupBy(*keys, "local_dow", "local_hour").agg(*count_ms),
-        skips, gaps, sessions)
+        skips, gaps, episodes, sessions)
 
 
 def rolling_first_day(name: str, last_day: F.Column) -> F.Column:

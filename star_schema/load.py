@@ -6,14 +6,17 @@ One run is one transaction on main:
    sequence. `LOCK plays IN SHARE MODE` waits for every transaction still writing
    plays, so every revision up to `max(revision)` is then committed (or gone)
    and none can appear below it later.
-2. COPY all users and metadata, and the track plays whose revision is above the
-   last load's watermark, from source into temporary tables of main.
+2. COPY all users and metadata, and the track and podcast episode plays whose
+   revision is above the last load's watermark, from source into temporary tables
+   of main (an episode's show and episode ids made from the URI or names:
+   SHOW_ID, EPISODE_ID; audiobooks stay in source).
    Exclusion rules (docs/metrics.md, "What counts") are copied whole (a few rows);
    every play of a user whose rules changed is staged again, and so are those of
    a user with time rules whose zone changed, or with artist or album rules when
    a track's album or artists changed: their `excluded` flag is evaluated again.
    Plays deleted in source since the last load (`deleted_plays`) are staged too.
-3. Upsert the dimensions, touching only rows whose values changed; re-derive the
+3. Upsert the dimensions (the shows and episodes of the staged plays too),
+   touching only rows whose values changed; re-derive the
    local-time fields of users whose time zone changed; insert the new facts and
    update the facts of plays that changed (their exclusion included); delete the
    deleted plays, recorded in `etl.deleted_plays` for the incremental scope.
@@ -106,14 +109,26 @@ STAGING = {
 }
 # Staged last, once the users whose plays are evaluated again are known: the new revisions (found through
 # the index on `revision`), and every play of those users (through theirs).
+# An episode's show is known by its name (exports carry no show id): a surrogate id of the name, as
+# ingestion.export_reader.surrogate_id makes them; an episode without a URI (Account data), one of its show
+# and name.
+SHOW_ID = "'sur:show:' || left(encode(sha256(convert_to(coalesce(episode_show_name, ''), 'UTF8')), 'hex'), 24)"
+EPISODE_ID = ("CASE WHEN episode_uri LIKE 'spotify:episode:_%' THEN substr(episode_uri, 17) ELSE 'sur:episode:' || "
+              "left(encode(sha256(convert_to(coalesce(episode_show_name, '') || chr(31) || coalesce(episode_name, ''), "
+              "'UTF8')), 'hex'), 24) END")
+PLAY_SOURCE_COLUMNS = (
+    "play_id, user_id, content_type, track_id, played_at, ms_played, source, skipped, context_uri, "
+    f"CASE WHEN content_type = 'episode' THEN {EPISODE_ID} END, CASE WHEN content_type = 'episode' THEN {SHOW_ID} END, "
+    "episode_name, episode_show_name")
 STAGE_PLAYS = (
     "stage_plays",
-    "play_id bigint, user_id text, track_id text, played_at timestamptz, ms_played integer, "
-    "source text, skipped boolean, context_uri text",
-    "SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped, context_uri FROM plays "
-    "WHERE content_type = 'track' AND revision > {low} AND revision <= {high}",
-    " UNION SELECT play_id, user_id, track_id, played_at, ms_played, source, skipped, context_uri FROM plays "
-    "WHERE content_type = 'track' AND revision <= {high} AND user_id = ANY({users})",
+    "play_id bigint, user_id text, content_type text, track_id text, played_at timestamptz, ms_played integer, "
+    "source text, skipped boolean, context_uri text, episode_id text, show_id text, episode_name text, "
+    "show_name text",
+    f"SELECT {PLAY_SOURCE_COLUMNS} FROM plays "
+    "WHERE content_type IN ('track', 'episode') AND revision > {low} AND revision <= {high}",
+    f" UNION SELECT {PLAY_SOURCE_COLUMNS} FROM plays "
+    "WHERE content_type IN ('track', 'episode') AND revision <= {high} AND user_id = ANY({users})",
 )
 RULE_COLUMNS = "rule_id, user_id, kind, target, local_from, local_to"
 # Users whose rules differ between source (staged) and main.
@@ -177,25 +192,37 @@ MATCHES_RULE = """EXISTS (
         WHEN 'context' THEN r.target = play.context_uri
         WHEN 'time' THEN play.lt >= r.local_from AND play.lt < r.local_to END)"""
 INSERT_FACTS = f"""
-    INSERT INTO fact_play AS f (play_id, user_id, track_id, played_at, started_at, ms_played, source,
-                           is_stream, skipped, local_date, local_hour, local_dow, local_year,
-                           local_month, excluded, load_id)
-    SELECT play_id, user_id, track_id, played_at,
+    INSERT INTO fact_play AS f (play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
+                           started_at, ms_played, source, is_stream, skipped, local_date, local_hour, local_dow,
+                           local_year, local_month, excluded, load_id)
+    SELECT play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
            played_at - ms_played * interval '1 millisecond', ms_played, source,
-           source IN ('api', 'lastfm', 'listenbrainz') OR ms_played >= 30000, skipped, {LOCAL_FIELDS},
-           {MATCHES_RULE}, %(load_id)s
+           content_type = 'track' AND (source IN ('api', 'lastfm', 'listenbrainz') OR ms_played >= 30000),
+           skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, %(load_id)s
     FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
           FROM stage_plays p JOIN dim_user u USING (user_id)) play
     ON CONFLICT (play_id) DO UPDATE SET
-        (track_id, played_at, started_at, ms_played, source, is_stream, skipped, local_date, local_hour,
-         local_dow, local_year, local_month, excluded, load_id) =
-        (excluded.track_id, excluded.played_at, excluded.started_at, excluded.ms_played, excluded.source,
-         excluded.is_stream, excluded.skipped, excluded.local_date, excluded.local_hour, excluded.local_dow,
-         excluded.local_year, excluded.local_month, excluded.excluded, excluded.load_id)
-    WHERE (f.track_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded)
-          IS DISTINCT FROM (excluded.track_id, excluded.played_at, excluded.ms_played, excluded.source,
-                            excluded.skipped, excluded.excluded)
+        (content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, source, is_stream,
+         skipped, local_date, local_hour, local_dow, local_year, local_month, excluded, load_id) =
+        (excluded.content_type, excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
+         excluded.started_at, excluded.ms_played, excluded.source, excluded.is_stream, excluded.skipped,
+         excluded.local_date, excluded.local_hour, excluded.local_dow, excluded.local_year, excluded.local_month,
+         excluded.excluded, excluded.load_id)
+    WHERE (f.track_id, f.episode_id, f.show_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded)
+          IS DISTINCT FROM (excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
+                            excluded.ms_played, excluded.source, excluded.skipped, excluded.excluded)
 """
+# The shows and episodes of the staged episode plays, named as their latest staged play names them.
+UPSERT_SHOWS = upsert_changed(
+    "dim_show", ["show_id"], ["show_id", "name"],
+    "SELECT DISTINCT ON (show_id) show_id, coalesce(show_name, '') FROM stage_plays "
+    "WHERE content_type = 'episode' ORDER BY show_id, played_at DESC",
+)
+UPSERT_EPISODES = upsert_changed(
+    "dim_episode", ["episode_id"], ["episode_id", "name", "show_id"],
+    "SELECT DISTINCT ON (episode_id) episode_id, episode_name, show_id FROM stage_plays "
+    "WHERE content_type = 'episode' ORDER BY episode_id, played_at DESC",
+)
 DELETE_FACTS = """
     WITH gone AS (DELETE FROM fact_play f USING stage_deleted d WHERE f.play_id = d.play_id
                   RETURNING f.play_id, f.user_id, f.played_at, f.started_at)
@@ -282,7 +309,7 @@ def _check_staged(main: psycopg.Connection) -> None:
         raise LoadError(f"source users with an unknown time zone: {bad_zone}")
     orphans = main.execute(
         """SELECT p.play_id, p.track_id FROM stage_plays p
-           WHERE NOT EXISTS (SELECT 1 FROM stage_tracks t WHERE t.track_id = p.track_id)
+           WHERE p.content_type = 'track' AND NOT EXISTS (SELECT 1 FROM stage_tracks t WHERE t.track_id = p.track_id)
            LIMIT 5"""
     ).fetchall()
     if orphans:
@@ -314,6 +341,7 @@ def load_main(settings: Settings | None = None) -> LoadReport:
             for upsert in (UPSERT_USERS, UPSERT_ARTISTS, UPSERT_ALBUMS, UPSERT_TRACKS)
         ]
         (users, artists, albums, tracks), dims_updated = [c for c, _ in counted], sum(u for _, u in counted)
+        podcast_dims = sum(_changed(main, upsert, {})[0] for upsert in (UPSERT_SHOWS, UPSERT_EPISODES))
         if changed_zone:
             main.execute(RELOCALIZE, {"users": changed_zone})
         if rules_changed:
@@ -329,8 +357,8 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
         deleted = main.execute(DELETE_FACTS, {"load_id": load_id}).rowcount
-        if not (plays or deleted or users or artists or albums or tracks or track_lists or rules_changed) \
-                and high == low:
+        if not (plays or deleted or users or artists or albums or tracks or podcast_dims or track_lists
+                or rules_changed) and high == low:
             main.rollback()
             return LoadReport(0, 0, 0, 0, 0, 0, high, None)
         main.execute("UPDATE etl.load_runs SET plays_loaded = %s, plays_deleted = %s WHERE load_id = %s",

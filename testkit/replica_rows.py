@@ -122,6 +122,22 @@ def period_days(user: str, period: str) -> tuple[date, date]:
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
+SHOWS = [("sur:show:a1", "Deep <i>Dive</i> Weekly"), ("sur:show:b2", "Café Talks")]  # show_id, name
+EPISODES = [  # episode_id, name, show_id
+    ("4rOoJ6Egrf8K2IrywzwOMk", 'Episode 1: "Origins"', "sur:show:a1"),
+    ("5xYxgOqmKQJ3XkRj0JtU6n", "Le café du matin", "sur:show:b2"),
+    ("sur:episode:9f2c4", None, "sur:show:b2"),  # an Account-data episode: no URI, no name kept
+]
+
+
+def podcast_rows(n: int) -> tuple[list[tuple], list[tuple]]:
+    """(top_shows, top_episodes) rows of a period with `n` streams: by listening time, 30 s or more a listen."""
+    episodes = [(1, EPISODES[0][0], EPISODES[0][2], 2 + n // 20, (2 + n // 20) * 1_800_000),
+                (2, EPISODES[1][0], EPISODES[1][2], 2, 2 * 1_500_000),
+                (3, EPISODES[2][0], EPISODES[2][2], 1, 45_000)]
+    shows = [(1, SHOWS[0][0], episodes[0][3], episodes[0][4], 1),
+             (2, SHOWS[1][0], episodes[1][3] + episodes[2][3], episodes[1][4] + episodes[2][4], 2)]
+    return shows, episodes
 
 
 def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
@@ -156,12 +172,14 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
     with_genre = n - unknown_genre
     months = months_streamed(user, period)
     first_day = date.fromisoformat(months[0] + "-01")  # the other tables' days lie in the period's first month
+    shows, episodes = podcast_rows(n)
     return {
         "overview": [(n, n * 200_000 + 123, n // 3, n // 10, n // 8, min(28, n // 20),
                       month_plays(months[0])[0], month_plays(months[-1])[1],
                       n / min(28, n // 20), None if user == "bob" and period == "2026-01" else 0.125 + n / 10_000,
                       48.5 + n / 1000, n // 40, n // 9, *period_days(user, period),
-                      1 + n * 13 % min(28, n // 20))],  # longest_streak: at most active_days
+                      1 + n * 13 % min(28, n // 20),  # longest_streak: at most active_days
+                      sum(s[2] for s in shows), sum(s[3] for s in shows))],  # podcast listens and time
         "top_tracks": top_tracks,
         "top_artists": top_artists,
         "top_albums": top_albums,
@@ -195,6 +213,8 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
             + artist_profile(n // (rank + 1), rank)
             for rank, aid in enumerate(artist_order(user), start=1)}),
         "album_ranking": _ranking(top_albums, n, first_day, {a[0]: a[2:3] for a in ALBUMS}, {}),
+        "top_shows": shows,
+        "top_episodes": episodes,
     }
 
 
@@ -315,6 +335,8 @@ def fill_replica(settings: Settings) -> None:
             "INSERT INTO dim_album_track (album_id, disc_number, track_number, track_id, name, duration_ms) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [(album_id, *row) for album_id, rows in ALBUM_TRACK_LISTS.items() for row in rows])
+        cur.executemany("INSERT INTO dim_show (show_id, name) VALUES (%s, %s)", SHOWS)
+        cur.executemany("INSERT INTO dim_episode (episode_id, name, show_id) VALUES (%s, %s, %s)", EPISODES)
         for user, (_, _, periods) in USERS.items():
             for period in periods:
                 for table, rows in statistic_rows(user, period).items():

@@ -54,7 +54,8 @@ ROLLING_PERIODS = {"last-4-weeks": (4, "weeks"), "last-6-months": (6, "months"),
 
 CATALOG: tuple[Statistic, ...] = (
     Statistic("overview", "totals: streams, listening time, distinct tracks/artists/albums, active days, "
-                          "longest streak, skip rate, mainstream score, new artists and tracks", "period"),
+                          "longest streak, skip rate, mainstream score, new artists and tracks, podcast listens "
+                          "and listening time", "period"),
     Statistic("top_tracks", "top 50 tracks by streams", "rank"),
     Statistic("top_artists", "top 50 primary artists by streams", "rank"),
     Statistic("top_albums", "top 50 albums by streams", "rank"),
@@ -84,6 +85,8 @@ CATALOG: tuple[Statistic, ...] = (
     *(Statistic(f"{item}_ranking", f"every {label} streamed: share, first and last stream, rank by streams "
                                    "(rank) and by listening time (time_rank)", "rank", sorts=RANKING_SORTS)
       for item, label in (("track", "track"), ("artist", "primary artist"), ("album", "album"))),
+    Statistic("top_shows", "top 50 podcast shows by listening time: listens, episodes heard", "rank"),
+    Statistic("top_episodes", "top 50 podcast episodes by listening time", "rank"),
     Statistic("taste_overlap", "for each other user who allows comparison (as this one does): taste overlap, "
                                "shared artists and tracks, who streamed a shared artist first",
               "overlap DESC, other_user_id"),

@@ -40,6 +40,8 @@ REPLICATED_TABLES = (
     r"public\.dim_album",
     r"public\.dim_album_track",
     r"public\.dim_artist",
+    r"public\.dim_show",
+    r"public\.dim_episode",
     r"analytics\..*",
     r"public\.dashboard_share_links",
 )

@@ -164,7 +164,7 @@
         tr.appendChild(cell);
         columns.forEach(function (c, i) {
           var td = make("td", { "class": c[2] ? "num" : "" }, i === 0 ? undefined : c[1](r));
-          if (i === 0) { td.appendChild(make("a", { href: url(r) }, c[1](r))); }
+          if (i === 0) { td.appendChild(url ? make("a", { href: url(r) }, c[1](r)) : make("span", {}, c[1](r))); }
           tr.appendChild(td);
         });
       });
@@ -258,6 +258,21 @@
       ["Year", function (r) { return r.release_year || "—"; }, true],
       ["Streams", function (r) { return int(r.streams); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
     ], albumUrl);
+  }
+
+  // Podcasts: listens of 30 s or more, ranked by listening time (no pages of their own: not linked).
+  function drawPodcasts() {
+    cards("cards-podcasts", [["Podcast listens", int(o.podcast_listens || 0)],
+                             ["Podcast time", hours(o.podcast_listening_ms || 0)]]);
+    if (!data.top_shows.length) { emptyNote("table-top_shows", "No podcast listened to in this period."); return; }
+    topTable("table-top_shows", data.top_shows, [
+      ["Show", function (r) { return r.name; }], ["Episodes", function (r) { return int(r.episodes); }, true],
+      ["Listens", function (r) { return int(r.listens); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
+    ], null);
+    topTable("table-top_episodes", data.top_episodes, [
+      ["Episode", function (r) { return r.name; }], ["Show", function (r) { return r.show || "unknown"; }],
+      ["Listens", function (r) { return int(r.listens); }, true], ["Listening", function (r) { return minutes(r.listening_ms); }, true],
+    ], null);
   }
 
   function drawGenres(limit) {
@@ -478,6 +493,15 @@
       });
     });
 
+    var show = data.top_shows[0], podcast = byId("top-podcast");
+    if (show) {
+      podcast.appendChild(make("div", { "class": "name" }, show.name));
+      podcast.appendChild(make("div", {}, int(show.episodes) + (show.episodes === 1 ? " episode, " : " episodes, ") +
+        hours(show.listening_ms) + "; podcasts in all: " + hours(o.podcast_listening_ms)));
+    } else {
+      podcast.appendChild(make("p", { "class": "note empty" }, "No podcast this year."));
+    }
+
     var highlights = [];
     var peak = data.listening_clock.reduce(function (best, r) { return !best || r.streams > best.streams ? r : best; }, null);
     if (peak && peak.streams > 0) { highlights.push(["Your peak hour", DAYS[peak.day_of_week - 1] + "s at " + hourLabel(peak.hour)]); }
@@ -498,6 +522,7 @@
     drawOverviewCards();
     if (byId("chart-months")) { drawMonths(); }
     drawTops();
+    drawPodcasts();
     drawGenres(15);
     drawHours();
     drawDays();

@@ -38,9 +38,11 @@ def overview(t: Tables) -> DataFrame:
                                            F.max("local_date").alias("last_date"))
     longest_streak = day_runs(t.days.select(*KEY, "local_date"), KEY).groupBy(*KEY).agg(
         F.max("days").alias("longest_streak"))
+    podcasts = t.episodes.groupBy(*KEY).agg(F.sum("listens").alias("podcast_listens"),
+                                            F.sum("listening_ms").alias("podcast_listening_ms"))
     # Skip rate: every track play whose `skipped` is known, plays under 30 s included.
     return (
-        totals.join(active_days, KEY).join(longest_streak, KEY)
+        totals.join(active_days, KEY).join(longest_streak, KEY).join(podcasts, KEY, "left")
         .join(t.skips, KEY, "left")
         .join(_first_ever(t, "primary_artist_id", "new_artists"), KEY, "left")
         .join(_first_ever(t, "track_id", "new_tracks"), KEY, "left")
@@ -49,7 +51,9 @@ def overview(t: Tables) -> DataFrame:
                 (F.col("streams") / F.col("active_days")).alias("streams_per_active_day"),
                 (F.col("skipped") / F.col("known")).alias("skip_rate"), "mainstream_score",
                 F.coalesce("new_artists", F.lit(0)).alias("new_artists"),
-                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"), *_days_spanned(), "longest_streak")
+                F.coalesce("new_tracks", F.lit(0)).alias("new_tracks"), *_days_spanned(), "longest_streak",
+                F.coalesce("podcast_listens", F.lit(0)).alias("podcast_listens"),
+                F.coalesce("podcast_listening_ms", F.lit(0)).alias("podcast_listening_ms"))
     )
 
 

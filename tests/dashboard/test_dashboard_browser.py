@@ -151,6 +151,14 @@ def test_overview_page_draws_every_panel_with_the_replica_data(server, filled, p
     assert tracks.get_by_text("</script><script>alert('x')</script>").count() >= 1
     assert tracks.locator("img[alt='Cover of Golden Echo']").count() >= 1
     assert "Europe/Berlin" in p.page.locator("#timezone").inner_text()
+    # Podcasts: the overview's listens and time, the shows and episodes named from the dimensions (as text).
+    assert p.card("cards-podcasts", "Podcast listens") == f"{overview['podcast_listens']:,}"
+    assert p.card("cards-podcasts", "Podcast time") == f"{overview['podcast_listening_ms'] / 3_600_000:,.1f} h"
+    shows = p.page.locator("#table-top_shows tbody tr")
+    assert shows.count() == 2 and shows.first.get_by_text("Deep <i>Dive</i> Weekly").count() == 1
+    episodes = p.page.locator("#table-top_episodes tbody tr")
+    assert episodes.count() == 3 and "Café Talks" in episodes.nth(1).inner_text()
+    assert "sur:episode:9f2c4" in episodes.nth(2).inner_text()  # no name kept: its id
     # How fresh, in alice's zone, and how long ago by the browser's clock; again when the tab is shown again.
     freshness = p.page.locator("#freshness")
     assert freshness.inner_text() == (
@@ -346,6 +354,7 @@ def test_wrapped_page_through_a_share_link(server, filled, page_factory):
                                   "WHERE user_id = 'alice' AND period = %s", (year,))[0]["listening_ms"]
         assert f"{round(ms / 60000):,} minutes" in p.page.locator("#wrapped-minutes").inner_text()
         assert "Nova Ridge" in p.page.locator("#top-artist").inner_text()
+        assert "Deep <i>Dive</i> Weekly" in p.page.locator("#top-podcast").inner_text()
         p.screenshot(f"wrapped-alice-{year}")
     assert p.page.locator("#user-picker").count() == 0  # a share link shows no other user
     p.goto("/users/bob/wrapped/2026")

@@ -15,13 +15,14 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-PLAY_SCHEMA = ("play_id long, user_id string, track_id string, played_at timestamp, started_at timestamp, "
-               "ms_played int, is_stream boolean, skipped boolean, local_date date, local_hour smallint, "
-               "local_dow smallint, local_year string, local_month string")
+PLAY_SCHEMA = ("play_id long, user_id string, content_type string, track_id string, episode_id string, "
+               "show_id string, played_at timestamp, started_at timestamp, ms_played int, is_stream boolean, "
+               "skipped boolean, local_date date, local_hour smallint, local_dow smallint, local_year string, "
+               "local_month string")
 
 
 def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_min_tracks=5,
-           session_gap_minutes=30, consenting=()) -> Tables:
+           session_gap_minutes=30, consenting=(), episodes=()) -> Tables:
     """Inputs as main holds them, from short hand-written rows.
 
     plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
@@ -31,18 +32,25 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
             that of its first track listed
     artists: {artist_id: genres list or None}
     consenting: the users who allow comparison
+    episodes: podcast episode plays (user_id, episode_id, show_id, played_at 'Z', ms_played)
     """
     users = users or {}
     rows = []
-    for number, play in enumerate(plays, start=1):
-        user_id, track_id, played_at, ms_played, *rest = play
+    items = [(play, "track") for play in plays] + [(play, "episode") for play in episodes]
+    for number, (play, kind) in enumerate(items, start=1):
+        if kind == "track":
+            user_id, track_id, played_at, ms_played, *rest = play
+            episode_id = show_id = None
+        else:
+            (user_id, episode_id, show_id, played_at, ms_played), track_id, rest = play, None, []
         source = rest[0] if rest else "api"
         skipped = rest[1] if len(rest) > 1 else None
         end = at(played_at)
         local = end.astimezone(ZoneInfo(users.setdefault(user_id, "UTC")))
-        rows.append((number, user_id, track_id, end, end - timedelta(milliseconds=ms_played), ms_played,
-                     source == "api" or ms_played >= 30_000, skipped, local.date(), local.hour,
-                     local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))
+        rows.append((number, user_id, kind, track_id, episode_id, show_id, end,
+                     end - timedelta(milliseconds=ms_played), ms_played,
+                     kind == "track" and (source == "api" or ms_played >= 30_000), skipped, local.date(),
+                     local.hour, local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))
     albums = albums or {}
     artists = artists or {}
     album_artist = {}

@@ -57,6 +57,7 @@ WITH plays AS (
            t.explicit, t.popularity
     FROM fact_play f LEFT JOIN dim_track t ON t.track_id = f.track_id
     WHERE NOT f.excluded  -- a play an exclusion rule matches counts nowhere
+      AND f.content_type = 'track'  -- music: episodes count in the podcast statistics only
 ),
 streams AS (SELECT * FROM plays WHERE is_stream),
 -- The rolling periods of each user with a stream: from first_day to L, the latest local date with a stream.
@@ -74,6 +75,13 @@ period_streams AS (
 ),
 periods AS (
     SELECT user_id, period, count(*) AS total FROM period_streams GROUP BY user_id, period
+),
+-- Podcast listens (episode plays of 30 s or more), once in each of their periods that exists.
+period_listens AS (
+    SELECT l.user_id, l.episode_id, l.show_id, l.ms_played, p.period
+    FROM fact_play l """ + _periods_of("l.user_id", "l.local_date") + """
+    WHERE l.content_type = 'episode' AND l.ms_played >= 30000 AND NOT l.excluded
+      AND EXISTS (SELECT 1 FROM periods x WHERE x.user_id = l.user_id AND x.period = p.period)
 ),
 -- A user's streams in the document's order: played_at, then started_at, then track id.
 ordered AS (
@@ -344,8 +352,11 @@ SELECT t.user_id, t.period, t.streams, t.listening_ms, t.distinct_tracks, t.dist
             WHEN length(t.period) = 4 THEN make_date(t.period::int, 12, 31)
             ELSE (make_date(left(t.period, 4)::int, right(t.period, 2)::int, 1) + interval '1 month')::date - 1
        END AS last_day,
-       r.longest_streak
+       r.longest_streak,
+       coalesce(pl.listens, 0)::bigint AS podcast_listens, coalesce(pl.listening_ms, 0)::bigint AS podcast_listening_ms
 FROM totals t
+LEFT JOIN (SELECT user_id, period, count(*) AS listens, sum(ms_played) AS listening_ms
+           FROM period_listens GROUP BY user_id, period) pl ON pl.user_id = t.user_id AND pl.period = t.period
 JOIN skips k ON k.user_id = t.user_id AND k.period = t.period
 JOIN streak r ON r.user_id = t.user_id AND r.period = t.period
 LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
@@ -520,6 +531,31 @@ FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.perio
                    "JOIN profile f ON f.user_id = c.user_id AND f.period = c.period AND f.artist_id = c.item"),
     "album_ranking": BASE + _ranking("album_id", {"artist_id": "a.primary_artist_id"},
                                      joins="LEFT JOIN dim_album a ON a.album_id = s.album_id"),
+    "top_shows": BASE + """,
+shows AS (
+    SELECT user_id, period, show_id, count(*) AS listens, sum(ms_played)::bigint AS listening_ms,
+           count(DISTINCT episode_id)::int AS episodes
+    FROM period_listens GROUP BY user_id, period, show_id
+),
+ranked AS (
+    SELECT s.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY listening_ms DESC, listens DESC, show_id COLLATE "C") AS rank
+    FROM shows s
+)
+SELECT user_id, period, rank::int AS rank, show_id, listens, listening_ms, episodes FROM ranked WHERE rank <= 50
+""",
+    "top_episodes": BASE + """,
+episodes AS (
+    SELECT user_id, period, episode_id, show_id, count(*) AS listens, sum(ms_played)::bigint AS listening_ms
+    FROM period_listens GROUP BY user_id, period, episode_id, show_id
+),
+ranked AS (
+    SELECT e.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY listening_ms DESC, listens DESC, episode_id COLLATE "C") AS rank
+    FROM episodes e
+)
+SELECT user_id, period, rank::int AS rank, episode_id, show_id, listens, listening_ms FROM ranked WHERE rank <= 50
+""",
     "taste_overlap": BASE + _shares("artist") + _shares("track") + PAIRS + _shared("artist") + _shared("track") + """
 SELECT p.user_id, p.period, p.other_user_id, coalesce(a.overlap, 0)::float8 AS overlap,
        coalesce(a.shared, 0)::int AS shared_artists, coalesce(t.shared, 0)::int AS shared_tracks,

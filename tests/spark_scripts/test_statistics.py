@@ -39,7 +39,7 @@ def test_overview(spark):
         "first_played_at": utc("2024-01-10T10:00:00Z"), "last_played_at": utc("2024-02-01T09:00:00Z"),
         "streams_per_active_day": 1.5, "skip_rate": pytest.approx(1 / 3), "mainstream_score": 70.0,
         "new_artists": 2, "new_tracks": 3, "first_day": date(2024, 1, 10), "last_day": date(2024, 2, 1),
-        "longest_streak": 1,
+        "longest_streak": 1, "podcast_listens": 0, "podcast_listening_ms": 0,
     }
     assert got["2024"] == {**got["all"], "period": "2024", "first_day": date(2024, 1, 1),
                            "last_day": date(2024, 12, 31)}

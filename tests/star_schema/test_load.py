@@ -32,10 +32,12 @@ def test_generated_listening_loads_whole_and_idempotently(dbs):
         write_to_source(conn, listening)
     report = load_main(dbs)
     track_plays = [p for p in listening.plays if p.track_id]
-    assert report.plays_loaded == len(track_plays)
+    episodes = [p for p in listening.plays if p.episode]
+    assert len(episodes) > 0 and len(track_plays) + len(episodes) == len(listening.plays)
+    assert report.plays_loaded == len(listening.plays)  # podcast episodes are facts too
     assert report.users_changed == 3 and report.tracks_changed == len(listening.tracks)
     before = checksums(dbs)
-    assert before["fact_play"][0] == len(track_plays)
+    assert before["fact_play"][0] == len(listening.plays)
     again = load_main(dbs)
     assert again.load_id is None and again.plays_loaded == 0
     assert checksums(dbs) == before
@@ -43,8 +45,16 @@ def test_generated_listening_loads_whole_and_idempotently(dbs):
         streams, short = conn.execute(
             "SELECT count(*) FILTER (WHERE is_stream), count(*) FILTER (WHERE ms_played < 30000) "
             "FROM fact_play").fetchone()
-    assert streams == sum(p.ms_played >= 30_000 for p in track_plays)
+        shows = dict(conn.execute("SELECT name, show_id FROM dim_show").fetchall())
+        episode_facts = conn.execute(
+            "SELECT e.name, s.name, f.ms_played, f.is_stream, f.track_id FROM fact_play f "
+            "JOIN dim_episode e USING (episode_id) JOIN dim_show s ON s.show_id = f.show_id AND s.show_id = e.show_id "
+            "WHERE f.content_type = 'episode'").fetchall()
+    assert streams == sum(p.ms_played >= 30_000 for p in track_plays)  # an episode is never a stream
     assert short > 0
+    assert sorted(episode_facts) == sorted((p.episode[1], p.episode[2], p.ms_played, False, None) for p in episodes)
+    assert set(shows) == {p.episode[2] for p in episodes}
+    assert all(show_id.startswith("sur:show:") for show_id in shows.values())
 
 
 def test_album_track_lists_are_copied_once_each_and_only_the_new_ones_are_read(dbs):

@@ -5,7 +5,8 @@ from warehouse import migrate
 from warehouse.catalog import STATISTICS
 from warehouse.db import connect, connect_owner
 
-EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_album_track", "dim_artist", "fact_play"}
+EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_album_track", "dim_artist", "dim_show", "dim_episode",
+                 "fact_play"}
 
 
 def tables(conn, schema):

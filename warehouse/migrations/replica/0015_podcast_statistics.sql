@@ -1,0 +1,1 @@
+../main/0025_podcast_statistics.sql
