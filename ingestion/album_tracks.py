@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import psycopg
 import spotipy
 
-from ingestion.answers import INT_MAX, Refused, integer, text
+from ingestion.answers import INT_MAX, Refused, integer, page_items, text
 from ingestion.bounds import MS_PLAYED_MAX
 from ingestion.enrichment_queue import MAX_ATTEMPTS, record_failures
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
@@ -116,15 +116,7 @@ def fetch_track_list(api: SpotifyApi, album_id: str, report: TrackListReport | N
         elif page_total != total:
             raise TrackListRefused(album_id, "total", f"changed between pages: {total}, then {page_total} "
                                                       f"(page at offset {offset})")
-        items = page["items"]
-        if not isinstance(items, list):
-            raise TrackListRefused(album_id, "items", f"must be a list, got {type(items).__name__}")
-        if not items:
-            raise TrackListRefused(album_id, "items", f"is empty at offset {offset}, before the {total} tracks "
-                                                      "of `total`")
-        if len(items) > PAGE or offset + len(items) > total:
-            raise TrackListRefused(album_id, "items", f"holds more tracks than asked or than `total` ({total}): "
-                                                      f"{len(items)} at offset {offset}")
+        items = page_items(TrackListRefused, album_id, page, offset, total, PAGE, "tracks")
         for index, item in enumerate(items, offset):
             row = track_row(album_id, index, item)
             if (row[1], row[2]) in places:

@@ -40,3 +40,18 @@ def text(refused: type[Refused], subject: str, name: str, value, empty_ok: bool 
     except OutOfBounds as exc:
         raise refused(subject, name, str(exc).removeprefix(f"{name} ")) from None
     return value
+
+
+def page_items(refused: type[Refused], subject: str, page: dict, offset: int, total: int, asked: int,
+               unit: str) -> list:
+    """The `items` of one page of a paged list (asked at `offset`, `asked` a page, `total` in all; `unit`
+    names them): a non-empty list, no longer than asked, and not past `total`."""
+    items = page.get("items")
+    if not isinstance(items, list):
+        raise refused(subject, "items", f"must be a list, got {type(items).__name__}")
+    if not items:
+        raise refused(subject, "items", f"is empty at offset {offset}, before the {total} {unit} of `total`")
+    if len(items) > asked or offset + len(items) > total:
+        raise refused(subject, "items", f"holds more {unit} than asked or than `total` ({total}): "
+                                        f"{len(items)} at offset {offset}")
+    return items

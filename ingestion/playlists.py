@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import spotipy
 
-from ingestion.answers import Refused, integer, text
+from ingestion.answers import Refused, integer, page_items, text
 from ingestion.enrich import store_items
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
@@ -200,15 +200,7 @@ def fetch_items(api: SpotifyApi, playlist_id: str, total: int, report: PlaylistR
         page_total = _integer(playlist_id, "total", page.get("total"), 0, MAX_ITEMS)
         if page_total != total:
             raise PlaylistRefused(playlist_id, "total", f"changed: {total}, then {page_total} (page at offset {seen})")
-        items = page.get("items")
-        if not isinstance(items, list):
-            raise PlaylistRefused(playlist_id, "items", f"must be a list, got {type(items).__name__}")
-        if not items:
-            raise PlaylistRefused(playlist_id, "items", f"is empty at offset {seen}, before the {total} entries "
-                                                        "of `total`")
-        if len(items) > PAGE or seen + len(items) > total:
-            raise PlaylistRefused(playlist_id, "items", f"holds more entries than asked or than `total` ({total}): "
-                                                        f"{len(items)} at offset {seen}")
+        items = page_items(PlaylistRefused, playlist_id, page, seen, total, PAGE, "entries")
         for index, entry in enumerate(items, seen):
             found = entry_row(playlist_id, index, entry)
             if found:
