@@ -7,6 +7,7 @@ carries the forking parent's peak (a bench holding generated plays) over into it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import shutil
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fake_spotify.generate import Listening
 from operations.postgres import Cluster, free_port
 from warehouse.settings import Settings
 
@@ -27,6 +29,14 @@ PEAK = ("import runpy, sys\nsys.argv = ['ingestion', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('ingestion', run_name='__main__')\n"
         "finally:\n    print('peak_rss_kb=' + next(line.split()[1] for line in open('/proc/self/status') "
         "if line.startswith('VmHWM')), file=sys.stderr)")
+
+
+def as_one_listener(listening: Listening, plays: int) -> Listening:
+    """The first `plays` plays of every generated listener as plays of the first one (one listener plays at
+    most ~160 a day: a long history of one needs several listeners' plays)."""
+    user = listening.users[0]
+    return dataclasses.replace(listening, users=[user], plays=[
+        dataclasses.replace(play, user_id=user.user_id) for play in listening.plays[:plays]])
 
 
 @dataclass

@@ -17,7 +17,6 @@ Stops the cluster.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import bench_clusters, run_ingestion  # noqa: E402
+from bench.measure import as_one_listener, bench_clusters, run_ingestion  # noqa: E402
 from fake_spotify.generate import generate, write_extended_export, write_lastfm_export  # noqa: E402
 
 
@@ -42,9 +41,7 @@ def main() -> None:
         plays = int(args.scrobbles / 0.9)
         listening = generate(args.seed, users=1 + plays // 200_000, days=3650,
                              plays_per_day=min(160.0, plays / 3650 * 2))
-        user = listening.users[0]
-        listening = dataclasses.replace(listening, users=[user], plays=[
-            dataclasses.replace(play, user_id=user.user_id) for play in listening.plays[:plays]])
+        listening = as_one_listener(listening, plays)
         (scrobbles,) = write_lastfm_export(listening, root / "lastfm")
         spotify = write_extended_export(listening, root / "spotify")
         lines = sum(1 for _ in scrobbles.open())

@@ -12,7 +12,6 @@ prints wall time, the child's CPU time and peak RSS, and the zip's size. Stops t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import bench_clusters, run_ingestion  # noqa: E402
+from bench.measure import as_one_listener, bench_clusters, run_ingestion  # noqa: E402
 from fake_spotify.generate import generate, write_to_source  # noqa: E402
 from star_schema.load import load_main  # noqa: E402
 from warehouse.db import connect  # noqa: E402
@@ -39,10 +38,8 @@ def main() -> None:
         # One listener plays at most ~160 a day in ten years: several listeners' plays become one's.
         listening = generate(args.seed, users=-(-args.plays // 400_000), days=3650,
                              plays_per_day=min(160.0, args.plays / 3650 * 1.3))
-        user = listening.users[0]
-        listening = dataclasses.replace(listening, users=[user], plays=[
-            dataclasses.replace(play, user_id=user.user_id) for play in listening.plays[:args.plays]])
-        user_id = user.user_id
+        listening = as_one_listener(listening, args.plays)
+        user_id = listening.users[0].user_id
         with connect("source", settings) as conn:
             write_to_source(conn, listening)
         print(f"generated and stored {len(listening.plays):,} plays in {time.perf_counter() - started:.1f} s")
