@@ -189,7 +189,7 @@ def fill(conn: psycopg.Connection, users: int, seed: int) -> dict[str, int]:
                 time_ranks = rng.sample(range(1, len(picks) + 1), len(picks))
                 named = {"tr": lambda p: (f"al{p % N_ALBUMS:05d}", f"ar{p % N_ARTISTS:05d}"),
                          "al": lambda p: (f"ar{p % N_ARTISTS:05d}",), "ar": lambda p: ()}[prefix]
-                after = {"tr": lambda row: (rng.random() / 3,),  # skip_rate
+                after = {"tr": lambda row: (rng.random() / 3, row[0], [row[0]]),  # skip_rate, its recording
                          "ar": lambda row, _start=start: (int(row[-2] == 1), 1 + row[-2] % 9, _start,
                                                           _start + timedelta(days=row[-2] % 9),
                                                           spread_over(row[1], 24), spread_over(row[1], 7)),

@@ -27,8 +27,9 @@ _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigi
           "timestamp with time zone": "TIMESTAMPTZ"}
 
 STAR = {  # what the reference reads of main
-    "fact_play": "SELECT play_id, user_id, content_type, track_id, episode_id, show_id, played_at, started_at, "
-                 "ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_month FROM fact_play "
+    "fact_play": "SELECT play_id, user_id, content_type, track_id, recording_id, episode_id, show_id, played_at, "
+                 "started_at, ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_month "
+                 "FROM fact_play "
                  "WHERE NOT excluded",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
@@ -115,7 +116,7 @@ SELECT * FROM {_per_period("(SELECT user_id, local_date, episode_id, show_id, ms
 WHERE EXISTS (SELECT 1 FROM periods p WHERE p.user_id = l.user_id AND p.period = l.period);
 
 CREATE OR REPLACE TEMP TABLE ordered AS
-SELECT user_id, play_id, track_id, artist_id, played_at, started_at, ms_played, local_date,
+SELECT user_id, play_id, track_id, recording_id, artist_id, played_at, started_at, ms_played, local_date,
        row_number() OVER w AS pos,
        (epoch_us(started_at) - epoch_us(lag(played_at) OVER w)) // 1000 AS gap_before_ms,  -- NULL: first
        (epoch_us(lead(started_at) OVER w) - epoch_us(played_at)) // 1000 AS gap_after_ms   -- NULL: last
@@ -129,12 +130,29 @@ WITH marked AS (
     FROM ordered
 ), grouped AS (
     SELECT user_id, session_no, arg_min(started_at, pos) AS session_start, arg_max(played_at, pos) AS session_end,
-           count(*) AS streams, count(DISTINCT track_id) AS distinct_tracks, sum(ms_played) AS listening_ms
+           count(*) AS streams, count(DISTINCT recording_id) AS distinct_tracks, sum(ms_played) AS listening_ms
     FROM marked GROUP BY ALL
 )
 SELECT g.*, epoch_ms(g.session_start) AS session_id, timezone(u.timezone, g.session_start)::DATE AS local_date,
        (epoch_us(g.session_end) - epoch_us(g.session_start)) // 1000 AS length_ms
 FROM grouped g JOIN dim_user u USING (user_id);
+
+-- Each recording streamed in each period, shown by its track with the most streams, then listening time, then
+-- the lowest id, and its editions in that order.
+CREATE OR REPLACE TEMP TABLE recordings AS
+WITH editions AS (
+    SELECT *, row_number() OVER (PARTITION BY user_id, period, recording_id
+                                 ORDER BY streams DESC, listening_ms DESC, track_id) AS n
+    FROM (SELECT user_id, period, recording_id, track_id, album_id, artist_id, count(*) AS streams,
+                 sum(ms_played) AS listening_ms, min(played_at) AS first_played_at, max(played_at) AS last_played_at
+          FROM ps GROUP BY ALL)
+)
+SELECT e.user_id, e.period, e.recording_id, s.track_id, s.album_id, s.artist_id, sum(e.streams) AS streams,
+       sum(e.listening_ms) AS listening_ms, min(e.first_played_at) AS first_played_at,
+       max(e.last_played_at) AS last_played_at, list(e.track_id ORDER BY e.n) AS editions
+FROM editions e JOIN editions s ON s.user_id = e.user_id AND s.period = e.period
+                               AND s.recording_id = e.recording_id AND s.n = 1
+GROUP BY e.user_id, e.period, e.recording_id, s.track_id, s.album_id, s.artist_id;
 """
 
 
@@ -195,23 +213,29 @@ _PROFILE = {
 
 
 def _shared(column: str) -> str:
-    """CTE shared_<column> (after `pairs`): per pair of users sharing an artist (track) in the period, the sum over
-    the shared ones of the smaller of the two shares of the period's streams, how many, the 10 first by that
-    smaller share descending then id, and for each of those the user whose first stream of it in the period came
-    first (NULL on the same instant)."""
-    return f"""shares_{column} AS (
-    SELECT user_id, period, {column} AS item, count(*) / any_value(total) AS share,
+    """CTE shared_<column> (after `pairs`): per pair of users sharing an artist (recording) in the period, the sum
+    over the shared ones of the smaller of the two shares of the period's streams, how many, the 10 first by that
+    smaller share descending then id (named by the artist, or the lower of the users' shown editions), and for
+    each of those the user whose first stream of it in the period came first (NULL on the same instant)."""
+    shares = (f"""SELECT user_id, period, {column} AS item, {column} AS shown, count(*) / any_value(total) AS share,
            min(played_at) AS first_played_at
-    FROM ps JOIN periods USING (user_id, period) WHERE {column} IS NOT NULL GROUP BY user_id, period, {column}
+    FROM ps JOIN periods USING (user_id, period) WHERE {column} IS NOT NULL GROUP BY user_id, period, {column}"""
+              if column != "recording_id" else
+              """SELECT user_id, period, recording_id AS item, track_id AS shown, streams / total AS share,
+           first_played_at FROM recordings JOIN periods USING (user_id, period)""")
+    return f"""shares_{column} AS (
+    {shares}
 ), both_{column} AS (
-    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.share, b.share) AS share,
+    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.shown, b.shown) AS shown,
+           least(a.share, b.share) AS share,
            CASE WHEN a.first_played_at < b.first_played_at THEN p.user_id
                 WHEN b.first_played_at < a.first_played_at THEN p.other_user_id END AS first_by
     FROM pairs p JOIN shares_{column} a ON a.user_id = p.user_id AND a.period = p.period
     JOIN shares_{column} b ON b.user_id = p.other_user_id AND b.period = p.period AND b.item = a.item
 ), shared_{column} AS (
     SELECT user_id, period, other_user_id, sum(share ORDER BY item) AS overlap, count(*) AS shared,
-           list(item ORDER BY share DESC, item)[1:10] AS top, list(first_by ORDER BY share DESC, item)[1:10] AS first_by
+           list(shown ORDER BY share DESC, item)[1:10] AS top,
+           list(first_by ORDER BY share DESC, item)[1:10] AS first_by
     FROM both_{column} GROUP BY ALL
 )"""
 
@@ -232,7 +256,7 @@ QUERIES = {
     "overview": f"""
 WITH totals AS (
     SELECT user_id, period, count(*) AS streams, sum(ms_played) AS listening_ms,
-           count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists,
+           count(DISTINCT recording_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists,
            count(DISTINCT album_id) AS distinct_albums, count(DISTINCT local_date) AS active_days,
            min(played_at) AS first_played_at, max(played_at) AS last_played_at, avg(popularity) AS mainstream_score,
            min(local_date) AS first_stream_day, max(local_date) AS last_stream_day
@@ -244,7 +268,7 @@ WITH totals AS (
     SELECT 'artist' AS kind, user_id, arg_min(local_date, pos) AS local_date
     FROM ordered WHERE artist_id IS NOT NULL GROUP BY user_id, artist_id
     UNION ALL
-    SELECT 'track', user_id, arg_min(local_date, pos) FROM ordered GROUP BY user_id, track_id
+    SELECT 'track', user_id, arg_min(local_date, pos) FROM ordered GROUP BY user_id, recording_id
 ), firsts AS (
     SELECT kind, user_id, period, count(*) AS n FROM {_per_period("first_streams")} GROUP BY ALL
 ), streaks AS (  -- runs of consecutive local dates with a stream: date - (its position) is the run's anchor
@@ -292,7 +316,12 @@ SELECT user_id, period, rank, episode_id, show_id, listens, listening_ms FROM (
                AS rank
     FROM pl GROUP BY user_id, period, episode_id, show_id)
 WHERE rank <= 50""",
-    "top_tracks": _top("track_id"),
+    "top_tracks": """
+SELECT user_id, period, rank, track_id, streams, listening_ms FROM (
+    SELECT *, row_number() OVER (PARTITION BY user_id, period ORDER BY streams DESC, listening_ms DESC, track_id)
+        AS rank
+    FROM recordings)
+WHERE rank <= 50""",
     "top_artists": _top("artist_id"),
     "top_albums": _top("album_id"),
     "hour_of_day": """
@@ -304,7 +333,7 @@ FROM periods p CROSS JOIN (SELECT range::SMALLINT AS hour FROM range(24)) h
 LEFT JOIN counted n USING (user_id, period, hour)""",
     "day_of_week": """
 WITH counted AS (SELECT user_id, period, local_dow AS day_of_week, count(*) AS streams,
-                        count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
+                        count(DISTINCT recording_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
                  FROM ps GROUP BY ALL)
 SELECT p.user_id, p.period, d.day_of_week, coalesce(n.streams, 0) AS streams,
        coalesce(n.distinct_tracks, 0) AS distinct_tracks, coalesce(n.distinct_artists, 0) AS distinct_artists,
@@ -394,11 +423,16 @@ UNION ALL
 SELECT p.user_id, p.period, 'unknown', NULL, p.total - coalesce(k.n, 0), (p.total - coalesce(k.n, 0)) / p.total
 FROM periods p LEFT JOIN known k USING (user_id, period)""",
     "track_ranking": f"""
-WITH skips AS (SELECT user_id, period, track_id, avg(skipped::INT) AS skip_rate
+WITH skips AS (SELECT user_id, period, recording_id, avg(skipped::INT) AS skip_rate
                FROM {_per_period("plays")} WHERE skipped IS NOT NULL GROUP BY ALL)
-SELECT r.*, s.skip_rate
-FROM ({_ranking("track_id", {"album_id": "album_id", "artist_id": "artist_id"})}) r
-LEFT JOIN skips s USING (user_id, period, track_id)""",
+SELECT r.user_id, r.period, r.track_id, r.album_id, r.artist_id, r.streams, r.listening_ms,
+       r.streams / p.total AS share, r.first_played_at, r.last_played_at,
+       row_number() OVER (PARTITION BY r.user_id, r.period ORDER BY r.streams DESC, r.listening_ms DESC, r.track_id)
+           AS rank,
+       row_number() OVER (PARTITION BY r.user_id, r.period ORDER BY r.listening_ms DESC, r.streams DESC, r.track_id)
+           AS time_rank,
+       s.skip_rate, r.recording_id, r.editions
+FROM recordings r JOIN periods p USING (user_id, period) LEFT JOIN skips s USING (user_id, period, recording_id)""",
     "artist_ranking": f"""
 WITH runs AS ({_RUNS}),
 longest AS (SELECT user_id, period, artist_id, max(days) AS longest_streak,
@@ -417,13 +451,13 @@ WITH pairs AS (
     FROM periods a JOIN periods b ON b.period = a.period AND b.user_id <> a.user_id
     WHERE a.user_id IN (SELECT user_id FROM dim_user WHERE compare_consent)
       AND b.user_id IN (SELECT user_id FROM dim_user WHERE compare_consent)
-), {_shared("artist_id")}, {_shared("track_id")}
+), {_shared("artist_id")}, {_shared("recording_id")}
 SELECT p.user_id, p.period, p.other_user_id, coalesce(a.overlap, 0.0) AS overlap,
        coalesce(a.shared, 0) AS shared_artists, coalesce(t.shared, 0) AS shared_tracks,
        coalesce(a.top, []::VARCHAR[]) AS top_shared_artists, coalesce(t.top, []::VARCHAR[]) AS top_shared_tracks,
        coalesce(a.first_by, []::VARCHAR[]) AS first_streamed_by
 FROM pairs p LEFT JOIN shared_artist_id a USING (user_id, period, other_user_id)
-LEFT JOIN shared_track_id t USING (user_id, period, other_user_id)""",
+LEFT JOIN shared_recording_id t USING (user_id, period, other_user_id)""",
 }
 assert set(QUERIES) == set(STATISTICS)
 

@@ -218,15 +218,23 @@ ENTITY_TOP = 10  # an artist's top tracks and albums
 ALBUM_TRACKS = 500  # an album's tracks streamed, and of its track list, at most
 
 
+def _is_item(kind: str, row: str = "t") -> str:
+    """SQL: whether the `kind`_ranking row `row` is the item's. A track's row is its recording's, shown by its
+    most streamed edition (docs/metrics.md, "One song across editions"): the row whose editions hold it."""
+    if kind == "track":
+        return f"{row}.editions @> ARRAY[%(item)s]::text[]"
+    return f"{row}.{kind}_id = %(item)s"
+
+
 def _entity_ranking(kind: str) -> str:
     return (f"(SELECT row_to_json(t) FROM analytics.{kind}_ranking t WHERE t.user_id = %(user)s "
-            f"AND t.period = %(period)s AND t.{kind}_id = %(item)s)")
+            f"AND t.period = %(period)s AND {_is_item(kind)})")
 
 
 def _entity_months(kind: str) -> str:
     """The item's streams, listening time and rank in every month of the user's history that has it."""
     return _panel("t.period, t.streams, t.listening_ms, t.rank", f"analytics.{kind}_ranking",
-                  where=f"t.user_id = %(user)s AND t.{kind}_id = %(item)s AND length(t.period) = 7",
+                  where=f"t.user_id = %(user)s AND {_is_item(kind)} AND length(t.period) = 7",
                   order="t.period")
 
 
@@ -262,7 +270,7 @@ _ENTITY_PARTS: dict[str, dict[str, str]] = {
             "t.disc_number, t.track_number, t.track_id, t.name, t.duration_ms, r.streams, r.listening_ms",
             "dim_album_track", where="t.album_id = %(item)s", order="t.disc_number, t.track_number",
             joins=" LEFT JOIN LATERAL (SELECT streams, listening_ms FROM analytics.track_ranking WHERE "
-                  "user_id = %(user)s AND period = %(period)s AND track_id = t.track_id LIMIT 1) r ON true",
+                  "user_id = %(user)s AND period = %(period)s AND editions @> ARRAY[t.track_id] LIMIT 1) r ON true",
             limit=ALBUM_TRACKS),
     },
     "track": {
@@ -273,12 +281,19 @@ _ENTITY_PARTS: dict[str, dict[str, str]] = {
                  "LEFT JOIN dim_artist ar ON ar.artist_id = tr.primary_artist_id WHERE tr.track_id = %(item)s) d)",
         "ranking": _entity_ranking("track"),
         "months": _entity_months("track"),
+        # the recording's editions streamed in the period, the shown one first (the row's `editions`)
+        "editions": "(SELECT coalesce(json_agg(json_build_object('track_id', e.track_id, 'name', tr.name, "
+                    "'album_id', tr.album_id, 'album', al.name) ORDER BY e.n), '[]'::json) "
+                    "FROM analytics.track_ranking t CROSS JOIN unnest(t.editions) WITH ORDINALITY e (track_id, n) "
+                    "LEFT JOIN dim_track tr ON tr.track_id = e.track_id "
+                    "LEFT JOIN dim_album al ON al.album_id = tr.album_id "
+                    f"WHERE t.user_id = %(user)s AND t.period = %(period)s AND {_is_item('track')})",
     },
 }
 _ENTITY_QUERIES: dict[str, str] = {
-    kind: "SELECT EXISTS (SELECT 1 FROM analytics.{0}_ranking WHERE user_id = %(user)s AND period = 'all' "
-          "AND {0}_id = %(item)s) AS streamed, json_build_object({1})::text AS json".format(
-              kind, ", ".join(f"'{name}', {part}" for name, part in parts.items()))
+    kind: f"SELECT EXISTS (SELECT 1 FROM analytics.{kind}_ranking t WHERE t.user_id = %(user)s "
+          f"AND t.period = 'all' AND {_is_item(kind)}) AS streamed, json_build_object("
+          + ", ".join(f"'{name}', {part}" for name, part in parts.items()) + ")::text AS json"
     for kind, parts in _ENTITY_PARTS.items()
 }
 

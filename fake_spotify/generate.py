@@ -197,7 +197,22 @@ def _make_catalog(rng: random.Random, n_artists: int):
                 )
                 tracks.append(track)
                 album.track_ids.append(track.track_id)
+    _release_singles_again(albums, tracks)
     return artists, albums, tracks
+
+
+def _release_singles_again(albums: list[Album], tracks: list[Track]) -> None:
+    """A single's first track comes out again on its artist's first album: the album's first track has the
+    single's ISRC (one recording, two editions: docs/metrics.md, "One song across editions"). No random draw,
+    so the rest of the catalog is as before."""
+    by_id = {track.track_id: track for track in tracks}
+    first_album: dict[str, Album] = {}
+    for album in albums:
+        if album.album_type != "single":
+            first_album.setdefault(album.artist_ids[0], album)
+    for album in albums:
+        if album.album_type == "single" and album.artist_ids[0] in first_album:
+            by_id[first_album[album.artist_ids[0]].track_ids[0]].isrc = by_id[album.track_ids[0]].isrc
 
 
 def generate(seed: int, users: int, days: int, end: date = DEFAULT_END,

@@ -3,7 +3,9 @@ among them —, what counts: exclusion rules and deleting plays, share links),
 `POST /account/settings`, `POST /account/share-links` and `POST /account/share-links/<id>/revoke`,
 `POST /account/exclusions`, `POST /account/exclusions/<id>/remove`, `POST /account/plays/delete`
 (`/account?day=YYYY-MM-DD` lists that local day's plays to pick from), `POST /account/playlists` and
-`POST /account/playlists/<id>/remove` (playlists, ingestion/playlists.py: fetched by the user's next poll), and
+`POST /account/playlists/<id>/remove` (playlists, ingestion/playlists.py: fetched by the user's next poll),
+`POST /account/recording-rules` and `POST /account/recording-rules/<id>/remove` (one song across editions,
+ingestion/editions.py), and
 `/account/export?format=csv|json|parquet` (the takeout zip of ingestion/takeout.py).
 
 Without a login the page sends the browser to `/`; the forms answer 401 (403 without
@@ -20,6 +22,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from flask_endpoint.users import find_user, latest_run, play_count, save_settings
 from ingestion.deletions import delete_plays, list_deletions, plays_of_day
+from ingestion.editions import add_recording_rule, list_recording_rules, remove_recording_rule
 from ingestion.exclusions import RuleError, add_rule, list_rules, remove_rule
 from ingestion.playlists import PlaylistError, add_playlist, list_playlists, remove_playlist
 from ingestion.takeout import FORMATS, export_user
@@ -50,7 +53,7 @@ def page():
             return redirect(url_for("login.index"))
         last_run, total = latest_run(conn, user.user_id), play_count(conn, user.user_id)
         rules, deletions = list_rules(conn, user.user_id), list_deletions(conn, user.user_id)
-        playlists = list_playlists(conn, user.user_id)
+        playlists, recording_rules = list_playlists(conn, user.user_id), list_recording_rules(conn, user.user_id)
         day, day_plays = request.args.get("day", "").strip(), None
         if day:
             try:
@@ -59,6 +62,7 @@ def page():
                 return _not_saved(f"Day: {exc}.")
     return render_template("account.html", user=user, last_run=last_run, total=total,
                            rules=rules, deletions=deletions, day=day, day_plays=day_plays, playlists=playlists,
+                           recording_rules=recording_rules,
                            links=share_links.list_share_links(settings, user.user_id),
                            new_link=session.pop("new_share_token", None),
                            default_timezone=settings.default_timezone)
@@ -106,46 +110,62 @@ def revoke_link(link_id: str):
     return redirect(url_for("account.page"))
 
 
-@bp.post("/account/exclusions")
-def add_exclusion():
+def _own_change(change, refused: type[Exception], not_done: str):
+    """Run `change(conn, user_id)` for the logged-in user in one source transaction; a `refused` error answers
+    400 with `not_done` and the reason."""
     user_id = _logged_in_user_id()
-    form = request.form
     try:
         with connect("source", current_app.config["SETTINGS"]) as conn:
-            add_rule(conn, user_id, form.get("kind", ""), user_id, target=form.get("target"),
-                     local_from=form.get("from"), local_to=form.get("to") or form.get("from"))
-    except RuleError as exc:
-        return _not_saved(f"Rule not added: {exc}.")
+            change(conn, user_id)
+    except refused as exc:
+        return _not_saved(f"{not_done}: {exc}.")
     return redirect(url_for("account.page"))
+
+
+def _remove_own(remove, key, what: str):
+    """Remove the logged-in user's `key` with `remove(conn, user_id, key)`; 404 when it is not theirs."""
+    user_id = _logged_in_user_id()
+    with connect("source", current_app.config["SETTINGS"]) as conn:
+        if not remove(conn, user_id, key):
+            abort(404, f"no such {what} of yours")
+    return redirect(url_for("account.page"))
+
+
+@bp.post("/account/exclusions")
+def add_exclusion():
+    form = request.form
+    return _own_change(lambda conn, user_id: add_rule(
+        conn, user_id, form.get("kind", ""), user_id, target=form.get("target"), local_from=form.get("from"),
+        local_to=form.get("to") or form.get("from")), RuleError, "Rule not added")
 
 
 @bp.post("/account/exclusions/<int:rule_id>/remove")
 def remove_exclusion(rule_id: int):
-    user_id = _logged_in_user_id()
-    with connect("source", current_app.config["SETTINGS"]) as conn:
-        if not remove_rule(conn, user_id, rule_id):
-            abort(404, "no such rule of yours")
-    return redirect(url_for("account.page"))
+    return _remove_own(remove_rule, rule_id, "rule")
+
+
+@bp.post("/account/recording-rules")
+def add_recording_rule_form():
+    form = request.form
+    return _own_change(lambda conn, user_id: add_recording_rule(
+        conn, user_id, form.get("kind", ""), form.get("track", ""), user_id, form.get("into", "").strip() or None),
+        RuleError, "Rule not added")
+
+
+@bp.post("/account/recording-rules/<int:rule_id>/remove")
+def remove_recording_rule_form(rule_id: int):
+    return _remove_own(remove_recording_rule, rule_id, "rule")
 
 
 @bp.post("/account/playlists")
 def add_playlist_form():
-    user_id = _logged_in_user_id()
-    try:
-        with connect("source", current_app.config["SETTINGS"]) as conn:
-            add_playlist(conn, user_id, request.form.get("playlist", ""))
-    except PlaylistError as exc:
-        return _not_saved(f"Playlist not added: {exc}.")
-    return redirect(url_for("account.page"))
+    return _own_change(lambda conn, user_id: add_playlist(conn, user_id, request.form.get("playlist", "")),
+                       PlaylistError, "Playlist not added")
 
 
 @bp.post("/account/playlists/<playlist_id>/remove")
 def remove_playlist_form(playlist_id: str):
-    user_id = _logged_in_user_id()
-    with connect("source", current_app.config["SETTINGS"]) as conn:
-        if not remove_playlist(conn, user_id, playlist_id):
-            abort(404, "no such playlist of yours")
-    return redirect(url_for("account.page"))
+    return _remove_own(remove_playlist, playlist_id, "playlist")
 
 
 @bp.post("/account/plays/delete")

@@ -5,6 +5,8 @@ rules and deletions of plays (`ingestion.your_data`).
 `python -m ingestion export --user ID --format csv|json|parquet [--out PATH]`: the user's plays and statistics
 in one zip (`ingestion.takeout`, `ingestion.your_data`).
 `python -m ingestion playlists add|remove|list|refresh --user ID ...`: the user's playlists (`ingestion.playlists`).
+`python -m ingestion editions split|merge|remove|list --user ID ...`: one song across editions, by hand
+(`ingestion.editions`).
 
 --skip-invalid skips records the source gate would refuse, counted in the report;
 by default they refuse the import.
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from ingestion.your_data import playlists_main
 
         return playlists_main(argv[1:])
+    if argv[:1] == ["editions"]:
+        from ingestion.your_data import editions_main
+
+        return editions_main(argv[1:])
     if argv[:1] == ["export"]:
         from ingestion.your_data import export_main
 
@@ -55,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ingestion import PATH... --user ID | python -m ingestion poll [--until-enriched] "
               "| python -m ingestion exclude add|remove|list ... | python -m ingestion delete-plays ... "
               "| python -m ingestion export --user ID --format csv|json|parquet "
-              "| python -m ingestion playlists add|remove|list|refresh --user ID ...",
+              "| python -m ingestion playlists add|remove|list|refresh --user ID ... "
+              "| python -m ingestion editions split|merge|remove|list --user ID ...",
               file=sys.stderr)
         return 2
     return import_main(argv[1:])

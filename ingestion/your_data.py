@@ -1,8 +1,8 @@
-"""`python -m ingestion exclude add|remove|list`, `python -m ingestion delete-plays`, `python -m ingestion export`
-and `python -m ingestion playlists`: a user's exclusion rules (`ingestion.exclusions`), deletions of plays
-(`ingestion.deletions`), takeout (`ingestion.takeout`) and playlists (`ingestion.playlists`) from the command
-line, as the account page makes them. The next `make etl` applies rules
-and deletions.
+"""`python -m ingestion exclude add|remove|list`, `python -m ingestion delete-plays`, `python -m ingestion export`,
+`python -m ingestion playlists` and `python -m ingestion editions`: a user's exclusion rules
+(`ingestion.exclusions`), deletions of plays (`ingestion.deletions`), takeout (`ingestion.takeout`), playlists
+(`ingestion.playlists`) and recording rules (`ingestion.editions`) from the command line, as the account page
+makes them. The next `make etl` applies rules and deletions.
 
   python -m ingestion exclude add --user ID --artist LINK|URI|ID   (or --album, --track, --context LINK|URI)
   python -m ingestion exclude add --user ID --from 2024-03-01 [--to 2024-03-02]   (local time; dates inclusive)
@@ -12,6 +12,9 @@ and deletions.
   python -m ingestion export --user ID --format csv|json|parquet [--out PATH]
   python -m ingestion playlists add --user ID LINK|URI|ID   (fetched by the user's next poll, or:)
   python -m ingestion playlists refresh --user ID | list --user ID | remove --user ID PLAYLIST_ID
+  python -m ingestion editions split --user ID TRACK   (the track counts alone, whatever its ISRC)
+  python -m ingestion editions merge --user ID TRACK INTO_TRACK   (counts as the same song as INTO_TRACK)
+  python -m ingestion editions remove --user ID RULE_ID | list --user ID
 
 Exit status: 0 done, 1 refused (the message names the value), 2 bad arguments or settings.
 """
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingestion.deletions import delete_plays
+from ingestion.editions import add_recording_rule, list_recording_rules, remove_recording_rule
 from ingestion.exclusions import ID_KINDS, RuleError, add_rule, list_rules, remove_rule
 from ingestion.playlists import PlaylistError, add_playlist, list_playlists, refresh_playlists, remove_playlist
 from ingestion.spotify_client import SpotifyApi
@@ -85,9 +89,14 @@ def exclude_main(argv: list[str]) -> int:
                 if not remove_rule(conn, args.user, args.rule_id):
                     return f"{args.user} has no rule {args.rule_id}", 1
                 return f"rule {args.rule_id} of {args.user} removed: its plays count again after the next `make etl`", 0
-            return "\n".join(f"{rule.rule_id:>6}  {rule.describe()}  (by {rule.created_by}, "
-                             f"{rule.created_at:%Y-%m-%d %H:%M})" for rule in list_rules(conn, args.user)), 0
+            return _listed(list_rules(conn, args.user)), 0
     return _run(action)
+
+
+def _listed(rules) -> str:
+    """One line per rule: its id, what it does, who made it and when."""
+    return "\n".join(f"{rule.rule_id:>6}  {rule.describe()}  (by {rule.created_by}, {rule.created_at:%Y-%m-%d %H:%M})"
+                     for rule in rules)
 
 
 def delete_main(argv: list[str]) -> int:
@@ -154,4 +163,34 @@ def playlists_main(argv: list[str]) -> int:
             return "\n".join(f"{p['playlist_id']}  {p['status']:<9}  {p['tracks']:>5} tracks  "
                              f"{p['name'] or '(not fetched yet)'}" + (f"  ({p['detail']})" if p["detail"] else "")
                              for p in list_playlists(conn, args.user)), 0
+    return _run(action)
+
+
+def editions_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingestion editions", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    for verb, text in (("split", "count a track alone"), ("merge", "count a track as the same song as another"),
+                       ("remove", "remove a rule"), ("list", "the user's rules")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("--user", required=True)
+        if verb in ("split", "merge"):
+            sub.add_argument("track", metavar="LINK|URI|ID")
+        if verb == "merge":
+            sub.add_argument("into", metavar="INTO_LINK|URI|ID")
+        if verb == "remove":
+            sub.add_argument("rule_id", type=int)
+    args = parser.parse_args(argv)
+
+    def action() -> tuple[str, int]:
+        with connect("source", get_settings()) as conn:
+            if args.verb in ("split", "merge"):
+                rule_id = add_recording_rule(conn, args.user, args.verb, args.track, _who(),
+                                             getattr(args, "into", None))
+                return f"recording rule {rule_id} of {args.user}: applied by the next `make etl`", 0
+            if args.verb == "remove":
+                if not remove_recording_rule(conn, args.user, args.rule_id):
+                    return f"{args.user} has no recording rule {args.rule_id}", 1
+                return f"recording rule {args.rule_id} of {args.user} removed (from the next `make etl` on)", 0
+            return _listed(list_recording_rules(conn, args.user)), 0
     return _run(action)

@@ -24,8 +24,8 @@ from warehouse.catalog import ROLLING_PERIODS
 from warehouse.db import connect
 from warehouse.settings import Settings
 
-PLAY_COLUMNS = ("play_id, user_id, content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, "
-                "is_stream, skipped, local_date, local_hour, local_dow, local_year, local_month")
+PLAY_COLUMNS = ("play_id, user_id, content_type, track_id, recording_id, episode_id, show_id, played_at, started_at, "
+                "ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_year, local_month")
 P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))  # of `fact_play p`
 PLAY_PARTITIONS = 4
 DIMENSIONS = {
@@ -111,12 +111,13 @@ def published_shares_query() -> str:
     # Not a run user's recomputed period: the run has its new shares, or none (a period without streams now).
     own = recomputed_periods("r.period", "o.since")
     return " UNION ALL ".join(
-        f"SELECT r.user_id, r.period, '{kind}' AS kind, r.{kind}_id AS item_id, r.share, r.first_played_at "
-        f"FROM analytics.{kind}_ranking r JOIN dim_user u ON u.user_id = r.user_id AND u.compare_consent "
+        f"SELECT r.user_id, r.period, '{kind}' AS kind, r.{item} AS item_id, r.{kind}_id AS shown, r.share, "
+        f"r.first_played_at FROM analytics.{kind}_ranking r "
+        f"JOIN dim_user u ON u.user_id = r.user_id AND u.compare_consent "
         f"CROSS JOIN (SELECT min(since) AS since FROM analytics_staging.run_users) s "
         f"LEFT JOIN analytics_staging.run_users o ON o.user_id = r.user_id "
         f"WHERE {periods} AND (o.user_id IS NULL OR NOT {own})"
-        for kind in ("artist", "track"))
+        for kind, item in (("artist", "artist_id"), ("track", "recording_id")))
 
 
 def extract(spark: SparkSession, settings: Settings, scope: RunScope) -> dict[str, DataFrame]:

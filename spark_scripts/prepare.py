@@ -34,15 +34,19 @@ Scope = Callable[[DataFrame], DataFrame]
 @dataclass(frozen=True)
 class Tables:
     periods: DataFrame  # the (user_id, period) pairs that have streams
-    tracks: DataFrame   # per (user_id, period, track_id) streamed: streams, listening_ms, first_played_at,
-    #                     last_played_at, weekdays, and the track's facts (album_id, primary_artist_id,
-    #                     duration_ms, explicit, popularity, total_tracks, release_year, genres)
+    tracks: DataFrame   # per (user_id, period, track_id) streamed: recording_id, streams, listening_ms,
+    #                     first_played_at, last_played_at, weekdays, and the track's facts (album_id,
+    #                     primary_artist_id, duration_ms, explicit, popularity, total_tracks, release_year, genres)
+    recordings: DataFrame  # per (user_id, period, recording_id) streamed (docs/metrics.md, "One song across
+    #                        editions"): streams, listening_ms, first_played_at, last_played_at, weekdays, its
+    #                        shown edition (track_id, album_id, primary_artist_id) and `editions` in order
     month_tracks: DataFrame  # the track grain of every month of the run's users (ROLLING null) and of their
     #                          rolling periods' months, with the track's facts
     days: DataFrame     # per (user_id, period, local_date) with streams: streams, listening_ms
     clock: DataFrame    # per (user_id, period, local_dow, local_hour) with streams: streams, listening_ms
     skips: DataFrame    # per (user_id, period): skipped, known
-    track_skips: DataFrame  # per (user_id, period, track_id) with a play whose `skipped` is known: skipped, known
+    track_skips: DataFrame  # per (user_id, period, recording_id) with a play whose `skipped` is known: skipped,
+    #                         known
     gaps: DataFrame     # per (user_id, period, gap_class): gaps
     artist_days: DataFrame  # per (user_id, period, primary_artist_id, local_date) the artist was streamed
     episodes: DataFrame  # per (user_id, period, episode_id, show_id) listened, in a period with streams: listens,
@@ -64,7 +68,7 @@ class Tables:
     @property
     def reused(self) -> tuple[DataFrame, ...]:
         """The frames several statistics read: worth caching for a run."""
-        return self.tracks, self.days, self.clock, self.periods, self.month_tracks
+        return self.tracks, self.recordings, self.days, self.clock, self.periods, self.month_tracks
 
 
 def with_periods(frame: DataFrame, year: str = "local_year", month: str = "local_month") -> DataFrame:
@@ -120,7 +124,8 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
             *[F.max(c).alias(c) for c in maxes], *[F.bit_or(c).alias(c) for c in ors])
 
     month_tracks = grains.tracks.join(F.broadcast(facts), "track_id", "left")
-    by_track = by_period(grains.tracks, ["track_id"], "streams", "listening_ms", mins=("first_played_at",),
+    by_track = by_period(grains.tracks, ["track_id", "recording_id"], "streams", "listening_ms",
+                         mins=("first_played_at",),
                          maxes=("last_played_at",), ors=("weekdays",)).join(F.broadcast(facts), "track_id", "left")
     calendar_sessions = grains.sessions.where(F.col(ROLLING).isNull()).drop(ROLLING)
     session_periods = spread(grains.sessions.withColumn("local_year", F.substring("period", 1, 4))
@@ -129,11 +134,12 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
     return Tables(
         periods=periods,
         tracks=by_track,
+        recordings=recordings(by_track),
         month_tracks=month_tracks,
         days=by_period(grains.days, ["local_date"], "streams", "listening_ms"),
         clock=by_period(grains.clock, ["local_dow", "local_hour"], "streams", "listening_ms"),
         skips=by_period(grains.skips, [], "skipped", "known"),
-        track_skips=by_period(grains.skips, ["track_id"], "skipped", "known"),
+        track_skips=by_period(grains.skips, ["recording_id"], "skipped", "known"),
         gaps=by_period(grains.gaps, ["gap_class"], "gaps"),
         artist_days=_artist_days(month_tracks, in_scope),
         # Podcast listens count in the periods music streams make (docs/metrics.md, "Podcasts").
@@ -146,6 +152,20 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         consenting=consenting,
         published_shares=published_shares,
     )
+
+
+def recordings(tracks: DataFrame) -> DataFrame:
+    """The period's tracks rolled up into their recordings, each shown by its edition with the most streams, then
+    listening time, then the lowest id; `editions` in that order."""
+    order = Window.partitionBy(*KEY, "recording_id").orderBy(F.desc("streams"), F.desc("listening_ms"), "track_id")
+    editions = tracks.withColumn("edition", F.row_number().over(order))
+    shown = F.min_by(F.struct("track_id", "album_id", "primary_artist_id"), "edition")
+    return (editions.groupBy(*KEY, "recording_id")
+            .agg(F.sum("streams").alias("streams"), F.sum("listening_ms").alias("listening_ms"),
+                 F.min("first_played_at").alias("first_played_at"), F.max("last_played_at").alias("last_played_at"),
+                 F.bit_or("weekdays").alias("weekdays"), shown.alias("shown"),
+                 F.array_sort(F.collect_list(F.struct("edition", "track_id"))).getField("track_id").alias("editions"))
+            .select("*", "shown.*").drop("shown"))
 
 
 def _artist_days(month_tracks: DataFrame, in_scope: Scope) -> DataFrame:

@@ -30,12 +30,13 @@ SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_
 
 @dataclass(frozen=True)
 class Grains:
-    tracks: DataFrame    # MONTH, track_id: streams, listening_ms, first_played_at, last_played_at,
+    tracks: DataFrame    # MONTH, track_id, recording_id (docs/metrics.md, "One song across editions"): streams,
+    #                      listening_ms, first_played_at, last_played_at,
     #                      weekdays (bit d-1: streamed on ISO day d), month_days (bit n-1: on day n),
     #                      hour_streams (24 stream counts by local hour), weekday_streams (7, by ISO day)
     days: DataFrame      # MONTH, local_date: streams, listening_ms
     clock: DataFrame     # MONTH, local_dow, local_hour: streams, listening_ms
-    skips: DataFrame     # MONTH, track_id: skipped, known (track plays whose `skipped` is known)
+    skips: DataFrame     # MONTH, track_id, recording_id: skipped, known (track plays whose `skipped` is known)
     gaps: DataFrame      # MONTH, gap_class: gaps (after the month's streams, to the user's next stream)
     episodes: DataFrame  # MONTH, episode_id: show_id, listens, listening_ms, first_played_at, last_played_at
     #                      (podcast listens: episode plays of at least 30 s)
@@ -77,12 +78,13 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tup
     counted = plays.where(~F.col("before"))
     streams = counted.where("is_stream")
     count_ms = (F.count("*").alias("streams"), F.sum("ms_played").alias("listening_ms"))
-    tracks = streams.groupBy(*keys, "track_id").agg(
+    tracks = streams.groupBy(*keys, "track_id", "recording_id").agg(
         *count_ms, F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"),
         F.bit_or(bit("local_dow - 1")).alias("weekdays"),
         F.bit_or(bit("day(local_date) - 1")).alias("month_days"),
         counts_by("local_hour", HOURS).alias("hour_streams"), counts_by("local_dow", ISO_DAYS).alias("weekday_streams"))
-    skips = (counted.where(F.col("skipped").isNotNull() & (F.col("content_type") == "track")).groupBy(*keys, "track_id")
+    skips = (counted.where(F.col("skipped").isNotNull() & (F.col("content_type") == "track"))
+             .groupBy(*keys, "track_id", "recording_id")
              .agg(F.sum(F.col("skipped").cast("long")).alias("skipped"), F.count("*").alias("known")))
     listens = counted.where((F.col("content_type") == "episode") & (F.col("ms_played") >= LISTEN_MS))
     episodes = listens.groupBy(*keys, "episode_id", "show_id").agg(
@@ -149,7 +151,7 @@ def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int, by: li
     # so that equal plays still have one order).
     order = Window.partitionBy("user_id", *by).orderBy("played_at", "started_at", "track_id", "play_id")
     ordered = (
-        streams.select("user_id", *by, "play_id", "track_id", "played_at", "started_at", "ms_played",
+        streams.select("user_id", *by, "play_id", "track_id", "recording_id", "played_at", "started_at", "ms_played",
                        "local_year", "local_month", "before")
         .withColumn("gap_before", _not_negative(millis(F.col("started_at"), F.lag("played_at").over(order))))
         .withColumn("gap_after", _not_negative(millis(F.lead("started_at").over(order), F.col("played_at"))))
@@ -163,7 +165,7 @@ def _sessions_and_gaps(streams: DataFrame, users: DataFrame, gap_ms: int, by: li
         .agg(F.min_by("started_at", position).alias("session_start"),
              F.max_by("played_at", position).alias("session_end"),
              F.count("*").alias("streams"),
-             F.size(F.collect_set("track_id")).alias("distinct_tracks"),
+             F.size(F.collect_set("recording_id")).alias("distinct_tracks"),  # recordings
              F.sum("ms_played").alias("listening_ms"),
              F.bool_or("before").alias("before"))
         .where(~F.col("before"))  # the stored session that the stream before the run's months belongs to

@@ -15,6 +15,9 @@ One run is one transaction on main:
    a user with time rules whose zone changed, or with artist or album rules when
    a track's album or artists changed: their `excluded` flag is evaluated again.
    Plays deleted in source since the last load (`deleted_plays`) are staged too.
+   Recording rules (docs/metrics.md, "One song across editions") are copied whole too; a track fact's
+   `recording_id` is evaluated as it is inserted, and again in main for every play of a user whose
+   recording rules changed or of a track whose ISRC changed (or merged into one).
 3. Upsert the dimensions (the shows and episodes of the staged plays too),
    touching only rows whose values changed; re-derive the
    local-time fields of users whose time zone changed; insert the new facts and
@@ -59,6 +62,7 @@ class LoadReport:
     load_id: int | None  # None when nothing changed
     plays_deleted: int = 0
     users_rules_changed: int = 0  # users whose exclusion rules changed
+    users_recording_rules_changed: int = 0  # users whose recording rules changed
 
     def __str__(self) -> str:
         if self.load_id is None:
@@ -67,7 +71,8 @@ class LoadReport:
             f"load {self.load_id}: {self.plays_loaded} plays new or changed, {self.users_changed} users, "
             f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
             f"{self.artists_changed} artists new or changed, {self.album_track_lists} album track lists, "
-            f"{self.plays_deleted} plays deleted, {self.users_rules_changed} users' exclusion rules changed "
+            f"{self.plays_deleted} plays deleted, {self.users_rules_changed} users' exclusion rules and "
+            f"{self.users_recording_rules_changed} users' recording rules changed "
             f"(source play revisions <= {self.source_max_revision})"
         )
 
@@ -92,14 +97,18 @@ STAGING = {
     "stage_tracks": (
         "track_id text, name text, album_id text, artist_ids text[], duration_ms integer, "
         "explicit boolean, popularity smallint, track_number integer, disc_number integer, "
-        "is_surrogate boolean",
+        "is_surrogate boolean, isrc text",
         "SELECT track_id, name, album_id, artist_ids, duration_ms, explicit, popularity, "
-        "track_number, disc_number, is_surrogate FROM tracks",
+        "track_number, disc_number, is_surrogate, isrc FROM tracks",
     ),
     "stage_listed_albums": ("album_id text", "SELECT DISTINCT album_id FROM album_tracks"),
     "stage_rules": (
         "rule_id bigint, user_id text, kind text, target text, local_from timestamp, local_to timestamp",
         "SELECT rule_id, user_id, kind, target, local_from, local_to FROM exclusion_rules",
+    ),
+    "stage_recording_rules": (
+        "rule_id bigint, user_id text, track_id text, kind text, into_track_id text",
+        "SELECT rule_id, user_id, track_id, kind, into_track_id FROM recording_rules",
     ),
     "stage_deleted": (
         "play_id bigint",
@@ -138,6 +147,9 @@ RULES_CHANGED = f"""
         UNION ALL
         (SELECT {RULE_COLUMNS} FROM etl.exclusion_rules EXCEPT SELECT {RULE_COLUMNS} FROM stage_rules)) d
 """
+RECORDING_RULE_COLUMNS = "rule_id, user_id, track_id, kind, into_track_id"
+RECORDING_RULES_CHANGED = RULES_CHANGED.replace(RULE_COLUMNS, RECORDING_RULE_COLUMNS).replace(
+    "stage_rules", "stage_recording_rules").replace("etl.exclusion_rules", "etl.recording_rules")
 # Users whose unchanged rules may match differently: time rules and a new zone, artist or album rules
 # and a track whose album or artists change in this load.
 RULES_MOVED = """
@@ -166,13 +178,18 @@ UPSERT_ALBUMS = upsert_changed(
     "release_date_precision, substring(release_date from '^(\\d{4})')::smallint, "
     "total_tracks, image_url, is_surrogate FROM stage_albums",
 )
+# An ISRC as main keeps it: upper case; one not shaped as an ISRC is unknown.
+ISRC = "CASE WHEN upper(btrim({0})) ~ '^[A-Z]{{2}}[A-Z0-9]{{3}}[0-9]{{7}}$' THEN upper(btrim({0})) END"
 UPSERT_TRACKS = upsert_changed(
     "dim_track", ["track_id"],
     ["track_id", "name", "album_id", "primary_artist_id", "artist_ids", "duration_ms",
-     "explicit", "popularity", "track_number", "disc_number", "is_surrogate"],
+     "explicit", "popularity", "track_number", "disc_number", "is_surrogate", "isrc"],
     "SELECT track_id, name, album_id, artist_ids[1], artist_ids, duration_ms, explicit, "
-    "popularity, track_number, disc_number, is_surrogate FROM stage_tracks",
+    f"popularity, track_number, disc_number, is_surrogate, {ISRC.format('isrc')} FROM stage_tracks",
 )
+# The tracks whose ISRC this load changes (read before the upsert).
+ISRC_CHANGED = ("SELECT s.track_id FROM stage_tracks s JOIN dim_track d USING (track_id) "
+                f"WHERE d.isrc IS DISTINCT FROM {ISRC.format('s.isrc')}")
 TRACK_LIST_COLUMNS = "album_id, disc_number, track_number, track_id, name, duration_ms"
 NEW_TRACK_LISTS = ("SELECT album_id FROM stage_listed_albums "
                    "EXCEPT SELECT album_id FROM dim_album_track")
@@ -191,26 +208,51 @@ MATCHES_RULE = """EXISTS (
         WHEN 'track' THEN r.target = play.track_id
         WHEN 'context' THEN r.target = play.context_uri
         WHEN 'time' THEN play.lt >= r.local_from AND play.lt < r.local_to END)"""
+# The recording of a track play (`play`: its user, track and the track's `isrc`; docs/metrics.md, "One song
+# across editions"): its user's rule for the track (split: the track alone; merge: the other track's recording
+# as its ISRC and a split make it), else its ISRC, else the track.
+RECORDING = """CASE WHEN play.content_type = 'track' THEN coalesce(
+    (SELECT CASE WHEN x.kind = 'split' THEN x.track_id ELSE coalesce(
+                (SELECT y.track_id FROM etl.recording_rules y
+                 WHERE y.user_id = x.user_id AND y.track_id = x.into_track_id AND y.kind = 'split'),
+                (SELECT 'isrc:' || t.isrc FROM dim_track t WHERE t.track_id = x.into_track_id),
+                x.into_track_id) END
+     FROM etl.recording_rules x WHERE x.user_id = play.user_id AND x.track_id = play.track_id),
+    'isrc:' || play.isrc, play.track_id) END"""
 INSERT_FACTS = f"""
     INSERT INTO fact_play AS f (play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
                            started_at, ms_played, source, is_stream, skipped, local_date, local_hour, local_dow,
-                           local_year, local_month, excluded, load_id)
+                           local_year, local_month, excluded, recording_id, load_id)
     SELECT play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
            played_at - ms_played * interval '1 millisecond', ms_played, source,
            content_type = 'track' AND (source IN ('api', 'lastfm', 'listenbrainz') OR ms_played >= 30000),
-           skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, %(load_id)s
-    FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt
-          FROM stage_plays p JOIN dim_user u USING (user_id)) play
+           skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, {RECORDING}, %(load_id)s
+    FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt, t.isrc
+          FROM stage_plays p JOIN dim_user u USING (user_id) LEFT JOIN dim_track t USING (track_id)) play
     ON CONFLICT (play_id) DO UPDATE SET
         (content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, source, is_stream,
-         skipped, local_date, local_hour, local_dow, local_year, local_month, excluded, load_id) =
+         skipped, local_date, local_hour, local_dow, local_year, local_month, excluded, recording_id, load_id) =
         (excluded.content_type, excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
          excluded.started_at, excluded.ms_played, excluded.source, excluded.is_stream, excluded.skipped,
          excluded.local_date, excluded.local_hour, excluded.local_dow, excluded.local_year, excluded.local_month,
-         excluded.excluded, excluded.load_id)
-    WHERE (f.track_id, f.episode_id, f.show_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded)
+         excluded.excluded, excluded.recording_id, excluded.load_id)
+    WHERE (f.track_id, f.episode_id, f.show_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded,
+           f.recording_id)
           IS DISTINCT FROM (excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
-                            excluded.ms_played, excluded.source, excluded.skipped, excluded.excluded)
+                            excluded.ms_played, excluded.source, excluded.skipped, excluded.excluded,
+                            excluded.recording_id)
+"""
+# The recordings main holds that may have moved: every play of a user whose recording rules changed, of a
+# track whose ISRC changed, or merged into such a track by its user's rule.
+REEVALUATE_RECORDINGS = f"""
+    UPDATE fact_play f SET recording_id = r.recording_id, load_id = %(load_id)s
+    FROM (SELECT play.play_id, {RECORDING} AS recording_id
+          FROM (SELECT p.play_id, p.user_id, p.track_id, p.content_type, t.isrc
+                FROM fact_play p JOIN dim_track t USING (track_id)
+                WHERE p.user_id = ANY(%(users)s) OR p.track_id = ANY(%(tracks)s)
+                   OR EXISTS (SELECT 1 FROM etl.recording_rules x WHERE x.user_id = p.user_id
+                              AND x.track_id = p.track_id AND x.into_track_id = ANY(%(tracks)s))) play) r
+    WHERE f.play_id = r.play_id AND f.recording_id IS DISTINCT FROM r.recording_id
 """
 # The shows and episodes of the staged episode plays, named as their latest staged play names them.
 UPSERT_SHOWS = upsert_changed(
@@ -274,7 +316,7 @@ def _copy(source: psycopg.Connection, main: psycopg.Connection, table: str, colu
 
 def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high: int,
            default_timezone: str) -> tuple[list[str], list[str]]:
-    """Stage source's rows; (the users whose rules changed, the users whose time zone changed)."""
+    """Stage source's rows; (the users whose exclusion rules changed, the users whose time zone changed)."""
     for table, (columns, query) in STAGING.items():
         _copy(source, main, table, columns, query.format(low=low, high=high))
     zone_changed = [user_id for (user_id,) in main.execute(
@@ -336,6 +378,8 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         source.commit()
         _check_staged(main)
 
+        recording_users = [user_id for (user_id,) in main.execute(RECORDING_RULES_CHANGED)]
+        isrc_changed = [track_id for (track_id,) in main.execute(ISRC_CHANGED)]
         counted = [
             _changed(main, upsert, {"default_timezone": settings.default_timezone})
             for upsert in (UPSERT_USERS, UPSERT_ARTISTS, UPSERT_ALBUMS, UPSERT_TRACKS)
@@ -347,24 +391,31 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         if rules_changed:
             main.execute("DELETE FROM etl.exclusion_rules")
             main.execute(f"INSERT INTO etl.exclusion_rules ({RULE_COLUMNS}) SELECT {RULE_COLUMNS} FROM stage_rules")
+        if recording_users:
+            main.execute("DELETE FROM etl.recording_rules")
+            main.execute(f"INSERT INTO etl.recording_rules ({RECORDING_RULE_COLUMNS}) "
+                         f"SELECT {RECORDING_RULE_COLUMNS} FROM stage_recording_rules")
         (load_id,) = main.execute(
             """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
                    users_changed, tracks_changed, albums_changed, artists_changed, dims_updated, album_track_lists,
-                   rules_changed)
-               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
+                   rules_changed, recording_rules_changed)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
             (started, high, max_play_id, users, tracks, albums, artists, dims_updated, track_lists,
-             len(rules_changed)),
+             len(rules_changed), len(recording_users)),
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
+        if recording_users or isrc_changed:
+            plays += main.execute(REEVALUATE_RECORDINGS, {"load_id": load_id, "users": recording_users,
+                                                          "tracks": isrc_changed}).rowcount
         deleted = main.execute(DELETE_FACTS, {"load_id": load_id}).rowcount
         if not (plays or deleted or users or artists or albums or tracks or podcast_dims or track_lists
-                or rules_changed) and high == low:
+                or rules_changed or recording_users) and high == low:
             main.rollback()
             return LoadReport(0, 0, 0, 0, 0, 0, high, None)
         main.execute("UPDATE etl.load_runs SET plays_loaded = %s, plays_deleted = %s WHERE load_id = %s",
                      (plays, deleted, load_id))
         main.commit()
     report = LoadReport(plays, users, tracks, albums, artists, track_lists, high, load_id, deleted,
-                        len(rules_changed))
+                        len(rules_changed), len(recording_users))
     log.info("%s", report)
     return report

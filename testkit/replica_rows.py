@@ -74,6 +74,10 @@ TRACKS = [  # track_id, name, album_id, primary_artist_id, duration_ms, explicit
     ("tr7", "Sugar & \"Glass\"", "al2", "ar2", 189_000, False, 38),
     ("tr8", "Harbour Lights", None, "ar5", 260_000, False, 12),
 ]
+# Tracks of no ranking row of their own: tr9, the single of tr1's song (docs/metrics.md, "One song across
+# editions"), counted in tr1's rows.
+OTHER_EDITIONS = [("tr9", "Paper River (Single)", None, "ar1", 214_000, False, 51)]
+RECORDINGS = {"tr1": ("isrc:QZABC2400001", ["tr1", "tr9"])}  # track_ranking's recording_id and editions
 
 
 def artist_order(user: str) -> list[str]:
@@ -204,7 +208,7 @@ def statistic_rows(user: str, period: str) -> dict[str, list[tuple]]:
         "genre_distribution": [*((g, rank, s, _share(s, with_genre)) for rank, g, s in genres),
                                ("unknown", None, unknown_genre, _share(unknown_genre, n))],
         "track_ranking": _ranking(top_tracks, n, first_day, {t[0]: t[2:4] for t in TRACKS},
-                                  {tid: (None if tid == "tr6" else rank / 10,)
+                                  {tid: (None if tid == "tr6" else rank / 10, *RECORDINGS.get(tid, (tid, [tid])))
                                    for rank, (tid, *_rest) in enumerate(TRACKS)}),
         "artist_ranking": _ranking(top_artists, n, first_day, {}, {
             aid: ((months_in(user, period), 6 + n % 5, first_day + timedelta(days=2),
@@ -330,7 +334,8 @@ def fill_replica(settings: Settings) -> None:
         cur.executemany(
             "INSERT INTO dim_track (track_id, name, album_id, primary_artist_id, artist_ids, duration_ms, "
             "explicit, popularity, is_surrogate) VALUES (%s, %s, %s, %s, ARRAY[%s], %s, %s, %s, %s)",
-            [(tid, name, al, ar, ar, dur, ex, pop, tid == "tr6") for tid, name, al, ar, dur, ex, pop in TRACKS])
+            [(tid, name, al, ar, ar, dur, ex, pop, tid == "tr6")
+             for tid, name, al, ar, dur, ex, pop in TRACKS + OTHER_EDITIONS])
         cur.executemany(
             "INSERT INTO dim_album_track (album_id, disc_number, track_number, track_id, name, duration_ms) "
             "VALUES (%s, %s, %s, %s, %s, %s)",

@@ -24,7 +24,7 @@ def day_of_week(t: Tables) -> DataFrame:
     # The period's tracks, and its artists, streamed on each weekday: the bits of their `weekdays`.
     artists = t.tracks.where(F.col("primary_artist_id").isNotNull()).groupBy(*KEY, "primary_artist_id").agg(
         F.bit_or("weekdays").alias("weekdays"))
-    distinct = (_on_each_day(t.tracks, "distinct_tracks")
+    distinct = (_on_each_day(t.recordings, "distinct_tracks")
                 .join(_on_each_day(artists, "distinct_artists"), [*KEY, "day_of_week"], "full"))
     return (grid(t.periods, "day_of_week", list(ISO_DAYS))
             .join(streams, [*KEY, "day_of_week"], "left").join(distinct, [*KEY, "day_of_week"], "left")

@@ -24,7 +24,7 @@ def overview(t: Tables) -> DataFrame:
     totals = t.tracks.groupBy(*KEY).agg(
         F.sum("streams").alias("streams"),
         F.sum("listening_ms").alias("listening_ms"),
-        F.count("*").cast("int").alias("distinct_tracks"),  # one row per track streamed
+        F.size(F.collect_set("recording_id")).cast("int").alias("distinct_tracks"),  # recordings
         F.size(F.collect_set("primary_artist_id")).cast("int").alias("distinct_artists"),
         F.size(F.collect_set("album_id")).cast("int").alias("distinct_albums"),
         F.min("first_played_at").alias("first_played_at"),
@@ -45,7 +45,7 @@ def overview(t: Tables) -> DataFrame:
         totals.join(active_days, KEY).join(longest_streak, KEY).join(podcasts, KEY, "left")
         .join(t.skips, KEY, "left")
         .join(_first_ever(t, "primary_artist_id", "new_artists"), KEY, "left")
-        .join(_first_ever(t, "track_id", "new_tracks"), KEY, "left")
+        .join(_first_ever(t, "recording_id", "new_tracks"), KEY, "left")
         .select(*KEY, "streams", "listening_ms", "distinct_tracks", "distinct_artists", "distinct_albums",
                 "active_days", "first_played_at", "last_played_at",
                 (F.col("streams") / F.col("active_days")).alias("streams_per_active_day"),

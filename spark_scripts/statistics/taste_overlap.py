@@ -17,12 +17,16 @@ ITEM = ["period", "kind", "item_id"]
 
 
 def _shares(t: Tables) -> DataFrame:
-    """Every consenting user's artist and track shares in the periods paired: user_id, period, kind, item_id,
-    share, first_played_at, run (the period is one of this run's)."""
-    computed = [counted(t, column).select(*KEY, F.lit(kind).alias("kind"), F.col(column).alias("item_id"), "share",
-                                          "first_played_at")
-                for kind, column in (("artist", "primary_artist_id"), ("track", "track_id"))]
-    shares = (computed[0].unionByName(computed[1]).join(F.broadcast(t.consenting), "user_id")
+    """Every consenting user's artist and recording shares in the periods paired: user_id, period, kind, item_id
+    (an artist or a recording), shown (the artist, or the user's shown edition of the recording), share,
+    first_played_at, run (the period is one of this run's)."""
+    artists = counted(t, "primary_artist_id").select(
+        *KEY, F.lit("artist").alias("kind"), F.col("primary_artist_id").alias("item_id"),
+        F.col("primary_artist_id").alias("shown"), "share", "first_played_at")
+    tracks = counted(t, "recording_id", "track_id", items=t.recordings).select(
+        *KEY, F.lit("track").alias("kind"), F.col("recording_id").alias("item_id"), F.col("track_id").alias("shown"),
+        "share", "first_played_at")
+    shares = (artists.unionByName(tracks).join(F.broadcast(t.consenting), "user_id")
               .withColumn("run", F.lit(True)))
     if t.published_shares is None:
         return shares
@@ -34,7 +38,7 @@ def _top(kind: str, *fields: tuple[str, str]) -> list[F.Column]:
     """The first TOP shared items of `kind` by the smaller share, descending, then item id: their `fields`
     ((field, output name) pairs)."""
     items = F.collect_list(F.when(F.col("kind") == kind, F.struct(
-        (-F.col("smaller")).alias("order"), "item_id", "first_by")))
+        (-F.col("smaller")).alias("order"), "item_id", "shown", "first_by")))
     top = F.slice(F.array_sort(items), 1, TOP)
     return [top.getField(field).alias(name) for field, name in fields]  # an array of structs: the field of each
 
@@ -48,11 +52,13 @@ def taste_overlap(t: Tables) -> DataFrame:
              .where((F.col("user_id") != F.col("other_user_id")) & (F.col("run") | F.col("other_run")))
              .select(*PAIR))
     theirs = shares.select(F.col("user_id").alias("other_user_id"), *ITEM, F.col("share").alias("other_share"),
-                           F.col("first_played_at").alias("other_first"))
+                           F.col("first_played_at").alias("other_first"), F.col("shown").alias("other_shown"))
     first_by = (F.when(F.col("first_played_at") < F.col("other_first"), F.col("user_id"))
                 .when(F.col("first_played_at") > F.col("other_first"), F.col("other_user_id")))
     shared = (shares.join(theirs, ITEM).join(pairs, PAIR)  # the pairs keep only theirs of the paired periods
-              .select(*PAIR, *ITEM, F.least("share", "other_share").alias("smaller"), first_by.alias("first_by")))
+              .select(*PAIR, *ITEM, F.least("shown", "other_shown").alias("shown"),  # the same both ways
+                      F.least("share", "other_share").alias("smaller"),
+                      first_by.alias("first_by")))
     artist = F.col("kind") == "artist"
     found = shared.groupBy(*PAIR).agg(
         # summed as exact decimals: the same total in any order (a sum of doubles depends on it)
@@ -60,7 +66,7 @@ def taste_overlap(t: Tables) -> DataFrame:
         F.count(F.when(artist, True)).cast("int").alias("shared_artists"),
         F.count(F.when(~artist, True)).cast("int").alias("shared_tracks"),
         *_top("artist", ("item_id", "top_shared_artists"), ("first_by", "first_streamed_by")),
-        *_top("track", ("item_id", "top_shared_tracks")))
+        *_top("track", ("shown", "top_shared_tracks")))
     nothing = F.array().cast("array<string>")
     return pairs.join(found, PAIR, "left").select(
         *PAIR, F.coalesce("overlap", F.lit(0.0)).alias("overlap"),

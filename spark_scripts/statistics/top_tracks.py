@@ -7,4 +7,4 @@ from spark_scripts.statistics._top import top
 
 
 def top_tracks(t: Tables) -> DataFrame:
-    return top(t, "track_id", "track_id")
+    return top(t, "track_id", "track_id", t.recordings)  # a recording, by its shown edition

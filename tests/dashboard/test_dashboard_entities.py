@@ -225,3 +225,26 @@ def test_an_artist_row_without_its_profile_shows_no_profile(server, filled):
     status, page, _ = get(f"{server.url}/users/alice/artists/ar1?period=2025-11", ADMIN)
     hours, weekdays = written_profile("alice", "2025-11", "ar1")
     assert page_data(page) == {"hour_streams": hours, "weekday_streams": weekdays}
+
+
+def test_a_tracks_other_edition_opens_the_songs_row_with_its_editions(server, filled):
+    """tr9, the single of tr1's song, has no row of its own: its page shows the song's row (docs/metrics.md, "One
+    song across editions") and lists both editions, the shown one first."""
+    status, body, _ = get(f"{server.url}/api/users/alice/tracks/tr9?period=2025-12", ADMIN)
+    (row,) = ranking_rows(filled, "track", "user_id = 'alice' AND period = '2025-12' AND track_id = 'tr1'", ())
+    assert status == 200 and body["track"]["name"] == "Paper River (Single)"
+    assert (body["ranking"]["track_id"], body["ranking"]["streams"], body["ranking"]["recording_id"]) == (
+        "tr1", row["streams"], "isrc:QZABC2400001")
+    assert [(e["track_id"], e["name"]) for e in body["editions"]] == [("tr1", "Paper River"),
+                                                                      ("tr9", "Paper River (Single)")]
+    assert [m["period"] for m in body["months"]] == [m["period"] for m in get(
+        f"{server.url}/api/users/alice/tracks/tr1", ADMIN)[1]["months"]]
+    status, page, _ = get(f"{server.url}/users/alice/tracks/tr9?period=2025-12", ADMIN)
+    assert status == 200 and 'id="edition-list"' in page
+    assert 'href="/users/alice/tracks/tr1?period=2025-12">Paper River</a>' in page
+    # A track of one edition has no such list.
+    status, page, _ = get(f"{server.url}/users/alice/tracks/tr3", ADMIN)
+    assert status == 200 and 'id="edition-list"' not in page and get(
+        f"{server.url}/api/users/alice/tracks/tr3", ADMIN)[1]["editions"] == [
+        {"track_id": "tr3", "name": "</script><script>alert('x')</script>", "album_id": "al2",
+         "album": "Blue Night Sessions"}]

@@ -84,3 +84,31 @@ def test_rules_and_deletions_from_the_account_page(spotify_settings, fake_spotif
         assert archive.read("plays/plays-0001.csv").decode().count("\n") == 1 + 49
     assert browser.get(f"{url}/export", params={"format": "xml"}, timeout=10).status_code == 400
     assert requests.get(f"{url}/export", params={"format": "csv"}, timeout=10).status_code == 401
+
+
+def test_recording_rules_from_the_account_page(spotify_settings, fake_spotify, connect_user, login_service):
+    user_id = fake_spotify.fake.listening.users[0].user_id
+    browser = connect_user(user_id)
+    ingest_user(user_id, spotify_settings)
+    with connect("source", spotify_settings) as conn:
+        one, two = (track_id for (track_id,) in conn.execute(
+            "SELECT DISTINCT track_id FROM plays WHERE user_id = %s ORDER BY track_id LIMIT 2", (user_id,)))
+    url = f"{login_service.url}/account"
+    token = csrf(browser, url)
+    assert "No rule: songs are matched by their ISRC." in browser.get(url, timeout=10).text
+    bad = browser.post(f"{url}/recording-rules", data={"kind": "merge", "track": one, "into": "<b>", **token},
+                       timeout=10)
+    assert bad.status_code == 400 and "into: track &#39;&lt;b&gt;&#39; is not a Spotify link, URI or id" in bad.text
+    added = browser.post(f"{url}/recording-rules", data={
+        "kind": "merge", "track": f"https://open.spotify.com/track/{one}", "into": f"spotify:track:{two}", **token},
+        allow_redirects=False, timeout=10)
+    assert added.status_code == 302
+    with connect("source", spotify_settings) as conn:
+        (rule_id, kind, track_id, into, by) = conn.execute(
+            "SELECT rule_id, kind, track_id, into_track_id, created_by FROM recording_rules").fetchone()
+    assert (kind, track_id, into, by) == ("merge", one, two, user_id)
+    assert "counts as the same song as" in browser.get(url, timeout=10).text
+    assert browser.post(f"{url}/recording-rules/{rule_id + 1}/remove", data=token, timeout=10).status_code == 404
+    assert browser.post(f"{url}/recording-rules/{rule_id}/remove", data=token, timeout=10).status_code == 200
+    with connect("source", spotify_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM recording_rules").fetchone() == (0,)

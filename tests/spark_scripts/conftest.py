@@ -15,14 +15,15 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-PLAY_SCHEMA = ("play_id long, user_id string, content_type string, track_id string, episode_id string, "
+PLAY_SCHEMA = ("play_id long, user_id string, content_type string, track_id string, recording_id string, "
+               "episode_id string, "
                "show_id string, played_at timestamp, started_at timestamp, ms_played int, is_stream boolean, "
                "skipped boolean, local_date date, local_hour smallint, local_dow smallint, local_year string, "
                "local_month string")
 
 
 def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_min_tracks=5,
-           session_gap_minutes=30, consenting=(), episodes=()) -> Tables:
+           session_gap_minutes=30, consenting=(), episodes=(), recordings=None) -> Tables:
     """Inputs as main holds them, from short hand-written rows.
 
     plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
@@ -33,8 +34,10 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     artists: {artist_id: genres list or None}
     consenting: the users who allow comparison
     episodes: podcast episode plays (user_id, episode_id, show_id, played_at 'Z', ms_played)
+    recordings: {track_id: recording_id} (fact_play.recording_id); by default each track is its own
     """
     users = users or {}
+    recordings = recordings or {}
     rows = []
     items = [(play, "track") for play in plays] + [(play, "episode") for play in episodes]
     for number, (play, kind) in enumerate(items, start=1):
@@ -47,7 +50,8 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
         skipped = rest[1] if len(rest) > 1 else None
         end = at(played_at)
         local = end.astimezone(ZoneInfo(users.setdefault(user_id, "UTC")))
-        rows.append((number, user_id, kind, track_id, episode_id, show_id, end,
+        recording_id = recordings.get(track_id, track_id) if kind == "track" else None
+        rows.append((number, user_id, kind, track_id, recording_id, episode_id, show_id, end,
                      end - timedelta(milliseconds=ms_played), ms_played,
                      kind == "track" and (source == "api" or ms_played >= 30_000), skipped, local.date(),
                      local.hour, local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))

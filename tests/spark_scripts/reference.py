@@ -26,7 +26,10 @@ Readings of the document where it leaves room:
   side's shares are its `artist_ranking` / `track_ranking` shares (of all its streams of the period); a
   shared artist (track) is one both streamed there; ties of the smaller share go to the id by code point;
   `first_streamed_by` compares the two `first_played_at` instants of the artist in the period and holds
-  user ids (null on equal instants); arrays are empty, never null, when nothing is shared.
+  user ids (null on equal instants); arrays are empty, never null, when nothing is shared;
+- recordings: main's `fact_play.recording_id` names each track play's recording (the load evaluates it); the
+  tracks' statistics, distinct tracks and first streams count those; a recording's row is shown by its
+  edition with the most streams in the period, then listening time, then the lowest id (code point).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _periods_of(user: str, day: str) -> str:
 # Every play with its track's facts; every stream once in each of its periods.
 BASE = """
 WITH plays AS (
-    SELECT f.play_id, f.user_id, f.track_id, f.played_at, f.started_at, f.ms_played,
+    SELECT f.play_id, f.user_id, f.track_id, f.recording_id AS recording, f.played_at, f.started_at, f.ms_played,
            f.is_stream, f.skipped, f.local_date, f.local_hour, f.local_dow, f.local_year,
            f.local_month, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms,
            t.explicit, t.popularity
@@ -107,7 +110,7 @@ session_rows AS (
            (array_agg(started_at ORDER BY pos))[1] AS session_start,
            (array_agg(played_at ORDER BY pos DESC))[1] AS session_end,
            count(*)::int AS streams,
-           count(DISTINCT track_id)::int AS distinct_tracks,
+           count(DISTINCT recording)::int AS distinct_tracks,
            sum(ms_played)::bigint AS listening_ms
     FROM marked GROUP BY user_id, session_no
 ),
@@ -139,13 +142,34 @@ streaks AS (
     FROM islands GROUP BY user_id, period, artist_id, island
 )"""
 
-# A track's skips in each period: every play whose `skipped` is known, streams or not.
+# A recording's skips in each period: every play whose `skipped` is known, streams or not.
 TRACK_SKIPS = """,
 track_skips AS (
-    SELECT f.user_id, p.period, f.track_id, count(*) FILTER (WHERE f.skipped) AS skipped,
+    SELECT f.user_id, p.period, f.recording, count(*) FILTER (WHERE f.skipped) AS skipped,
            count(*) FILTER (WHERE f.skipped IS NOT NULL) AS known
     FROM plays f """ + _periods_of("f.user_id", "f.local_date") + """
     GROUP BY 1, 2, 3
+)"""
+
+
+# Each recording streamed in each period, by its shown edition (its track with the most streams, then listening
+# time, then the lowest id), with its editions in that order.
+RECORDINGS = """,
+editions AS (
+    SELECT user_id, period, recording, track_id, album_id, artist_id, count(*) AS streams,
+           sum(ms_played)::bigint AS listening_ms, min(played_at) AS first_played_at,
+           max(played_at) AS last_played_at,
+           row_number() OVER (PARTITION BY user_id, period, recording
+                              ORDER BY count(*) DESC, sum(ms_played) DESC, track_id COLLATE "C") AS n
+    FROM period_streams GROUP BY user_id, period, recording, track_id, album_id, artist_id
+),
+recordings AS (
+    SELECT e.user_id, e.period, e.recording, s.track_id, s.album_id, s.artist_id, sum(e.streams) AS streams,
+           sum(e.listening_ms)::bigint AS listening_ms, min(e.first_played_at) AS first_played_at,
+           max(e.last_played_at) AS last_played_at, array_agg(e.track_id ORDER BY e.n) AS editions
+    FROM editions e JOIN editions s ON s.user_id = e.user_id AND s.period = e.period
+                                   AND s.recording = e.recording AND s.n = 1
+    GROUP BY e.user_id, e.period, e.recording, s.track_id, s.album_id, s.artist_id
 )"""
 
 
@@ -250,11 +274,19 @@ pairs AS (
 
 
 def _shares(item: str) -> str:
-    """`<item>_shares`: each artist (track) of each user and period, its share of the period's streams (as its
-    <item>_ranking row's) and its first_played_at in the period."""
+    """`<item>_shares`: each artist (recording) of each user and period, its share of the period's streams (as its
+    <item>_ranking row's), its first_played_at in the period, and what names it (`shown`: the artist, the
+    recording's shown edition)."""
+    if item == "track":
+        return """,
+track_shares AS (
+    SELECT r.user_id, r.period, r.recording AS item, r.track_id AS shown, r.streams::float8 / p.total AS share,
+           r.first_played_at
+    FROM recordings r JOIN periods p ON p.user_id = r.user_id AND p.period = r.period
+)"""
     return f""",
 {item}_shares AS (
-    SELECT s.user_id, s.period, s.{item}_id AS item, count(*)::float8 / p.total AS share,
+    SELECT s.user_id, s.period, s.{item}_id AS item, s.{item}_id AS shown, count(*)::float8 / p.total AS share,
            min(s.played_at) AS first_played_at
     FROM period_streams s JOIN periods p ON p.user_id = s.user_id AND p.period = s.period
     WHERE s.{item}_id IS NOT NULL
@@ -264,11 +296,13 @@ def _shares(item: str) -> str:
 
 def _shared(item: str) -> str:
     """`shared_<item>_totals`, per pair sharing at least one artist (track): the sum of the smaller shares, how
-    many are shared, the first 10 by smaller share descending then id (code point), and for each of those who
-    streamed it first in the period (null on the same instant)."""
+    many are shared, the first 10 by smaller share descending then id (code point; a recording named by the lower
+    of the two users' shown editions), and for each of those who streamed it first in the period (null on the
+    same instant)."""
     return f""",
 shared_{item}s AS (
-    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.share, b.share) AS share,
+    SELECT p.user_id, p.period, p.other_user_id, a.item, least(a.shown COLLATE "C", b.shown) AS shown,
+           least(a.share, b.share) AS share,
            CASE WHEN a.first_played_at < b.first_played_at THEN p.user_id
                 WHEN b.first_played_at < a.first_played_at THEN p.other_user_id END AS first_by
     FROM pairs p
@@ -279,7 +313,7 @@ shared_{item}_totals AS (
     SELECT user_id, period, other_user_id,
            sum(share ORDER BY item COLLATE "C") AS overlap,  -- one order of addition: the same sum both ways
            count(*) AS shared,
-           (array_agg(item ORDER BY share DESC, item COLLATE "C"))[1:10] AS top,
+           (array_agg(shown ORDER BY share DESC, item COLLATE "C"))[1:10] AS top,
            (array_agg(first_by ORDER BY share DESC, item COLLATE "C"))[1:10] AS first_by
     FROM shared_{item}s GROUP BY user_id, period, other_user_id
 )"""
@@ -300,9 +334,9 @@ first_artist AS (
     SELECT DISTINCT ON (user_id, artist_id) user_id, local_date
     FROM ordered WHERE artist_id IS NOT NULL ORDER BY user_id, artist_id, pos
 ),
-first_track AS (
-    SELECT DISTINCT ON (user_id, track_id) user_id, local_date
-    FROM ordered ORDER BY user_id, track_id, pos
+first_track AS (  -- of each recording
+    SELECT DISTINCT ON (user_id, recording) user_id, local_date
+    FROM ordered ORDER BY user_id, recording, pos
 ),
 new_artists AS (
     SELECT a.user_id, p.period, count(*) AS n
@@ -316,7 +350,7 @@ new_tracks AS (
 ),
 totals AS (
     SELECT user_id, period, count(*) AS streams, sum(ms_played)::bigint AS listening_ms,
-           count(DISTINCT track_id)::int AS distinct_tracks,
+           count(DISTINCT recording)::int AS distinct_tracks,
            count(DISTINCT artist_id)::int AS distinct_artists,
            count(DISTINCT album_id)::int AS distinct_albums,
            count(DISTINCT local_date)::int AS active_days,
@@ -363,7 +397,14 @@ LEFT JOIN rolling w ON w.user_id = t.user_id AND w.period = t.period
 LEFT JOIN new_artists na ON na.user_id = t.user_id AND na.period = t.period
 LEFT JOIN new_tracks nt ON nt.user_id = t.user_id AND nt.period = t.period
 """,
-    "top_tracks": BASE + _top("track_id"),
+    "top_tracks": BASE + RECORDINGS + """,
+ranked AS (
+    SELECT r.*, row_number() OVER (PARTITION BY user_id, period
+                                   ORDER BY streams DESC, listening_ms DESC, track_id COLLATE "C") AS rank
+    FROM recordings r
+)
+SELECT user_id, period, rank::int AS rank, track_id, streams, listening_ms FROM ranked WHERE rank <= 50
+""",
     "top_artists": BASE + _top("artist_id"),
     "top_albums": BASE + _top("album_id"),
     "hour_of_day": BASE + """,
@@ -379,7 +420,7 @@ LEFT JOIN counted n ON n.user_id = p.user_id AND n.period = p.period AND n.hour 
     "day_of_week": BASE + """,
 counted AS (
     SELECT user_id, period, local_dow AS day_of_week, count(*) AS streams,
-           count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
+           count(DISTINCT recording) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
     FROM period_streams GROUP BY 1, 2, 3
 )
 SELECT p.user_id, p.period, d.day::smallint AS day_of_week, coalesce(n.streams, 0) AS streams,
@@ -515,11 +556,17 @@ SELECT p.user_id, p.period, 'unknown', NULL::int, p.total - coalesce(k.n, 0),
        (p.total - coalesce(k.n, 0))::float8 / p.total
 FROM periods p LEFT JOIN known k ON k.user_id = p.user_id AND k.period = p.period
 """,
-    "track_ranking": BASE + _ranking(
-        "track_id", {"album_id": "s.album_id", "artist_id": "s.artist_id"}, more=TRACK_SKIPS,
-        more_columns=", k.skipped::float8 / nullif(k.known, 0) AS skip_rate",
-        more_joins="LEFT JOIN track_skips k ON k.user_id = c.user_id AND k.period = c.period "
-                   "AND k.track_id = c.item"),
+    "track_ranking": BASE + RECORDINGS + TRACK_SKIPS + """
+SELECT r.user_id, r.period, r.track_id, r.album_id, r.artist_id, r.streams, r.listening_ms,
+       r.streams::float8 / p.total AS share, r.first_played_at, r.last_played_at,
+       row_number() OVER (PARTITION BY r.user_id, r.period
+                          ORDER BY r.streams DESC, r.listening_ms DESC, r.track_id COLLATE "C")::int AS rank,
+       row_number() OVER (PARTITION BY r.user_id, r.period
+                          ORDER BY r.listening_ms DESC, r.streams DESC, r.track_id COLLATE "C")::int AS time_rank,
+       k.skipped::float8 / nullif(k.known, 0) AS skip_rate, r.recording AS recording_id, r.editions
+FROM recordings r JOIN periods p ON p.user_id = r.user_id AND p.period = r.period
+LEFT JOIN track_skips k ON k.user_id = r.user_id AND k.period = r.period AND k.recording = r.recording
+""",
     "artist_ranking": BASE + _ranking(
         "artist_id", {}, more=ARTIST_EXTRAS,
         more_columns=", coalesce(m.months, 0) AS months_at_top, l.days AS longest_streak, "
@@ -556,7 +603,8 @@ ranked AS (
 )
 SELECT user_id, period, rank::int AS rank, episode_id, show_id, listens, listening_ms FROM ranked WHERE rank <= 50
 """,
-    "taste_overlap": BASE + _shares("artist") + _shares("track") + PAIRS + _shared("artist") + _shared("track") + """
+    "taste_overlap": BASE + RECORDINGS + _shares("artist") + _shares("track") + PAIRS + _shared("artist")
+    + _shared("track") + """
 SELECT p.user_id, p.period, p.other_user_id, coalesce(a.overlap, 0)::float8 AS overlap,
        coalesce(a.shared, 0)::int AS shared_artists, coalesce(t.shared, 0)::int AS shared_tracks,
        coalesce(a.top, '{}') AS top_shared_artists, coalesce(t.top, '{}') AS top_shared_tracks,

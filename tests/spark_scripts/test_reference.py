@@ -69,6 +69,16 @@ def fill_edge_cases(settings) -> None:
         add_track(conn, "t9", "cArtist", "al2", total_tracks=4, release_date="2010", duration_ms=200_000,
                   popularity=55)
         add_track(conn, "t10", "dArtist", "al3", total_tracks=None, release_date=None)
+        # One song across editions: t1 and the single s1 share an ISRC (s1's in lower case, with spaces); s2's is
+        # malformed (unknown). zoe splits t1 off and merges t9 into s1; eve merges t10 into t9 (no ISRC).
+        conn.execute("UPDATE tracks SET isrc = 'USABC2400001' WHERE track_id = 't1'")
+        add_track(conn, "s1", "aArtist", "sg1", total_tracks=1, release_date="1998", duration_ms=200_000,
+                  isrc=" usabc2400001 ")
+        add_track(conn, "s2", "aArtist", "sg1", total_tracks=1, release_date="1998", isrc="bogus")
+        conn.cursor().executemany(
+            "INSERT INTO recording_rules (user_id, track_id, kind, into_track_id, created_by) "
+            "VALUES (%s, %s, %s, %s, 'test')",
+            [("zoe", "t1", "split", None), ("zoe", "t9", "merge", "s1"), ("eve", "t10", "merge", "t9")])
         plays = [
             # zoe, New York. Sessions on 2025-01-30: a gap of exactly 30 min stays in the session,
             # 30 min 1 s starts one; two plays ending at the same second (overlap: gap 0); gaps of
@@ -105,6 +115,11 @@ def fill_edge_cases(settings) -> None:
             ("kai", "t3", "2025-07-02T10:00:00Z", 200_000, "api", None),
             ("kai", "t4", "2025-07-02T10:04:00Z", 200_000, "api", None),
             ("kai", "t5", "2025-08-10T10:00:00Z", 200_000, "api", None),
+            # kai: s1 as often and as long as t1 (one recording: the lower id s1 shows it), s2 alone.
+            ("kai", "s1", "2025-07-03T10:00:00Z", 200_000, "api", None),
+            ("kai", "s1", "2025-07-04T10:00:00Z", 200_000, "api", None),
+            ("kai", "s2", "2025-07-04T10:05:00Z", 200_000, "api", None),
+            ("zoe", "s1", "2025-02-04T16:00:00Z", 200_000, "api", None),
             # solo: one play. eve: her first session starts 2024-12-31 23:59 local, its only stream
             # ends in 2025 (the session belongs to 2024-12 and 2024, which have no stream).
             ("solo", "t9", "2025-05-05T12:00:00Z", 20_000, "api", None),

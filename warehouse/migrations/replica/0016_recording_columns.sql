@@ -1,0 +1,1 @@
+../main/0028_recording_columns.sql
