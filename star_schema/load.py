@@ -249,9 +249,11 @@ REEVALUATE_RECORDINGS = f"""
     FROM (SELECT play.play_id, {RECORDING} AS recording_id
           FROM (SELECT p.play_id, p.user_id, p.track_id, p.content_type, t.isrc
                 FROM fact_play p JOIN dim_track t USING (track_id)
-                WHERE p.user_id = ANY(%(users)s) OR p.track_id = ANY(%(tracks)s)
-                   OR EXISTS (SELECT 1 FROM etl.recording_rules x WHERE x.user_id = p.user_id
-                              AND x.track_id = p.track_id AND x.into_track_id = ANY(%(tracks)s))) play) r
+                -- each arm by an index (user; track), never a scan of the history: the tracks changed and those
+                -- merged into them (every user's plays of those; a recording that stays is not written)
+                WHERE p.user_id = ANY(%(users)s)
+                   OR p.track_id = ANY(%(tracks)s::text[] || ARRAY(SELECT x.track_id FROM etl.recording_rules x
+                                                                   WHERE x.into_track_id = ANY(%(tracks)s)))) play) r
     WHERE f.play_id = r.play_id AND f.recording_id IS DISTINCT FROM r.recording_id
 """
 # The shows and episodes of the staged episode plays, named as their latest staged play names them.

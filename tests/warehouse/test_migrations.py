@@ -31,6 +31,21 @@ def test_fresh_databases_have_every_table(dbs):
         assert tables(conn, "analytics") == set(STATISTICS)
 
 
+def columns(conn, schema, table):
+    return conn.execute(
+        "SELECT column_name, data_type, ordinal_position FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, table)).fetchall()
+
+
+def test_the_replicas_copies_of_mains_tables_have_mains_columns(dbs):
+    """Debezium sends every column of main's row: the replica's copy has each, of its type, in its place (the
+    replicas' row checksums compare whole rows)."""
+    copies = [("public", name) for name in EXPECTED_MAIN - {"fact_play"}] + [("analytics", s) for s in STATISTICS]
+    with connect("main", dbs) as main, connect("replica", dbs) as replica:
+        for schema, table in copies:
+            assert columns(replica, schema, table) == columns(main, schema, table), (schema, table)
+
+
 def test_analytics_tables_carry_keys_and_freshness(dbs):
     with connect("main", dbs) as conn:
         for statistic in STATISTICS:
