@@ -5,12 +5,14 @@ simplified album (every column `albums` holds) and simplified artists (id and
 name only). Artists, and any track or album known by id only, are enriched:
 batch endpoints when allowed (50 tracks, 20 albums, 50 artists per call),
 single-item calls when a batch answers 403 (Development Mode). What cannot be
-fetched now (a long rate limit, an unknown id) waits in `enrichment_queue`.
+fetched now (a long rate limit, an unknown id, an answer `ingestion.metadata`
+refuses) waits in `enrichment_queue`.
 Last, the track lists of albums that have none yet (`ingestion.album_tracks`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ import spotipy
 
 from ingestion.album_tracks import TrackListReport, fetch_track_lists
 from ingestion.enrichment_queue import MAX_ATTEMPTS, record_failures
+from ingestion.metadata import CHECK, MetadataRefused
 from ingestion.spotify_client import RateLimited, SpotifyApi, SpotifyUnavailable
 
 KINDS = ("track", "album", "artist")
@@ -27,11 +30,14 @@ BATCH = {"track": ("tracks", 50), "album": ("albums", 20), "artist": ("artists",
 SINGLE = {"track": "track", "album": "album", "artist": "artist"}
 QUEUE_TAKE = 200  # queued ids retried per run
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class EnrichReport:
     fetched: Counter = field(default_factory=Counter)
     queued: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)  # answers not stored (queued with the reason)
     single_calls: int = 0
     batch_calls: int = 0
     batch_forbidden: bool = False
@@ -147,12 +153,20 @@ def _save(conn: psycopg.Connection, kind: str, objects: list[dict]) -> None:
                  (kind, [o["id"] for o in objects]))
 
 
-def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichReport) -> list[dict | None]:
+def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichReport) -> list:
+    """What Spotify answers for each of `ids`, in order (None: unknown); `MetadataRefused` when a batch
+    answer is no list of as many."""
     method, _ = BATCH[kind]
     if not report.batch_forbidden:
         try:
             report.batch_calls += 1
-            return api.call(method, ids)[method]
+            answer = api.call(method, ids)
+            found = answer.get(method) if isinstance(answer, dict) else None
+            if not isinstance(found, list) or len(found) != len(ids):
+                raise MetadataRefused(f"{len(ids)} {method}", method,
+                                      f"must be a list of {len(ids)}, one per id asked, got {type(found).__name__}"
+                                      + (f" of {len(found)}" if isinstance(found, list) else ""))
+            return found
         except spotipy.SpotifyException as exc:
             if exc.http_status != 403:
                 raise
@@ -167,6 +181,23 @@ def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichRepor
                 raise
             found.append(None)
     return found
+
+
+def _checked(kind: str, asked: list[str], answered: list) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
+    """The objects answered for `asked` that `ingestion.metadata` accepts; the ids Spotify does not know (None);
+    the ids refused, each with the reason (a refusal of the whole answer stands in for each of its objects)."""
+    found, missing, refused = [], [], []
+    for object_id, obj in zip(asked, answered, strict=True):
+        if obj is None:
+            missing.append(object_id)
+            continue
+        try:
+            if isinstance(obj, MetadataRefused):
+                raise obj
+            found.append(CHECK[kind](obj))
+        except MetadataRefused as exc:
+            refused.append((object_id, str(exc)))
+    return found, missing, refused
 
 
 def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str]]) -> EnrichReport:
@@ -192,13 +223,18 @@ def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str
                     report.queued[later] += len(rest)
                 conn.commit()
                 return report
-            found = [o for o in objects if o is not None]
-            missing = [i for i, o in zip(chunk, objects, strict=True) if o is None]
+            except MetadataRefused as exc:  # the whole answer: every id of the chunk waits, with the reason
+                objects = [exc] * len(chunk)
+            found, missing, refused = _checked(kind, chunk, objects)
             _save(conn, kind, found)
             record_failures(conn, kind, missing, "unknown id: Spotify answered null or 404")
+            for object_id, reason in refused:
+                log.warning("%s %s not stored: %s", kind, object_id, reason)
+                record_failures(conn, kind, [object_id], reason)
             conn.commit()
             report.fetched[kind] += len(found)
-            report.queued[kind] += len(missing)
+            report.queued[kind] += len(missing) + len(refused)
+            report.refused[kind] += len(refused)
     report.track_lists = fetch_track_lists(conn, api, wanted.get("album_tracks", []))
     report.stopped = report.track_lists.stopped
     return report

@@ -29,9 +29,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import spotipy
 
-from ingestion.bounds import OutOfBounds, check_json_text, check_ms_played, check_played_at
+from ingestion.bounds import check_json_text, check_ms_played, check_played_at
 from ingestion.enrich import EnrichReport, enrich, store_items, to_enrich
 from ingestion.enrichment_queue import MAX_ATTEMPTS
+from ingestion.metadata import check_recently_played
 from ingestion.playlists import PlaylistReport, refresh_playlists
 from ingestion.spotify_client import REQUEST_TIMEOUT, RateLimited, SpotifyApi, SpotifyUnavailable
 from ingestion.tokens import NeedsLogin, NotConnected, valid_access_token
@@ -97,20 +98,23 @@ PLAY_FIELDS = ("user_id", "play_key", "played_at", "ms_played", "track_id", "tra
 
 
 def within_bounds(user_id: str, items: list[dict], now: datetime) -> list[dict]:
-    """The items the source gate accepts (`ingestion.bounds`); the others are dropped and logged.
+    """The items the source gate accepts (`ingestion.bounds`) whose fields are what they must be
+    (`ingestion.metadata`); the others are dropped and logged.
 
     Checked before anything of them is stored (plays, metadata, cursor): a play dated
     in the future would otherwise also move the cursor past every play to come.
     """
     kept = []
     for index, item in enumerate(items):
+        played_at = item.get("played_at") if isinstance(item, dict) else None
         try:
-            check_played_at("played_at", parse_played_at(item["played_at"]), now)
+            check_recently_played(index, item)
+            check_played_at("played_at", parse_played_at(played_at), now)
             check_ms_played("track.duration_ms", item["track"]["duration_ms"])
             check_json_text("item", item)
-        except OutOfBounds as exc:
+        except ValueError as exc:  # OutOfBounds, MetadataRefused, or a played_at of no known format
             log.warning("%s: recently-played item %d (played_at %s) dropped: %s", user_id, index,
-                        item["played_at"], exc)
+                        str(played_at)[:40], exc)
             continue
         kept.append(item)
     return kept

@@ -214,7 +214,7 @@ def test_api_items_outside_the_bounds_are_dropped_and_logged(spotify_settings, f
         tracks = [t for (t,) in conn.execute("SELECT track_id FROM plays WHERE user_id = %s ORDER BY played_at",
                                              (user,))]
     assert tracks == [p.track_id for p in kept]
-    assert "item.track.name contains a NUL character" in caplog.text
+    assert f"metadata of track {nul!r}: name contains a NUL character" in caplog.text
     assert "track.duration_ms must be a whole number of milliseconds between 0 and 43200000" in caplog.text
     assert all(check.outcome == "pass" for check in source_gate(spotify_settings))
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ingestion.recently_played import ingest_all, ingest_user, parse_played_at, to_ms
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingestion.recently_played import ingest_all, ingest_user, parse_played_at, to_ms, within_bounds
 from operations.postgres import free_port
 from tests.ingestion.conftest import Sleeps
 from warehouse.db import connect
@@ -291,3 +295,61 @@ def test_any_unexpected_failure_of_one_user_is_recorded_and_the_others_are_polle
     assert (status, inserted, cursor_after) == ("failed", 0, None)
     assert detail == "unexpected error (SettingsError; see the log)"
     assert stored(spotify_settings, first) == [] and stored(spotify_settings, second) == fake_spotify.window(second)
+
+
+def queue(settings) -> list[tuple]:
+    with connect("source", settings) as conn:
+        return conn.execute("SELECT entity_type, entity_id, last_error FROM enrichment_queue "
+                            "ORDER BY entity_type, entity_id").fetchall()
+
+
+def test_a_malformed_artist_is_queued_with_its_field_and_the_others_are_stored(spotify_settings, fake_spotify,
+                                                                               user):
+    fake_spotify.fault(path="/v1/artists", status=429, retry_after=7200)
+    ingest_user(user, spotify_settings, sleep=Sleeps())  # every artist queued, known by id
+    bad = queue(spotify_settings)[0][1]
+    fake_spotify.admin("POST", "/mode", development=True)  # one call per artist: one answer malformed
+    fake_spotify.fault(path=f"/v1/artists/{bad}", body={"id": bad, "name": "Ok", "genres": ["rock", 7],
+                                                        "popularity": 50, "followers": {"total": 3}, "images": []})
+    result = ingest_user(user, spotify_settings)
+    assert result.status == "ok" and dict(result.enrichment.refused) == {"artist": 1}
+    artists, fetched, *_, queued = artists_state(spotify_settings)
+    assert (fetched, queued) == (artists - 1, 1)
+    assert queue(spotify_settings) == [
+        ("artist", bad, f"metadata of artist {bad!r}: genres[1] must be a string, got int 7")]
+    with connect("source", spotify_settings) as conn:
+        assert conn.execute("SELECT name, genres, fetched_at FROM artists WHERE artist_id = %s",
+                            (bad,)).fetchone()[1:] == (None, None)
+    assert ingest_user(user, spotify_settings).enrichment.fetched["artist"] == 1  # the fault is gone
+    assert artists_state(spotify_settings)[1] == artists and queue(spotify_settings) == []
+
+
+def test_a_batch_answer_of_the_wrong_length_queues_its_ids(spotify_settings, fake_spotify, user):
+    fake_spotify.fault(path="/v1/artists", body={"artists": [None]})
+    result = ingest_user(user, spotify_settings)
+    artists, fetched, *_, queued = artists_state(spotify_settings)
+    assert result.status == "ok" and result.plays_inserted == 50
+    assert fetched == 0 and queued == artists == result.enrichment.refused["artist"] and artists > 1
+    assert {error for _, _, error in queue(spotify_settings)} == {
+        f"metadata of {artists} artists: artists must be a list of {artists}, one per id asked, got list of 1"}
+    ingest_user(user, spotify_settings)
+    assert artists_state(spotify_settings)[1] == artists and queue(spotify_settings) == []
+
+
+def test_malformed_recently_played_items_are_dropped_and_named(caplog):
+    items = json.loads((Path(__file__).parents[1] / "fixtures" / "recently_played_response.json").read_text())["items"]
+    broken = [json.loads(json.dumps(item)) for item in items[:5]]
+    broken[0]["track"]["popularity"] = "high"
+    broken[1]["context"] = ["spotify:playlist:x"]
+    broken[2]["track"]["album"]["release_date"] = "soon"
+    broken[3]["played_at"] = 17
+    broken[4]["track"]["artists"][0]["name"] = None
+    kept = within_bounds("me", broken + items[5:], datetime.now(UTC))
+    assert kept == items[5:] and len(kept) > 0
+    track = [repr(item["track"]["id"]) for item in broken]
+    assert [record.getMessage().split(" dropped: ")[1] for record in caplog.records] == [
+        f"metadata of track {track[0]}: popularity must be an integer, got str 'high'",
+        "metadata of recently-played item 1: context must be an object, got list",
+        f"metadata of track {track[2]}: album.release_date must be a year, year-month or date, got 'soon'",
+        "metadata of recently-played item 3: played_at must be a string, got int 17",
+        f"metadata of track {track[4]}: artists[0].name must be a string, got NoneType None"]
