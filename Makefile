@@ -87,10 +87,14 @@ demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, ex
 	$(DEMO_SPOTIFY) $(PY) -m fake_spotify login --allow-comparison
 	$(DEMO_SPOTIFY) $(PY) -m ingestion poll
 	@echo "-- the older history comes from each listener's Spotify data export:"
-	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT)
+	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT) \
+	    --playlists-out $(DEMO_EXPORT)/playlists.txt
 	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion import "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done
 	@echo "-- the first listener leaves a weekend out of their statistics (an exclusion rule):"
 	$(PY) -m ingestion exclude add --user "$$(basename "$$(ls -d $(DEMO_EXPORT)/*/ | head -1)")" --from 2026-09-19 --to 2026-09-20
+	@echo "-- each listener follows playlists (fetched from the fake Spotify by the next poll):"
+	while read -r user playlist; do $(PY) -m ingestion playlists add --user "$$user" "$$playlist" || exit 1; \
+	    done < $(DEMO_EXPORT)/playlists.txt
 	@echo "-- the imported tracks' metadata, from the (fake) Spotify:"
 	$(DEMO_SPOTIFY) $(PY) -m ingestion poll --until-enriched
 	$(MAKE) --no-print-directory etl

@@ -28,13 +28,15 @@ _TYPES = {"text": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigi
 
 STAR = {  # what the reference reads of main
     "fact_play": "SELECT play_id, user_id, content_type, track_id, recording_id, episode_id, show_id, played_at, "
-                 "started_at, ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_month "
-                 "FROM fact_play "
+                 "started_at, ms_played, is_stream, skipped, context_uri, local_date, local_hour, local_dow, "
+                 "local_month FROM fact_play "
                  "WHERE NOT excluded",
     "dim_track": "SELECT track_id, album_id, primary_artist_id, duration_ms, explicit, popularity FROM dim_track",
     "dim_album": "SELECT album_id, total_tracks, release_year, primary_artist_id FROM dim_album",
     "dim_artist": "SELECT artist_id, array_to_json(genres)::text AS genres FROM dim_artist",
     "dim_user": "SELECT user_id, timezone, compare_consent FROM dim_user",
+    "followed": "SELECT DISTINCT u.user_id, t.playlist_id, t.track_id "
+                "FROM dim_user_playlist u JOIN dim_playlist_track t USING (playlist_id)",
 }
 
 
@@ -348,6 +350,34 @@ SELECT p.user_id, p.period, d.day_of_week, h.hour, coalesce(n.streams, 0) AS str
 FROM periods p CROSS JOIN (SELECT range::SMALLINT AS day_of_week FROM range(1, 8)) d
 CROSS JOIN (SELECT range::SMALLINT AS hour FROM range(24)) h
 LEFT JOIN counted n USING (user_id, period, day_of_week, hour)""",
+    "playlist_completion": """
+WITH heard AS (
+    SELECT s.user_id, s.period, f.playlist_id, count(DISTINCT s.track_id) AS tracks_played, count(*) AS streams,
+           sum(s.ms_played) AS listening_ms, min(s.played_at) AS first_played_at,
+           max(s.played_at) AS last_played_at, list_sort(list_distinct(list(s.track_id))) AS heard_track_ids
+    FROM ps s JOIN followed f USING (user_id, track_id) GROUP BY ALL
+),
+started AS (
+    SELECT user_id, period,
+           regexp_extract(context_uri, '^spotify:(?:user:[^:]+:)?playlist:([0-9A-Za-z]+)$', 1) AS playlist_id,
+           count(*) AS context_streams, sum(ms_played) AS context_listening_ms,
+           min(played_at) AS context_first_played_at, max(played_at) AS context_last_played_at
+    FROM ps WHERE regexp_full_match(coalesce(context_uri, ''), '^spotify:(?:user:[^:]+:)?playlist:[0-9A-Za-z]+$')
+    GROUP BY ALL
+),
+totals AS (SELECT user_id, playlist_id, count(*) AS total_tracks FROM followed GROUP BY ALL),
+scored AS (
+    SELECT user_id, period, playlist_id, t.total_tracks, coalesce(h.tracks_played, 0) AS tracks_played,
+           coalesce(h.tracks_played, 0) / t.total_tracks AS completion, coalesce(h.streams, 0) AS streams,
+           coalesce(h.listening_ms, 0) AS listening_ms, h.first_played_at, h.last_played_at,
+           coalesce(c.context_streams, 0) AS context_streams, coalesce(c.context_listening_ms, 0)
+               AS context_listening_ms, c.context_first_played_at, c.context_last_played_at,
+           coalesce(h.heard_track_ids, []::VARCHAR[]) AS heard_track_ids
+    FROM heard h FULL JOIN started c USING (user_id, period, playlist_id) JOIN totals t USING (user_id, playlist_id)
+)
+SELECT *, row_number() OVER (PARTITION BY user_id, period ORDER BY completion DESC, tracks_played DESC,
+                             streams DESC, context_streams DESC, playlist_id) AS rank
+FROM scored""",
     "album_completion": """
 WITH counted AS (
     SELECT user_id, period, album_id, total_tracks, count(DISTINCT track_id) AS tracks_played, count(*) AS streams,

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from dashboard.access import abort_unknown_user, abort_unless_visible, current_viewer, visible_user
 from dashboard.compare import compared, leaderboard
-from dashboard.entities import found_entity, found_search, search_query, with_head
+from dashboard.entities import found_entity, found_playlist, found_search, search_query, with_head
 from dashboard.paging import MAX_PER_PAGE, requested_paging
 from dashboard.periods import abort_no_statistics, checked_period, well_formed
 from dashboard.queries import current_replica
@@ -54,6 +54,23 @@ def entity(user_id: str, kinds: str, item_id: str):
     period = checked_period(user, request.args.get("period", "all"))
     return json_response(with_head({"user_id": user_id, "period": period},
                                    found_entity(user_id, kinds, item_id, period)))
+
+
+@api.get("/users/<user_id>/playlists")
+def playlists(user_id: str):
+    """The playlists the user follows with their playlist_completion rows of the period (docs/metrics.md, 20)."""
+    user = visible_user(user_id)
+    period = checked_period(user, request.args.get("period", "all"))
+    return json_response(json.dumps({"user_id": user_id, "period": period})[:-1] + ', "playlists": '
+                         + current_replica().playlists(user_id, period) + "}")
+
+
+@api.get("/users/<user_id>/playlists/<playlist_id>")
+def playlist(user_id: str, playlist_id: str):
+    user = visible_user(user_id)
+    period = checked_period(user, request.args.get("period", "all"))
+    return json_response(with_head({"user_id": user_id, "period": period},
+                                   found_playlist(user_id, playlist_id, period)))
 
 
 @api.get("/users/<user_id>/<statistic>")

@@ -1,7 +1,9 @@
-"""The entity pages (an artist, album or track of a user) and search, shared by the HTML pages and the API.
+"""The entity pages (an artist, album or track of a user), playlist pages and search, shared by the HTML pages and
+the API.
 
-Both read only the replica (dashboard/queries.py): the rankings of docs/metrics.md, statistic 16, with
-the dimensions' names. What the user never streamed is a 404; a query without a letter or digit a 400.
+All read only the replica (dashboard/queries.py): the rankings of docs/metrics.md, statistic 16, and
+playlist_completion, statistic 20, with the dimensions' names. What the user never streamed is a 404, as is a
+playlist the user does not follow; a query without a letter or digit a 400.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def found_entity(user_id: str, kinds: str, item_id: str, period: str) -> str:
     found = current_replica().entity(user_id, kind, item_id, period)
     if not found.streamed:
         abort(404, f"no streams of {kind} {item_id!r} by user {user_id!r}")
+    return found.json
+
+
+def found_playlist(user_id: str, playlist_id: str, period: str) -> str:
+    """The playlist's JSON object (text), or a 404 when the user does not follow it."""
+    found = current_replica().playlist(user_id, playlist_id, period)
+    if not found.followed:
+        abort(404, f"user {user_id!r} follows no playlist {playlist_id!r}")
     return found.json
 
 

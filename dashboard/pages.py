@@ -1,5 +1,5 @@
-"""The dashboard's HTML pages: start page, user list, a user's overview, Wrapped and rankings, entity pages and
-search, comparisons of two users and the leaderboard, plotly.js, health."""
+"""The dashboard's HTML pages: start page, user list, a user's overview, Wrapped and rankings, entity pages,
+playlists and search, comparisons of two users and the leaderboard, plotly.js, health."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from dashboard.access import NOT_FOUND, current_viewer, visible_user
 from dashboard.compare import compare_partners, compared, leaderboard
-from dashboard.entities import KINDS, found_entity, found_search, search_query
+from dashboard.entities import KINDS, found_entity, found_playlist, found_search, search_query
 from dashboard.paging import requested_paging
 from dashboard.periods import checked_period, days_label, group_periods
 from dashboard.queries import LEADERBOARD_SORTS, User, current_replica
@@ -38,8 +38,9 @@ def page_context(user: User) -> dict:
             "viewer": current_viewer(), "replication": replica.replication(),
             "timezone": user.timezone or current_app.config["DEFAULT_TIMEZONE"],
             # for the scripts' links: each entity page's URL with the item's id as ENTITY_ID
-            "entity_urls": {kinds: url_for("pages.entity", user_id=user.user_id, kinds=kinds, item_id=ENTITY_ID)
-                            for kinds in KINDS}}
+            "entity_urls": {**{kinds: url_for("pages.entity", user_id=user.user_id, kinds=kinds, item_id=ENTITY_ID)
+                               for kinds in KINDS},
+                            "playlists": url_for("pages.playlist", user_id=user.user_id, playlist_id=ENTITY_ID)}}
 
 
 @pages.get("/")
@@ -116,6 +117,31 @@ def entity(user_id: str, kinds: str, item_id: str):
     period = checked_period(user, request.args.get("period", "all"))
     found = json.loads(found_entity(user_id, kinds, item_id, period))
     return render_template(f"{KINDS[kinds]}.html", kind=KINDS[kinds], kinds=kinds, item_id=item_id, period=period,
+                           periods=group_periods(user.periods), found=found, **page_context(user))
+
+
+@pages.get("/users/<user_id>/playlists")
+def playlists(user_id: str):
+    """The playlists the user follows with their playlist_completion row of the period (docs/metrics.md,
+    statistic 20) by its rank, then those not streamed in the period."""
+    user = visible_user(user_id)
+    if not user.periods:
+        return render_template("empty.html", **page_context(user))
+    period = checked_period(user, request.args.get("period", "all"))
+    return render_template("playlists.html", period=period, periods=group_periods(user.periods),
+                           playlists=json.loads(current_replica().playlists(user_id, period)), **page_context(user))
+
+
+@pages.get("/users/<user_id>/playlists/<playlist_id>")
+def playlist(user_id: str, playlist_id: str):
+    """A playlist the user follows: how much of it they heard in the period, the streams started from it, and its
+    tracks in order, each heard or not."""
+    user = visible_user(user_id)
+    if not user.periods:
+        return render_template("empty.html", **page_context(user))
+    period = checked_period(user, request.args.get("period", "all"))
+    found = json.loads(found_playlist(user_id, playlist_id, period))
+    return render_template("playlist.html", kind="playlist", kinds="playlists", item_id=playlist_id, period=period,
                            periods=group_periods(user.periods), found=found, **page_context(user))
 
 

@@ -78,6 +78,13 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class Playlist:
+    """A playlist of a user's (docs/dashboard.md, playlist pages)."""
+    followed: bool  # the user follows it (dim_user_playlist)
+    json: str  # a JSON object: the playlist, its playlist_completion row of the period, its tracks in order
+
+
+@dataclass(frozen=True)
 class SearchResult:
     searchable: bool  # the query has a word
     json: str  # a JSON object {"artists": [...], "albums": [...], "tracks": [...]}
@@ -135,6 +142,8 @@ _ITEM_NAMES: dict[str, tuple[str, str]] = {
               _lookup("al", "dim_album", "album_id", "t.album_id")
               + _lookup("ar", "dim_artist", "artist_id", "al.primary_artist_id")),
 }
+
+PLAYLIST_TOP = 5  # playlists on the overview's playlist_completion panel
 
 # Every panel of a user's page, with names and images from the dimensions.
 _PAGE_PANELS: dict[str, str] = {
@@ -205,6 +214,15 @@ _PAGE_PANELS: dict[str, str] = {
         "t.rank, t.episode_id, t.listens, t.listening_ms, coalesce(ep.name, t.episode_id) AS name, sh.name AS show",
         "analytics.top_episodes", joins=_lookup("ep", "dim_episode", "episode_id", "t.episode_id")
         + _lookup("sh", "dim_show", "show_id", "t.show_id"), order="t.rank"),
+    # The period's first playlists of playlist_completion (docs/metrics.md, statistic 20) that the user still
+    # follows (the rows of one unfollowed since the last analytics run are left out, as on the playlists page).
+    "playlist_completion": _panel(
+        "t.rank, t.playlist_id, coalesce(p.name, t.playlist_id) AS name, p.owner_name, t.total_tracks, "
+        "t.tracks_played, t.completion, t.streams, t.listening_ms, t.context_streams",
+        "analytics.playlist_completion",
+        where="t.user_id = %(user)s AND t.period = %(period)s AND EXISTS (SELECT 1 FROM dim_user_playlist f "
+              "WHERE f.user_id = t.user_id AND f.playlist_id = t.playlist_id)",
+        joins=_lookup("p", "dim_playlist", "playlist_id", "t.playlist_id"), order="t.rank", limit=PLAYLIST_TOP),
 }
 # Prepared once per connection: psycopg would re-parse a query this long on every call.
 _PREPARE_PAGE = (
@@ -296,6 +314,44 @@ _ENTITY_QUERIES: dict[str, str] = {
           + ", ".join(f"'{name}', {part}" for name, part in parts.items()) + ")::text AS json"
     for kind, parts in _ENTITY_PARTS.items()
 }
+
+# The playlists a user follows (dim_user_playlist, docs/ingestion.md "Playlists") with their playlist_completion row
+# of the period (docs/metrics.md, statistic 20): those with a row in its rank order, then the others (not streamed
+# in the period) by name. A playlist followed whose dim_playlist row has not arrived yet is named by its id.
+_PLAYLISTS_QUERY = """
+SELECT coalesce(json_agg(x ORDER BY x.rank NULLS LAST, x.name COLLATE "C", x.playlist_id), '[]'::json)::text FROM (
+    SELECT f.playlist_id, coalesce(p.name, f.playlist_id) AS name, p.owner_name,
+           coalesce(t.total_tracks, p.total_tracks) AS total_tracks, t.rank, t.tracks_played, t.completion,
+           t.streams, t.listening_ms, t.first_played_at, t.last_played_at, t.context_streams,
+           t.context_listening_ms, t.context_first_played_at, t.context_last_played_at
+    FROM dim_user_playlist f
+    LEFT JOIN dim_playlist p ON p.playlist_id = f.playlist_id
+    LEFT JOIN analytics.playlist_completion t
+           ON t.user_id = f.user_id AND t.period = %(period)s AND t.playlist_id = f.playlist_id
+    WHERE f.user_id = %(user)s) x
+"""
+
+# A playlist's page (parameters %(user)s, %(period)s and %(item)s, the playlist's id): the playlist, its
+# playlist_completion row of the period (null: none), and its entries in order, at most PLAYLIST_TRACKS, each
+# with its track's and primary artist's names when dim_track knows it, and heard when its id is one of the row's
+# heard_track_ids (the edition played, docs/metrics.md, statistic 20).
+PLAYLIST_TRACKS = 1000
+_PLAYLIST_ROW = ("SELECT {} FROM analytics.playlist_completion c WHERE c.user_id = %(user)s "
+                 "AND c.period = %(period)s AND c.playlist_id = %(item)s")
+_PLAYLIST_QUERY = (
+    "SELECT EXISTS (SELECT 1 FROM dim_user_playlist WHERE user_id = %(user)s AND playlist_id = %(item)s) "
+    "AS followed, json_build_object("
+    "'playlist', (SELECT row_to_json(d) FROM (SELECT q.playlist_id, p.name, p.owner_name, p.total_tracks, "
+    "(SELECT count(*) FROM dim_playlist_track e WHERE e.playlist_id = q.playlist_id) AS entries "
+    "FROM (SELECT %(item)s::text AS playlist_id) q LEFT JOIN dim_playlist p ON p.playlist_id = q.playlist_id) d), "
+    f"'playlist_completion', ({_PLAYLIST_ROW.format('row_to_json(c)')}), "
+    "'tracks', " + _panel(
+        "t.position, t.track_id, d.name, d.primary_artist_id AS artist_id, ar.name AS artist, "
+        f"coalesce(t.track_id = ANY(({_PLAYLIST_ROW.format('c.heard_track_ids')})::text[]), false) AS heard",
+        "dim_playlist_track", where="t.playlist_id = %(item)s", order="t.position", limit=PLAYLIST_TRACKS,
+        joins=_lookup("d", "dim_track", "track_id", "t.track_id")
+        + _lookup("ar", "dim_artist", "artist_id", "d.primary_artist_id"))
+    + ")::text AS json")
 
 # Search: the user's artists, albums and tracks whose folded name (public.search_key, replica migration
 # 0009) has a word starting with each word of the folded query, most streamed first (all time: rank order).
@@ -567,6 +623,17 @@ class Replica:
         params = {"user": user_id, "period": period, "item": item_id}
         with self._connection() as conn:
             return conn.cursor(row_factory=class_row(Entity)).execute(_ENTITY_QUERIES[kind], params).fetchone()
+
+    def playlists(self, user_id: str, period: str) -> str:
+        """The playlists the user follows with their playlist_completion rows of the period (a JSON array, text):
+        those with a row by rank, then the others by name."""
+        return self._value(_PLAYLISTS_QUERY, {"user": user_id, "period": period})
+
+    def playlist(self, user_id: str, playlist_id: str, period: str) -> Playlist:
+        """A playlist of the user's: its row of the period and its tracks, each heard in the period or not."""
+        params = {"user": user_id, "period": period, "item": playlist_id}
+        with self._connection() as conn:
+            return conn.cursor(row_factory=class_row(Playlist)).execute(_PLAYLIST_QUERY, params).fetchone()
 
     def search(self, user_id: str, query: str) -> SearchResult:
         """The user's artists, albums and tracks whose names match `query`, most streamed first."""

@@ -21,6 +21,8 @@ import json
 import random
 import sys
 import time as clock
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -337,6 +339,44 @@ def _names(listening: Listening):
     return artist_names, album_names
 
 
+@dataclass(frozen=True)
+class GeneratedPlaylist:
+    playlist_id: str
+    name: str
+    owner_id: str
+    owner_name: str
+    track_ids: list[str]
+    followers: list[str]
+
+    @property
+    def snapshot_id(self) -> str:
+        """The fake Spotify's snapshot of it (fake_spotify/state.py Playlist, version 1)."""
+        return f"{1:08d}{zlib.crc32(repr([('track', t) for t in self.track_ids]).encode()):08x}"
+
+
+SHARED_PLAYLIST_TRACKS = 250  # more than one page of playlist items
+OWN_PLAYLIST_PLAYED, OWN_PLAYLIST_UNPLAYED = 30, 10
+
+
+def generated_playlists(listening: Listening) -> list[GeneratedPlaylist]:
+    """The playlists the listeners follow: one the first listener made of the catalogue's first 250 tracks (by id),
+    followed by everyone, and each listener's own: their 30 most streamed tracks (then by id), then 10 they
+    never played."""
+    rng = random.Random(f"playlists-{listening.seed}")
+    catalogue = sorted(t.track_id for t in listening.tracks)
+    first = listening.users[0]
+    made = [GeneratedPlaylist(spotify_id(rng), "Generated Hits", first.user_id, first.display_name,
+                              catalogue[:SHARED_PLAYLIST_TRACKS], [u.user_id for u in listening.users])]
+    for user in listening.users:
+        streams = Counter(p.track_id for p in listening.plays
+                          if p.user_id == user.user_id and p.track_id and p.ms_played >= 30_000)
+        top = sorted(streams, key=lambda t: (-streams[t], t))[:OWN_PLAYLIST_PLAYED]
+        unplayed = [t for t in catalogue if t not in streams][:OWN_PLAYLIST_UNPLAYED]
+        made.append(GeneratedPlaylist(spotify_id(rng), f"{user.display_name}'s Favourites", user.user_id,
+                                      user.display_name, top + unplayed, [user.user_id]))
+    return made
+
+
 def _play_rows(listening: Listening):
     tracks = listening.track_index()
     artist_names, album_names = _names(listening)
@@ -399,6 +439,18 @@ def write_to_source(conn: psycopg.Connection, listening: Listening) -> dict[str,
             "plays": copy_into(conn, "plays", PLAY_COLUMNS, _play_rows(listening),
                                 "(user_id, play_key)"),
         }
+        playlists = generated_playlists(listening)
+        counts["playlists"] = copy_into(
+            conn, "playlists", ("playlist_id", "name", "owner_id", "owner_name", "snapshot_id", "items_total",
+                                "status", "checked_at", "fetched_at", "created_at"),
+            ((p.playlist_id, p.name, p.owner_id, p.owner_name, p.snapshot_id, len(p.track_ids), "ok", at, at, at)
+             for p in playlists), "(playlist_id)")
+        copy_into(conn, "playlist_items", ("playlist_id", "position", "track_id", "added_at"),
+                  ((p.playlist_id, position, track_id, at) for p in playlists
+                   for position, track_id in enumerate(p.track_ids)), "(playlist_id, position)")
+        copy_into(conn, "user_playlists", ("user_id", "playlist_id", "added_at"),
+                  ((user_id, p.playlist_id, at) for p in playlists for user_id in p.followers),
+                  "(user_id, playlist_id)")
     return counts
 
 
@@ -524,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extended-export", metavar="DIR", help="also write Extended history files")
     parser.add_argument("--account-export", metavar="DIR", help="also write Account data files")
     parser.add_argument("--no-source", action="store_true", help="do not write into source")
+    parser.add_argument("--playlists-out", metavar="FILE",
+                        help="also write who follows which generated playlist: a user id and a playlist id a line")
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -542,6 +596,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.account_export:
         files = write_account_export(listening, Path(args.account_export))
         print(f"wrote {len(files)} Account data files under {args.account_export}")
+    if args.playlists_out:
+        lines = [f"{user_id} {p.playlist_id}\n" for p in generated_playlists(listening) for user_id in p.followers]
+        Path(args.playlists_out).write_text("".join(lines))
+        print(f"wrote {len(lines)} followed playlists to {args.playlists_out}")
     if not args.no_source:
         with connect("source", settings) as conn:
             counts = write_to_source(conn, listening)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from fake_spotify.generate import Album, Listening, Track, generate, spotify_id
+from fake_spotify.generate import Album, Listening, Track, generate, generated_playlists, spotify_id
 
 WINDOW = 50  # Spotify keeps only the 50 most recent plays
 ALBUM_PAGE = 50  # tracks in the first page a full album object carries, as Spotify's
@@ -122,6 +122,12 @@ class FakeSpotify:
         self.albums = {a.album_id: a for a in self.listening.albums}
         self.artists = {a.artist_id: a for a in self.listening.artists}
         self.users = {u.user_id: u for u in self.listening.users}
+        followed: dict[str, list[tuple[str, set[str]]]] = {}  # user -> (playlist, its tracks), their own first
+        for made in generated_playlists(self.listening):  # the playlists write_to_source has them follow
+            self.playlists[made.playlist_id] = Playlist(made.playlist_id, made.name, made.owner_id, made.owner_name,
+                                                        [("track", track_id) for track_id in made.track_ids])
+            for user_id in made.followers:
+                followed.setdefault(user_id, []).insert(0, (made.playlist_id, set(made.track_ids)))
         self.login_user = self.login_user or self.listening.users[0].user_id
         for user in self.listening.users:
             self.history[user.user_id] = []
@@ -131,16 +137,20 @@ class FakeSpotify:
             stamp = f"{play.user_id}|{play.played_at.isoformat()}"
             crc = zlib.crc32(stamp.encode())
             ms = int(play.played_at.timestamp()) * 1000 + crc % 1000
-            self.history[play.user_id].append(ApiPlay(ms, play.track_id, self._context(crc, play.track_id)))
+            self.history[play.user_id].append(
+                ApiPlay(ms, play.track_id, self._context(crc, play.track_id, followed.get(play.user_id, []))))
         for plays in self.history.values():
             plays.sort(key=lambda p: p.played_at_ms)
 
-    def _context(self, crc: int, track_id: str) -> tuple[str, str] | None:
+    def _context(self, crc: int, track_id: str, followed: list[tuple[str, set[str]]]) -> tuple[str, str] | None:
+        """A third of the plays from the track's album, a third from a playlist (one the listener follows that
+        holds the track, else one of Spotify's), a third from no context."""
         kind = crc % 3
         if kind == 0:
             return ("album", self.tracks[track_id].album_id)
         if kind == 1:
-            return ("playlist", "37i9dQZF1DX" + f"{crc:011d}"[:11])
+            playlist = next((playlist_id for playlist_id, tracks in followed if track_id in tracks), None)
+            return ("playlist", playlist or "37i9dQZF1DX" + f"{crc:011d}"[:11])
         return None
 
     # -- steering (used by /_admin and by in-process tests) -------------------
@@ -149,8 +159,9 @@ class FakeSpotify:
         """The fake's clock: real time, moved forward when tests add listening faster than real time."""
         return now_ms() + self.clock_offset_ms
 
-    def add_plays(self, user_id: str, count: int) -> list[str]:
-        """`count` new plays, back to back, the last ending now.
+    def add_plays(self, user_id: str, count: int, playlist_id: str | None = None) -> list[str]:
+        """`count` new plays, back to back, the last ending now; with `playlist_id`, of that playlist's tracks and
+        started from it (their context), else each from its album.
 
         Each plays its whole track when they fit between the user's latest play
         and now; else each is cut short (a skip, still at least MIN_COUNTED_MS:
@@ -159,7 +170,8 @@ class FakeSpotify:
         more in the meantime)."""
         with self.lock:
             plays = self.history[user_id]
-            track_ids = sorted(self.tracks)
+            track_ids = sorted(self.tracks) if playlist_id is None else [
+                value for kind, value in self.playlists[playlist_id].entries if kind == "track"]
             seed = f"{user_id}|{len(plays)}"
             picked = [track_ids[zlib.crc32(f"{seed}|{i}".encode()) % len(track_ids)] for i in range(count)]
             gaps = [1_000 + i % 7 for i in range(count)]
@@ -170,7 +182,8 @@ class FakeSpotify:
             new = []
             for track_id, ms, gap in zip(picked, lasted, gaps, strict=True):
                 at += ms + gap
-                new.append(ApiPlay(at, track_id, ("album", self.tracks[track_id].album_id)))
+                new.append(ApiPlay(at, track_id, ("album", self.tracks[track_id].album_id) if playlist_id is None
+                                   else ("playlist", playlist_id)))
             self.clock_offset_ms += max(0, at - self.now_ms())
             plays.extend(new)
             return [iso_ms(p.played_at_ms) for p in new]

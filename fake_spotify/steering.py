@@ -99,7 +99,11 @@ def add_plays(user_id: str):
     fake = _fake()
     if user_id not in fake.users:
         return _unknown_user(user_id)
-    added = fake.add_plays(user_id, int(request.get_json(force=True).get("count", 1)))
+    asked = request.get_json(force=True)
+    playlist_id = asked.get("playlist_id")
+    if playlist_id is not None and playlist_id not in fake.playlists:
+        return jsonify({"error": f"no playlist {playlist_id!r}"}), 404
+    added = fake.add_plays(user_id, int(asked.get("count", 1)), playlist_id)
     return jsonify({"played_at": added}), 201
 
 

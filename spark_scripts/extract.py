@@ -25,7 +25,8 @@ from warehouse.db import connect
 from warehouse.settings import Settings
 
 PLAY_COLUMNS = ("play_id, user_id, content_type, track_id, recording_id, episode_id, show_id, played_at, started_at, "
-                "ms_played, is_stream, skipped, local_date, local_hour, local_dow, local_year, local_month")
+                "ms_played, is_stream, skipped, context_uri, local_date, local_hour, local_dow, local_year, "
+                "local_month")
 P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PLAY_COLUMNS.split(","))  # of `fact_play p`
 PLAY_PARTITIONS = 4
 DIMENSIONS = {
@@ -33,6 +34,9 @@ DIMENSIONS = {
     "albums": "SELECT album_id, total_tracks, release_year, primary_artist_id AS album_artist_id FROM dim_album",
     "artists": "SELECT artist_id, genres FROM dim_artist",
     "users": "SELECT user_id, timezone, compare_consent FROM dim_user",
+    # Each distinct track of each playlist a user follows (playlist_completion).
+    "playlist_tracks": "SELECT DISTINCT u.user_id, t.playlist_id, t.track_id "
+                       "FROM dim_user_playlist u JOIN dim_playlist_track t USING (playlist_id)",
 }
 # A play matching one of its user's exclusion rules counts nowhere (docs/metrics.md, "What counts").
 COUNTED = "NOT p.excluded"

@@ -32,15 +32,15 @@ from warehouse.settings import Settings, get_settings
 
 
 def transform(plays: DataFrame, stored: Grains | None, window: DataFrame, tracks: DataFrame, albums: DataFrame,
-              artists: DataFrame, users: DataFrame, published_shares: DataFrame | None, scope: RunScope,
-              settings: Settings) -> tuple[Grains, Tables, dict[str, DataFrame]]:
+              artists: DataFrame, users: DataFrame, playlist_tracks: DataFrame, published_shares: DataFrame | None,
+              scope: RunScope, settings: Settings) -> tuple[Grains, Tables, dict[str, DataFrame]]:
     """(the recomputed months' grains, every statistic of the run's periods, those (user, period) pairs)."""
     recomputed = grains(plays, users, settings.session_gap_minutes)
     merged = recomputed if stored is None else recomputed.union(stored)
     rolling = rolling_grains(window, users, settings.session_gap_minutes)
     consenting = users.where("compare_consent").select("user_id")
     tables = prepare(with_rolling(merged, rolling), tracks, albums, artists, settings.album_min_tracks,
-                     consenting, published_shares, in_scope(scope))
+                     consenting, playlist_tracks, published_shares, in_scope(scope))
     return recomputed, tables, {name: compute(tables) for name, compute in COMPUTE.items()}
 
 

@@ -51,6 +51,9 @@ class Tables:
     artist_days: DataFrame  # per (user_id, period, primary_artist_id, local_date) the artist was streamed
     episodes: DataFrame  # per (user_id, period, episode_id, show_id) listened, in a period with streams: listens,
     #                      listening_ms, first_played_at, last_played_at
+    contexts: DataFrame  # per (user_id, period, playlist_id) streamed from: streams, listening_ms, first_played_at,
+    #                      last_played_at
+    playlist_tracks: DataFrame  # user_id, playlist_id, track_id: each distinct track of each playlist followed
     sessions: DataFrame  # one row per session starting in a recomputed month (`period`: that month, no ROLLING)
     session_periods: DataFrame  # a row per session and period it counts in (its month, year, 'all', rolling)
     in_scope: Scope
@@ -112,8 +115,8 @@ def spread(months: DataFrame, in_scope: Scope) -> DataFrame:
 
 
 def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataFrame, album_min_tracks: int,
-            consenting: DataFrame, published_shares: DataFrame | None = None, in_scope: Scope = every_period
-            ) -> Tables:
+            consenting: DataFrame, playlist_tracks: DataFrame, published_shares: DataFrame | None = None,
+            in_scope: Scope = every_period) -> Tables:
     facts = (tracks.join(albums, "album_id", "left")
              .join(artists.withColumnRenamed("artist_id", "primary_artist_id"), "primary_artist_id", "left"))
 
@@ -145,6 +148,9 @@ def prepare(grains: Grains, tracks: DataFrame, albums: DataFrame, artists: DataF
         # Podcast listens count in the periods music streams make (docs/metrics.md, "Podcasts").
         episodes=by_period(grains.episodes, ["episode_id", "show_id"], "listens", "listening_ms",
                            mins=("first_played_at",), maxes=("last_played_at",)).join(periods, KEY, "left_semi"),
+        contexts=by_period(grains.contexts, ["playlist_id"], "streams", "listening_ms", mins=("first_played_at",),
+                           maxes=("last_played_at",)),
+        playlist_tracks=playlist_tracks,
         sessions=in_scope(calendar_sessions),
         session_periods=session_periods,
         in_scope=in_scope,

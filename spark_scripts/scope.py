@@ -9,7 +9,9 @@ the user's session in progress before the first new (or changed, or deleted) pla
 `sessions`: the latest one starting before that play starts), because a new play can extend that session,
 change the gap after the stream before it, and make later first-ever streams (new_artists,
 new_tracks) no longer first; a deleted or newly excluded play changes that gap too, and may have begun
-its own session. A load that changed existing dimension rows
+its own session. A user whose followed playlists a load changed (etl.load_runs.playlist_users) has every
+period recomputed (`since` EVERY_MONTH), as playlist_completion of each may move. A load that changed existing
+dimension rows
 (metadata, a time zone, a consent to comparison) makes the run full, and so does a migration that
 changed the statistics' tables or their state since the last published run.
 """
@@ -25,6 +27,8 @@ from pyspark.sql import functions as F
 from spark_scripts.ledger import last_published, statistics_shape
 from spark_scripts.prepare import KEY, Tables, every_period
 from warehouse.catalog import ROLLING_PERIODS
+
+EVERY_MONTH = "0000-01"  # a `since` before every local month: all of a user's periods
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,19 @@ def decide_scope(main: psycopg.Connection, full: bool = False) -> RunScope:
                    UNION ALL
                    SELECT user_id, played_at, started_at FROM etl.deleted_plays WHERE load_id > %(last)s) changed
                GROUP BY user_id)
-           SELECT f.user_id,
-                  to_char(least(f.first_new, s.session_start) AT TIME ZONE u.timezone, 'YYYY-MM')
-           FROM fresh f
-           JOIN dim_user u USING (user_id)
-           LEFT JOIN LATERAL (
-               SELECT max(session_start) AS session_start FROM analytics.sessions
-               WHERE user_id = f.user_id AND session_start < f.first_start) s ON true
-           ORDER BY 1""",
-        {"last": last},
+           SELECT user_id, min(since) FROM (
+               SELECT f.user_id,
+                      to_char(least(f.first_new, s.session_start) AT TIME ZONE u.timezone, 'YYYY-MM') AS since
+               FROM fresh f
+               JOIN dim_user u USING (user_id)
+               LEFT JOIN LATERAL (
+                   SELECT max(session_start) AS session_start FROM analytics.sessions
+                   WHERE user_id = f.user_id AND session_start < f.first_start) s ON true
+               UNION ALL
+               SELECT DISTINCT p.user_id, %(every)s FROM etl.load_runs r CROSS JOIN unnest(r.playlist_users) p (user_id)
+               WHERE r.load_id > %(last)s AND p.user_id IN (SELECT user_id FROM dim_user)) scoped
+           GROUP BY user_id ORDER BY 1""",
+        {"last": last, "every": EVERY_MONTH},
     ).fetchall()
     return RunScope("incremental", max_load_id, [user for user, _ in rows], dict(rows))
 

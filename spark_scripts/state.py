@@ -23,7 +23,9 @@ MONTH = ["user_id", "local_year", "local_month"]
 LISTEN_MS = 30_000  # a podcast listen: an episode play of at least this long (docs/metrics.md, "Podcasts")
 ROLLING = "rolling"  # the rolling period (warehouse/catalog.py ROLLING_PERIODS) a window play is read for
 # analytics_state.<name>; the sessions' grain is analytics.sessions
-STORED = ("tracks", "days", "clock", "skips", "gaps", "episodes")
+STORED = ("tracks", "days", "clock", "skips", "gaps", "episodes", "contexts")
+# A playlist context's URI (docs/metrics.md, 20): spotify:playlist:ID, or the older spotify:user:OWNER:playlist:ID.
+PLAYLIST_CONTEXT = r"^spotify:(?:user:[^:]+:)?playlist:([0-9A-Za-z]+)$"
 SESSION_COLUMNS = ("user_id", "session_id", "period", "session_start", "session_end", "streams",
                    "distinct_tracks", "listening_ms")
 
@@ -40,6 +42,8 @@ class Grains:
     gaps: DataFrame      # MONTH, gap_class: gaps (after the month's streams, to the user's next stream)
     episodes: DataFrame  # MONTH, episode_id: show_id, listens, listening_ms, first_played_at, last_played_at
     #                      (podcast listens: episode plays of at least 30 s)
+    contexts: DataFrame  # MONTH, playlist_id: streams, listening_ms, first_played_at, last_played_at (streams
+    #                      started from that playlist)
     sessions: DataFrame  # SESSION_COLUMNS: one row per session, `period` the month of its local start
 
     @property
@@ -90,12 +94,17 @@ def grains(plays: DataFrame, users: DataFrame, session_gap_minutes: int, by: tup
     episodes = listens.groupBy(*keys, "episode_id", "show_id").agg(
         F.count("*").alias("listens"), F.sum("ms_played").alias("listening_ms"),
         F.min("played_at").alias("first_played_at"), F.max("played_at").alias("last_played_at"))
+    playlist_id = F.regexp_extract("context_uri", PLAYLIST_CONTEXT, 1)
+    contexts = (streams.where(F.col("context_uri").rlike(PLAYLIST_CONTEXT))
+                .groupBy(*keys, playlist_id.alias("playlist_id"))
+                .agg(*count_ms, F.min("played_at").alias("first_played_at"),
+                     F.max("played_at").alias("last_played_at")))
     sessions, gaps = _sessions_and_gaps(plays.where("is_stream"), users, session_gap_minutes * 60_000, list(by))
     return Grains(
         tracks,
         streams.groupBy(*keys, "local_date").agg(*count_ms),
         streams.groupBy(*keys, "local_dow", "local_hour").agg(*count_ms),
-        skips, gaps, episodes, sessions)
+        skips, gaps, episodes, contexts, sessions)
 
 
 def rolling_first_day(name: str, last_day: F.Column) -> F.Column:

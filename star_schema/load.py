@@ -26,6 +26,10 @@ One run is one transaction on main:
    Album track lists are copied once per album: the ids of the albums whose list
    source holds are staged, and only the lists main lacks are read (a stored
    list never changes, so a load reads the new lists, not all of them).
+   Playlists (whose items were fetched) and who follows them are staged whole (a few rows each); a
+   playlist's items are read only when its `snapshot_id` differs from main's. The users whose
+   playlist_completion a change moves (followers of a playlist read again or gone, who followed or
+   unfollowed one) are recorded: the next analytics run recomputes their every period.
 4. Record the run in `etl.load_runs`. A run that changes nothing rolls back, so
    running it again leaves main identical.
 """
@@ -63,6 +67,7 @@ class LoadReport:
     plays_deleted: int = 0
     users_rules_changed: int = 0  # users whose exclusion rules changed
     users_recording_rules_changed: int = 0  # users whose recording rules changed
+    playlist_rows_changed: int = 0  # rows of dim_playlist, dim_playlist_track and dim_user_playlist changed
 
     def __str__(self) -> str:
         if self.load_id is None:
@@ -72,7 +77,8 @@ class LoadReport:
             f"{self.tracks_changed} tracks, {self.albums_changed} albums, "
             f"{self.artists_changed} artists new or changed, {self.album_track_lists} album track lists, "
             f"{self.plays_deleted} plays deleted, {self.users_rules_changed} users' exclusion rules and "
-            f"{self.users_recording_rules_changed} users' recording rules changed "
+            f"{self.users_recording_rules_changed} users' recording rules changed, "
+            f"{self.playlist_rows_changed} playlist rows changed "
             f"(source play revisions <= {self.source_max_revision})"
         )
 
@@ -102,6 +108,15 @@ STAGING = {
         "track_number, disc_number, is_surrogate, isrc FROM tracks",
     ),
     "stage_listed_albums": ("album_id text", "SELECT DISTINCT album_id FROM album_tracks"),
+    "stage_playlists": (
+        "playlist_id text, name text, owner_name text, snapshot_id text",
+        "SELECT playlist_id, name, owner_name, snapshot_id FROM playlists WHERE fetched_at IS NOT NULL",
+    ),
+    "stage_user_playlists": (
+        "user_id text, playlist_id text",
+        "SELECT u.user_id, u.playlist_id FROM user_playlists u JOIN playlists p USING (playlist_id) "
+        "WHERE p.fetched_at IS NOT NULL",
+    ),
     "stage_rules": (
         "rule_id bigint, user_id text, kind text, target text, local_from timestamp, local_to timestamp",
         "SELECT rule_id, user_id, kind, target, local_from, local_to FROM exclusion_rules",
@@ -193,6 +208,41 @@ ISRC_CHANGED = ("SELECT s.track_id FROM stage_tracks s JOIN dim_track d USING (t
 TRACK_LIST_COLUMNS = "album_id, disc_number, track_number, track_id, name, duration_ms"
 NEW_TRACK_LISTS = ("SELECT album_id FROM stage_listed_albums "
                    "EXCEPT SELECT album_id FROM dim_album_track")
+# The playlists whose items main lacks or holds of another snapshot.
+CHANGED_PLAYLISTS = ("SELECT s.playlist_id FROM stage_playlists s LEFT JOIN dim_playlist d USING (playlist_id) "
+                     "WHERE d.playlist_id IS NULL OR d.snapshot_id IS DISTINCT FROM s.snapshot_id")
+PLAYLIST_ITEM_COLUMNS = "playlist_id, position, track_id"
+# The users whose playlist_completion the changes below move (read before them): the followers, before and after,
+# of the playlists read again or gone, and whoever follows or unfollows a playlist.
+PLAYLIST_USERS = """
+    SELECT user_id FROM (SELECT user_id, playlist_id FROM stage_user_playlists
+                         UNION SELECT user_id, playlist_id FROM dim_user_playlist) f
+    WHERE f.playlist_id = ANY(%(changed)s)
+       OR NOT EXISTS (SELECT 1 FROM stage_playlists s WHERE s.playlist_id = f.playlist_id)
+    UNION SELECT user_id FROM ((SELECT user_id, playlist_id FROM stage_user_playlists
+                                EXCEPT SELECT user_id, playlist_id FROM dim_user_playlist)
+                               UNION ALL (SELECT user_id, playlist_id FROM dim_user_playlist
+                                          EXCEPT SELECT user_id, playlist_id FROM stage_user_playlists)) d
+    ORDER BY 1
+"""
+# Main's playlists made source's, each statement's rows counted as changes: the items of the changed
+# playlists replaced (and those of playlists gone), then the playlists, then who follows them.
+PLAYLIST_CHANGES = (
+    "DELETE FROM dim_playlist_track t WHERE t.playlist_id = ANY(%(changed)s) "
+    "OR NOT EXISTS (SELECT 1 FROM stage_playlists s WHERE s.playlist_id = t.playlist_id)",
+    f"INSERT INTO dim_playlist_track ({PLAYLIST_ITEM_COLUMNS}) "
+    f"SELECT {PLAYLIST_ITEM_COLUMNS} FROM stage_playlist_items",
+    "DELETE FROM dim_playlist d WHERE NOT EXISTS (SELECT 1 FROM stage_playlists s WHERE s.playlist_id = d.playlist_id)",
+    upsert_changed(
+        "dim_playlist", ["playlist_id"], ["playlist_id", "name", "owner_name", "snapshot_id", "total_tracks"],
+        "SELECT s.playlist_id, s.name, s.owner_name, s.snapshot_id, "
+        "(SELECT count(DISTINCT t.track_id) FROM dim_playlist_track t WHERE t.playlist_id = s.playlist_id) "
+        "FROM stage_playlists s"),
+    "DELETE FROM dim_user_playlist d WHERE NOT EXISTS (SELECT 1 FROM stage_user_playlists s "
+    "WHERE (s.user_id, s.playlist_id) = (d.user_id, d.playlist_id))",
+    "INSERT INTO dim_user_playlist (user_id, playlist_id) SELECT user_id, playlist_id FROM stage_user_playlists "
+    "ON CONFLICT DO NOTHING",
+)
 
 # Local-time fields from `lt`, played_at in the user's zone (DST by the zone rules).
 LOCAL_FIELDS = ("lt::date, extract(hour FROM lt)::smallint, extract(isodow FROM lt)::smallint, "
@@ -221,26 +271,27 @@ RECORDING = """CASE WHEN play.content_type = 'track' THEN coalesce(
     'isrc:' || play.isrc, play.track_id) END"""
 INSERT_FACTS = f"""
     INSERT INTO fact_play AS f (play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
-                           started_at, ms_played, source, is_stream, skipped, local_date, local_hour, local_dow,
-                           local_year, local_month, excluded, recording_id, load_id)
+                           started_at, ms_played, source, context_uri, is_stream, skipped, local_date, local_hour,
+                           local_dow, local_year, local_month, excluded, recording_id, load_id)
     SELECT play_id, user_id, content_type, track_id, episode_id, show_id, played_at,
-           played_at - ms_played * interval '1 millisecond', ms_played, source,
+           played_at - ms_played * interval '1 millisecond', ms_played, source, context_uri,
            content_type = 'track' AND (source IN ('api', 'lastfm', 'listenbrainz') OR ms_played >= 30000),
            skipped, {LOCAL_FIELDS}, {MATCHES_RULE}, {RECORDING}, %(load_id)s
     FROM (SELECT p.*, p.played_at AT TIME ZONE u.timezone AS lt, t.isrc
           FROM stage_plays p JOIN dim_user u USING (user_id) LEFT JOIN dim_track t USING (track_id)) play
     ON CONFLICT (play_id) DO UPDATE SET
-        (content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, source, is_stream,
-         skipped, local_date, local_hour, local_dow, local_year, local_month, excluded, recording_id, load_id) =
+        (content_type, track_id, episode_id, show_id, played_at, started_at, ms_played, source, context_uri,
+         is_stream, skipped, local_date, local_hour, local_dow, local_year, local_month, excluded, recording_id,
+         load_id) =
         (excluded.content_type, excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
-         excluded.started_at, excluded.ms_played, excluded.source, excluded.is_stream, excluded.skipped,
-         excluded.local_date, excluded.local_hour, excluded.local_dow, excluded.local_year, excluded.local_month,
-         excluded.excluded, excluded.recording_id, excluded.load_id)
-    WHERE (f.track_id, f.episode_id, f.show_id, f.played_at, f.ms_played, f.source, f.skipped, f.excluded,
-           f.recording_id)
+         excluded.started_at, excluded.ms_played, excluded.source, excluded.context_uri, excluded.is_stream,
+         excluded.skipped, excluded.local_date, excluded.local_hour, excluded.local_dow, excluded.local_year,
+         excluded.local_month, excluded.excluded, excluded.recording_id, excluded.load_id)
+    WHERE (f.track_id, f.episode_id, f.show_id, f.played_at, f.ms_played, f.source, f.context_uri, f.skipped,
+           f.excluded, f.recording_id)
           IS DISTINCT FROM (excluded.track_id, excluded.episode_id, excluded.show_id, excluded.played_at,
-                            excluded.ms_played, excluded.source, excluded.skipped, excluded.excluded,
-                            excluded.recording_id)
+                            excluded.ms_played, excluded.source, excluded.context_uri, excluded.skipped,
+                            excluded.excluded, excluded.recording_id)
 """
 # The recordings main holds that may have moved: every play of a user whose recording rules changed, of a
 # track whose ISRC changed, or merged into such a track by its user's rule.
@@ -343,6 +394,18 @@ def _copy_track_lists(source: psycopg.Connection, main: psycopg.Connection) -> i
     return len(albums)
 
 
+def _copy_playlist_items(source: psycopg.Connection, main: psycopg.Connection) -> list[str]:
+    """Stage the items of the playlists main lacks or holds of another snapshot (source's snapshot); their ids."""
+    changed = [playlist_id for (playlist_id,) in main.execute(CHANGED_PLAYLISTS)]
+    main.execute("CREATE TEMP TABLE stage_playlist_items (playlist_id text, position integer, track_id text) "
+                 "ON COMMIT DROP")
+    if changed:
+        _pipe(source, main, sql.SQL("COPY (SELECT {} FROM playlist_items WHERE playlist_id = ANY({})) TO STDOUT")
+              .format(sql.SQL(PLAYLIST_ITEM_COLUMNS), sql.Literal(changed)),
+              f"COPY stage_playlist_items ({PLAYLIST_ITEM_COLUMNS}) FROM STDIN")
+    return changed
+
+
 def _check_staged(main: psycopg.Connection) -> None:
     bad_zone = main.execute(
         """SELECT user_id, timezone FROM stage_users
@@ -377,6 +440,7 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         rules_changed, changed_zone = _stage(source, main, low, high, settings.default_timezone)
         track_lists = _copy_track_lists(source, main)
+        playlists_changed = _copy_playlist_items(source, main)
         source.commit()
         _check_staged(main)
 
@@ -388,6 +452,9 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         ]
         (users, artists, albums, tracks), dims_updated = [c for c, _ in counted], sum(u for _, u in counted)
         podcast_dims = sum(_changed(main, upsert, {})[0] for upsert in (UPSERT_SHOWS, UPSERT_EPISODES))
+        playlist_users = [user_id for (user_id,) in main.execute(PLAYLIST_USERS, {"changed": playlists_changed})]
+        playlist_rows = sum(main.execute(statement, {"changed": playlists_changed}).rowcount
+                            for statement in PLAYLIST_CHANGES)
         if changed_zone:
             main.execute(RELOCALIZE, {"users": changed_zone})
         if rules_changed:
@@ -400,10 +467,10 @@ def load_main(settings: Settings | None = None) -> LoadReport:
         (load_id,) = main.execute(
             """INSERT INTO etl.load_runs (started_at, source_max_revision, source_max_play_id, plays_loaded,
                    users_changed, tracks_changed, albums_changed, artists_changed, dims_updated, album_track_lists,
-                   rules_changed, recording_rules_changed)
-               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
+                   rules_changed, recording_rules_changed, playlist_users)
+               VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
             (started, high, max_play_id, users, tracks, albums, artists, dims_updated, track_lists,
-             len(rules_changed), len(recording_users)),
+             len(rules_changed), len(recording_users), playlist_users),
         ).fetchone()
         plays = main.execute(INSERT_FACTS, {"load_id": load_id}).rowcount
         if recording_users or isrc_changed:
@@ -411,13 +478,13 @@ def load_main(settings: Settings | None = None) -> LoadReport:
                                                           "tracks": isrc_changed}).rowcount
         deleted = main.execute(DELETE_FACTS, {"load_id": load_id}).rowcount
         if not (plays or deleted or users or artists or albums or tracks or podcast_dims or track_lists
-                or rules_changed or recording_users) and high == low:
+                or playlist_rows or rules_changed or recording_users) and high == low:
             main.rollback()
             return LoadReport(0, 0, 0, 0, 0, 0, high, None)
         main.execute("UPDATE etl.load_runs SET plays_loaded = %s, plays_deleted = %s WHERE load_id = %s",
                      (plays, deleted, load_id))
         main.commit()
     report = LoadReport(plays, users, tracks, albums, artists, track_lists, high, load_id, deleted,
-                        len(rules_changed), len(recording_users))
+                        len(rules_changed), len(recording_users), playlist_rows)
     log.info("%s", report)
     return report

@@ -51,5 +51,6 @@ def copy_main_to_replica(settings) -> None:
     """Main's dimensions and statistics into the replica (what the Debezium replication gives it)."""
     from warehouse.catalog import STATISTICS
 
-    tables = ["dim_user", "dim_artist", "dim_album", "dim_track", *(f"analytics.{name}" for name in STATISTICS)]
+    tables = ["dim_user", "dim_artist", "dim_album", "dim_track", "dim_playlist", "dim_playlist_track",
+              "dim_user_playlist", *(f"analytics.{name}" for name in STATISTICS)]
     copy_tables(settings, tables, "main", "replica")

@@ -90,6 +90,8 @@ CATALOG: tuple[Statistic, ...] = (
     Statistic("taste_overlap", "for each other user who allows comparison (as this one does): taste overlap, "
                                "shared artists and tracks, who streamed a shared artist first",
               "overlap DESC, other_user_id"),
+    Statistic("playlist_completion", "each playlist followed with a track streamed or a stream from it: tracks "
+                                     "heard of its tracks, streams of them, streams started from it", "rank"),
 )
 
 BY_NAME: dict[str, Statistic] = {statistic.name: statistic for statistic in CATALOG}

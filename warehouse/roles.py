@@ -42,6 +42,9 @@ REPLICATED_TABLES = (
     r"public\.dim_artist",
     r"public\.dim_show",
     r"public\.dim_episode",
+    r"public\.dim_playlist",
+    r"public\.dim_playlist_track",
+    r"public\.dim_user_playlist",
     r"analytics\..*",
     r"public\.dashboard_share_links",
 )

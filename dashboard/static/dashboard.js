@@ -396,6 +396,19 @@
     }], { height: Math.max(220, 26 * top.length + 60), xaxis: axis("Tracks of the album streamed (%)", { range: [0, 100] }), yaxis: { automargin: true } });
   }
 
+  // Playlists followed (playlist_completion): the period's first by rank, each linking to its page.
+  function drawPlaylists() {
+    var rows = data.playlist_completion;
+    if (!rows.length) { emptyNote("table-playlist_completion", "No playlist you follow was streamed in this period."); return; }
+    topTable("table-playlist_completion", rows.map(function (r) { return Object.assign({ image_alt: "" }, r); }), [
+      ["Playlist", function (r) { return r.name; }],
+      ["Heard", function (r) { return int(r.tracks_played) + " of " + int(r.total_tracks); }, true],
+      ["Completion", function (r) { return pct(r.completion); }, true],
+      ["Streams", function (r) { return int(r.streams); }, true],
+      ["From it", function (r) { return int(r.context_streams); }, true],
+    ], function (r) { return entityUrl("playlists", r.playlist_id); });
+  }
+
   function drawPopularity() {
     cards("cards-popularity", [
       ["Mainstream score (0-100)", o.mainstream_score === null ? "unknown" : oneDecimal.format(o.mainstream_score)],
@@ -530,6 +543,7 @@
     drawSessions();
     drawStreaks();
     drawAlbums();
+    drawPlaylists();
     drawPopularity();
     drawPreferences();
     drawSkips();

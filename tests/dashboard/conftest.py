@@ -6,6 +6,7 @@ import pytest
 
 from testkit.replica_rows import fill_replica
 from tests.dashboard.dashboard_helpers import ADMIN_PASSWORD, RunningServer
+from tests.dashboard.playlist_rows import fill_playlists
 
 
 @pytest.fixture
@@ -17,6 +18,7 @@ def reader(dbs):
 @pytest.fixture
 def filled(reader):
     fill_replica(reader)
+    fill_playlists(reader)  # the playlists and playlist_completion (docs/metrics.md, 20), which the testkit lacks
     return reader
 
 

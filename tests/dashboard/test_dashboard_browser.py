@@ -318,6 +318,54 @@ def test_from_the_top_artists_to_an_artist_its_album_and_a_track(server, filled,
     p.assert_clean()
 
 
+def test_from_the_overview_to_a_playlist_its_tracks_and_every_playlist_followed(server, filled, page_factory):
+    """The overview's playlist_completion panel, a playlist's page (tests/dashboard/playlist_rows.py) and the
+    Playlists tab, through a share link."""
+    token = create_share_link(filled, "alice")
+    replicate_share_links(filled)
+    p = page_factory(server)
+    p.goto(f"/s/{token}")
+    p.goto("/users/alice?period=2026-01")
+    p.wait_for_charts()
+    panel = p.page.locator("#table-playlist_completion tbody tr")
+    assert panel.count() == 2
+    assert [c.inner_text() for c in panel.first.locator("td").all()] == [
+        "1", "LN", 'Late Night <Mix> & "Chill"', "2 of 5", "40.0 %", "2", "2"]
+    assert panel.nth(1).locator("td").nth(2).inner_text() == "Road Trip"
+    panel.first.locator("a").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/playlists/pl-night\?period=2026-01$"))
+    assert p.page.locator("#entity-name").inner_text() == 'Late Night <Mix> & "Chill"'
+    assert p.page.locator("#completion").inner_text() == "2 of 5"
+    assert p.card("cards-entity", "first stream") == "2026-01-01"  # 23:30 UTC on New Year's Eve, in Berlin
+    assert p.card("cards-context", "streams from the playlist") == "2"
+    assert p.card("cards-context", "last stream") == "2026-01-21"
+    tracks = p.page.locator("#table-track_list tbody tr")
+    assert [(r.get_attribute("data-id"), r.locator("td").nth(3).inner_text()) for r in tracks.all()] == [
+        ("tr1", "not heard"), ("tr3", "heard"), ("pl-x1", "not heard"), ("tr7", "heard"), ("tr2", "not heard"),
+        ("tr1", "not heard")]
+    assert tracks.nth(1).locator("td").nth(1).inner_text() == "</script><script>alert('x')</script>"
+    p.screenshot("playlist-alice-night")
+    # The period picker keeps the playlist: all time, four of its five tracks heard.
+    p.page.select_option("#period-picker", "all")
+    p.page.wait_for_url(re.compile(r"/users/alice/playlists/pl-night\?period=all$"))
+    assert p.page.locator("#completion").inner_text() == "4 of 5"
+    assert p.page.locator("#table-track_list tr.heard").count() == 5
+    # A heard track opens its page; the Playlists tab lists every playlist followed.
+    p.page.locator("#table-track_list a", has_text="Ghost Light").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/tracks/tr2$"))  # all time: no ?period
+    p.page.locator("nav.tabs a", has_text="Playlists").click()
+    p.page.wait_for_url(re.compile(r"/users/alice/playlists\?period=all$"))
+    rows = p.page.locator("#table-playlist_completion tbody tr")
+    assert [(r.get_attribute("data-id"), r.get_attribute("class")) for r in rows.all()] == [
+        ("pl-night", "streamed"), ("pl-road", "streamed"), ("pl-quiet", "unstreamed"), ("pl-pending", "unstreamed")]
+    assert rows.nth(2).locator("td").nth(3).inner_text() == "not streamed in All time (2 tracks)"
+    p.screenshot("playlists-alice")
+    p.goto("/users/alice/playlists/pl-builder")  # bob's, not followed by alice
+    assert "404" in p.page.locator("h1").inner_text()
+    p.errors = [e for e in p.errors if "404" not in e]  # the refused page itself
+    p.assert_clean()
+
+
 def test_search_finds_an_accented_artist_from_an_unaccented_query(server, filled, page_factory):
     p = page_factory(server)
     p.login_as_admin()

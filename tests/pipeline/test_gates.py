@@ -186,6 +186,34 @@ def test_bad_album_track_lists_fail_the_main_gate(dbs, case, change, check):
     assert failing_checks(error) == {check}
 
 
+@pytest.mark.parametrize("case, statement, check", [
+    ("entry of no playlist", "UPDATE dim_playlist_track SET playlist_id = 'nowhere' "
+                             "WHERE ctid = (SELECT ctid FROM dim_playlist_track LIMIT 1)",
+     "every playlist entry's playlist is in dim_playlist"),
+    ("negative position", "UPDATE dim_playlist_track SET position = -1 "
+                          "WHERE ctid = (SELECT ctid FROM dim_playlist_track LIMIT 1)",
+     "playlist positions not negative"),
+    ("follower unknown", "UPDATE dim_user_playlist SET user_id = 'nobody' "
+                         "WHERE ctid = (SELECT ctid FROM dim_user_playlist LIMIT 1)", "every follower is in dim_user"),
+    ("followed playlist gone", "DELETE FROM dim_playlist WHERE playlist_id = (SELECT min(playlist_id) FROM "
+                               "dim_playlist WHERE playlist_id NOT IN (SELECT playlist_id FROM dim_playlist_track))",
+     "every followed playlist is in dim_playlist"),
+])
+def test_bad_playlists_fail_the_main_gate(dbs, case, statement, check):
+    with connect("source", dbs) as conn:
+        write_to_source(conn, generate(seed=6, users=1, days=5))
+        if case == "followed playlist gone":  # a followed playlist without entries
+            conn.execute("INSERT INTO playlists (playlist_id, name, fetched_at) VALUES ('bare', 'Bare', now())")
+            conn.execute("INSERT INTO user_playlists (user_id, playlist_id) VALUES ('listener-6-001', 'bare')")
+    assert load_main(dbs).playlist_rows_changed > 0
+    assert gates.main_gate(dbs)  # passes as loaded
+    with connect("main", dbs) as conn:
+        assert conn.execute(statement).rowcount == 1
+    with pytest.raises(gates.GateFailed) as error:
+        gates.main_gate(dbs)
+    assert failing_checks(error) == {check}
+
+
 def test_an_exclusion_without_a_rule_fails_the_main_gate(dbs):
     with connect("source", dbs) as conn:
         write_to_source(conn, generate(seed=6, users=1, days=5))

@@ -18,15 +18,16 @@ def at(text: str) -> datetime:
 PLAY_SCHEMA = ("play_id long, user_id string, content_type string, track_id string, recording_id string, "
                "episode_id string, "
                "show_id string, played_at timestamp, started_at timestamp, ms_played int, is_stream boolean, "
-               "skipped boolean, local_date date, local_hour smallint, local_dow smallint, local_year string, "
-               "local_month string")
+               "skipped boolean, context_uri string, local_date date, local_hour smallint, local_dow smallint, "
+               "local_year string, local_month string")
 
 
 def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_min_tracks=5,
-           session_gap_minutes=30, consenting=(), episodes=(), recordings=None) -> Tables:
+           session_gap_minutes=30, consenting=(), episodes=(), recordings=None, playlists=None) -> Tables:
     """Inputs as main holds them, from short hand-written rows.
 
-    plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped]])
+    plays:  (user_id, track_id, played_at 'Z', ms_played[, source 'api'|'extended_export'[, skipped[,
+            context_uri]]])
     tracks: {track_id: (album_id, primary_artist_id, duration_ms, explicit, popularity)}
     users:  {user_id: timezone}, default UTC for every user seen
     albums: {album_id: (total_tracks, release_year[, primary artist id])}: by default the album's artist is
@@ -35,6 +36,7 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
     consenting: the users who allow comparison
     episodes: podcast episode plays (user_id, episode_id, show_id, played_at 'Z', ms_played)
     recordings: {track_id: recording_id} (fact_play.recording_id); by default each track is its own
+    playlists: {(user_id, playlist_id): track ids}: the playlists each user follows, with their tracks
     """
     users = users or {}
     recordings = recordings or {}
@@ -48,12 +50,13 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
             (user_id, episode_id, show_id, played_at, ms_played), track_id, rest = play, None, []
         source = rest[0] if rest else "api"
         skipped = rest[1] if len(rest) > 1 else None
+        context_uri = rest[2] if len(rest) > 2 else None
         end = at(played_at)
         local = end.astimezone(ZoneInfo(users.setdefault(user_id, "UTC")))
         recording_id = recordings.get(track_id, track_id) if kind == "track" else None
         rows.append((number, user_id, kind, track_id, recording_id, episode_id, show_id, end,
                      end - timedelta(milliseconds=ms_played), ms_played,
-                     kind == "track" and (source == "api" or ms_played >= 30_000), skipped, local.date(),
+                     kind == "track" and (source == "api" or ms_played >= 30_000), skipped, context_uri, local.date(),
                      local.hour, local.isoweekday(), f"{local.year}", f"{local.year}-{local.month:02d}"))
     albums = albums or {}
     artists = artists or {}
@@ -76,6 +79,8 @@ def tables(spark, plays, tracks, users=None, albums=None, artists=None, album_mi
         spark.createDataFrame(list(artists.items()), "artist_id string, genres array<string>"),
         album_min_tracks,
         spark.createDataFrame([(user,) for user in consenting], "user_id string"),
+        spark.createDataFrame(sorted({(user, playlist, track) for (user, playlist), ids in (playlists or {}).items()
+                                      for track in ids}), "user_id string, playlist_id string, track_id string"),
     )
 
 

@@ -55,7 +55,7 @@ def _periods_of(user: str, day: str) -> str:
 BASE = """
 WITH plays AS (
     SELECT f.play_id, f.user_id, f.track_id, f.recording_id AS recording, f.played_at, f.started_at, f.ms_played,
-           f.is_stream, f.skipped, f.local_date, f.local_hour, f.local_dow, f.local_year,
+           f.is_stream, f.skipped, f.context_uri, f.local_date, f.local_hour, f.local_dow, f.local_year,
            f.local_month, t.album_id, t.primary_artist_id AS artist_id, t.duration_ms,
            t.explicit, t.popularity
     FROM fact_play f LEFT JOIN dim_track t ON t.track_id = f.track_id
@@ -602,6 +602,49 @@ ranked AS (
     FROM episodes e
 )
 SELECT user_id, period, rank::int AS rank, episode_id, show_id, listens, listening_ms FROM ranked WHERE rank <= 50
+""",
+    "playlist_completion": BASE + """,
+followed AS (
+    SELECT DISTINCT u.user_id, t.playlist_id, t.track_id
+    FROM dim_user_playlist u JOIN dim_playlist_track t ON t.playlist_id = u.playlist_id
+),
+totals AS (SELECT user_id, playlist_id, count(*)::int AS total_tracks FROM followed GROUP BY user_id, playlist_id),
+heard AS (
+    SELECT s.user_id, s.period, f.playlist_id, count(DISTINCT s.track_id)::int AS tracks_played,
+           count(*) AS streams, sum(s.ms_played)::bigint AS listening_ms,
+           min(s.played_at) AS first_played_at, max(s.played_at) AS last_played_at,
+           array_agg(DISTINCT s.track_id COLLATE "C" ORDER BY s.track_id COLLATE "C") AS heard_track_ids
+    FROM period_streams s JOIN followed f ON f.user_id = s.user_id AND f.track_id = s.track_id
+    GROUP BY s.user_id, s.period, f.playlist_id
+),
+started AS (
+    SELECT s.user_id, s.period,
+           substring(s.context_uri FROM '^spotify:(?:user:[^:]+:)?playlist:([0-9A-Za-z]+)$') AS playlist_id,
+           count(*) AS context_streams, sum(s.ms_played)::bigint AS context_listening_ms,
+           min(s.played_at) AS context_first_played_at, max(s.played_at) AS context_last_played_at
+    FROM period_streams s WHERE s.context_uri ~ '^spotify:(?:user:[^:]+:)?playlist:[0-9A-Za-z]+$'
+    GROUP BY 1, 2, 3
+),
+counted AS (
+    SELECT coalesce(h.user_id, c.user_id) AS user_id, coalesce(h.period, c.period) AS period,
+           coalesce(h.playlist_id, c.playlist_id) AS playlist_id, coalesce(h.tracks_played, 0) AS tracks_played,
+           coalesce(h.streams, 0) AS streams, coalesce(h.listening_ms, 0) AS listening_ms,
+           h.first_played_at, h.last_played_at, coalesce(c.context_streams, 0) AS context_streams,
+           coalesce(c.context_listening_ms, 0) AS context_listening_ms, c.context_first_played_at,
+           c.context_last_played_at, coalesce(h.heard_track_ids, '{}') AS heard_track_ids
+    FROM heard h FULL JOIN started c
+      ON c.user_id = h.user_id AND c.period = h.period AND c.playlist_id = h.playlist_id
+),
+scored AS (
+    SELECT c.*, t.total_tracks, c.tracks_played::float8 / t.total_tracks AS completion
+    FROM counted c JOIN totals t ON t.user_id = c.user_id AND t.playlist_id = c.playlist_id
+)
+SELECT user_id, period, playlist_id, total_tracks, tracks_played, completion, streams, listening_ms,
+       first_played_at, last_played_at, context_streams, context_listening_ms, context_first_played_at,
+       context_last_played_at, heard_track_ids,
+       row_number() OVER (PARTITION BY user_id, period ORDER BY completion DESC, tracks_played DESC, streams DESC,
+                          context_streams DESC, playlist_id COLLATE "C")::int AS rank
+FROM scored
 """,
     "taste_overlap": BASE + RECORDINGS + _shares("artist") + _shares("track") + PAIRS + _shared("artist")
     + _shared("track") + """

@@ -83,6 +83,31 @@ def test_nothing_new_means_nothing_touched(dbs, spark, listening):
     assert snapshot(dbs, with_freshness=True) == before  # unchanged rows untouched, freshness included
 
 
+def test_a_changed_playlist_recomputes_its_followers_alone_as_a_rebuild_would(dbs, spark, listening):
+    ingest(dbs, listening)
+    analytics.run(dbs, spark=spark)
+    before = snapshot(dbs)
+    first, _, third = (u.user_id for u in listening.users)
+    with connect("source", dbs) as conn:
+        # The first listener's own playlist loses its 10 first entries (a new snapshot); the third unfollows the
+        # shared one; the second's playlists do not change.
+        own, shared = (conn.execute("SELECT playlist_id FROM playlists WHERE owner_id = %s AND name LIKE %s",
+                                    (first, pattern)).fetchone()[0] for pattern in ("%Favourites", "Generated%"))
+        conn.execute("DELETE FROM playlist_items WHERE playlist_id = %s AND position < 10", (own,))
+        conn.execute("UPDATE playlists SET snapshot_id = 'smaller' WHERE playlist_id = %s", (own,))
+        conn.execute("DELETE FROM user_playlists WHERE user_id = %s AND playlist_id = %s", (third, shared))
+    load_main(dbs)
+    changed = analytics.run(dbs, spark=spark)
+    assert (changed.mode, changed.users) == ("incremental", 2)  # the first and third listeners, every period
+    incremental = snapshot(dbs)
+    assert incremental["playlist_completion"] != before["playlist_completion"]
+    assert {k: v for k, v in incremental.items() if k != "playlist_completion"} == {
+        k: v for k, v in before.items() if k != "playlist_completion"}
+    rebuilt = analytics.run(dbs, full=True, spark=spark)
+    assert snapshot(dbs) == incremental
+    assert (rebuilt.counts.inserted, rebuilt.counts.updated, rebuilt.counts.deleted) == (0, 0, 0)
+
+
 def test_a_publication_failing_halfway_leaves_the_published_tables_as_they_were(dbs, spark, listening, monkeypatch):
     ingest(dbs, split(listening, listening.plays[-500:]))
     analytics.run(dbs, spark=spark)

@@ -130,6 +130,22 @@ def fill_edge_cases(settings) -> None:
         ]
         for user_id, track_id, played_at, ms_played, source, skipped in plays:
             add_play(conn, user_id, track_id, played_at, ms_played, source, skipped)
+        # Playlists (statistic 20): PlA holds t2 twice and a track never played; PlC was never fetched. Some API
+        # plays were started from a playlist (PlB's in the older URI form), one from a playlist nobody follows.
+        conn.execute("INSERT INTO playlists (playlist_id, name, snapshot_id, status, fetched_at) VALUES "
+                     "('PlA', 'A', 's1', 'ok', now()), ('PlB', 'B', 's1', 'ok', now()), ('PlC', 'C', NULL, "
+                     "'pending', NULL)")
+        conn.execute("INSERT INTO playlist_items (playlist_id, position, track_id) VALUES ('PlA', 0, 't1'), "
+                     "('PlA', 1, 't2'), ('PlA', 3, 'Tie'), ('PlA', 4, 't2'), ('PlA', 5, 'never'), ('PlB', 0, 's1'), "
+                     "('PlB', 1, 't9'), ('PlC', 0, 't1')")
+        conn.execute("INSERT INTO user_playlists (user_id, playlist_id) VALUES ('zoe', 'PlA'), ('zoe', 'PlB'), "
+                     "('zoe', 'PlC'), ('kai', 'PlA'), ('solo', 'PlB')")
+        for user_id, track_id, context in (
+                ("zoe", "t1", "spotify:playlist:PlA"), ("zoe", "tie", "spotify:playlist:PlB"),
+                ("zoe", "t2", "spotify:album:al1"), ("kai", "s1", "spotify:user:someone:playlist:PlB"),
+                ("kai", "t1", "spotify:playlist:PlA"), ("kai", "t5", "spotify:playlist:PlZ")):
+            conn.execute("UPDATE plays SET context_uri = %s WHERE user_id = %s AND track_id = %s AND source = 'api'",
+                         (context, user_id, track_id))
         conn.execute(  # a podcast episode: kept in source, in no statistic
             "INSERT INTO plays (user_id, play_key, source, content_type, played_at, ms_played, episode_uri) "
             "VALUES ('eve', 'export:2025-01-02T10:00:00Z|spotify:episode:e1|900000', 'extended_export', "
@@ -139,8 +155,9 @@ def fill_edge_cases(settings) -> None:
 
 DATASETS = {"generated": fill_generated, "real_export": fill_real_export, "edge_cases": fill_edge_cases}
 # The real export is not enriched: no album has a known size or release date; its one listener has nobody to be
-# compared with.
-EMPTY = {("real_export", "album_completion"), ("real_export", "release_years"), ("real_export", "taste_overlap")}
+# compared with and follows no playlist.
+EMPTY = {("real_export", "album_completion"), ("real_export", "release_years"), ("real_export", "taste_overlap"),
+         ("real_export", "playlist_completion")}
 
 
 def _database_url(url: str, dbname: str) -> str:

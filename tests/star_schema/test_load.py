@@ -284,3 +284,87 @@ def _plan_nodes(plan):
         node = node.get("Plan", node)
         yield node
         yield from _plan_nodes(node.get("Plans", []))
+
+
+PLAYLIST_ROWS = {
+    "dim_playlist": "SELECT playlist_id, name, owner_name, snapshot_id, total_tracks FROM {} ORDER BY 1",
+    "dim_playlist_track": "SELECT playlist_id, position, track_id FROM {} ORDER BY 1, 2",
+    "dim_user_playlist": "SELECT user_id, playlist_id FROM {} ORDER BY 1, 2",
+}
+SOURCE_PLAYLISTS = {
+    "dim_playlist": "SELECT p.playlist_id, p.name, p.owner_name, p.snapshot_id, "
+                    "(SELECT count(DISTINCT i.track_id) FROM playlist_items i WHERE i.playlist_id = p.playlist_id) "
+                    "FROM playlists p WHERE p.fetched_at IS NOT NULL ORDER BY 1",
+    "dim_playlist_track": "SELECT i.playlist_id, i.position, i.track_id FROM playlist_items i "
+                          "JOIN playlists p USING (playlist_id) WHERE p.fetched_at IS NOT NULL ORDER BY 1, 2",
+    "dim_user_playlist": "SELECT u.user_id, u.playlist_id FROM user_playlists u JOIN playlists p USING (playlist_id) "
+                         "WHERE p.fetched_at IS NOT NULL ORDER BY 1, 2",
+}
+
+
+def playlists_in(settings) -> tuple[dict, dict]:
+    """(main's playlist dimensions, what source says they must hold)."""
+    with connect("main", settings) as main, connect("source", settings) as source:
+        return ({table: main.execute(query.format(table)).fetchall() for table, query in PLAYLIST_ROWS.items()},
+                {table: source.execute(query).fetchall() for table, query in SOURCE_PLAYLISTS.items()})
+
+
+def test_playlists_follow_source_and_only_changed_snapshots_are_read_again(dbs):
+    listening = generate(seed=8, users=2, days=20)
+    with connect("source", dbs) as conn:
+        write_to_source(conn, listening)
+        conn.execute("INSERT INTO playlists (playlist_id, name, status) VALUES ('pending1', 'Never fetched', "
+                     "'pending')")
+        conn.execute("INSERT INTO user_playlists (user_id, playlist_id) VALUES (%s, 'pending1')",
+                     (listening.users[0].user_id,))
+    first = load_main(dbs)
+    main_rows, wanted = playlists_in(dbs)
+    assert main_rows == wanted and len(main_rows["dim_playlist"]) == 3  # the shared one and one each
+    assert len(main_rows["dim_playlist_track"]) == 250 + 2 * 40 and first.playlist_rows_changed > 0
+    assert "pending1" not in {p for p, *_ in main_rows["dim_playlist"]}
+    assert load_main(dbs).load_id is None  # nothing changed: nothing to load
+
+    shared = next(playlist for playlist, name, *_ in main_rows["dim_playlist"] if name == "Generated Hits")
+    own = listening.users[1].user_id
+    with connect("source", dbs) as conn:
+        # A new snapshot of one playlist (one entry removed, a duplicate added), one unfollowed, a rename without
+        # a new snapshot (names are staged whole; items are not read again).
+        first_track = conn.execute("SELECT track_id FROM playlist_items WHERE playlist_id = %s AND position = 0",
+                                   (shared,)).fetchone()[0]
+        conn.execute("DELETE FROM playlist_items WHERE playlist_id = %s AND position = 1", (shared,))
+        conn.execute("INSERT INTO playlist_items (playlist_id, position, track_id) VALUES (%s, 250, %s)",
+                     (shared, first_track))
+        conn.execute("UPDATE playlists SET snapshot_id = 'changed' WHERE playlist_id = %s", (shared,))
+        conn.execute("DELETE FROM user_playlists WHERE user_id = %s AND playlist_id = %s", (own, shared))
+        others = [p for (p,) in conn.execute("SELECT playlist_id FROM playlists WHERE playlist_id NOT IN (%s, "
+                                             "'pending1')", (shared,))]
+        conn.execute("UPDATE playlists SET name = 'Renamed' WHERE playlist_id = %s", (others[0],))
+        conn.execute("UPDATE playlist_items SET track_id = 'unread' WHERE playlist_id = %s AND position = 0",
+                     (others[1],))  # no new snapshot: main keeps what it read
+    second = load_main(dbs)
+    before, (main_rows, wanted) = main_rows, playlists_in(dbs)
+    assert second.load_id is not None and second.plays_loaded == 0
+    assert main_rows["dim_user_playlist"] == wanted["dim_user_playlist"]
+    assert own not in {u for u, p in main_rows["dim_user_playlist"] if p == shared}
+    items = {table: [r for r in rows if r[0] == shared] for table, rows in (("main", main_rows["dim_playlist_track"]),
+                                                                           ("source", wanted["dim_playlist_track"]))}
+    assert items["main"] == items["source"] and len(items["main"]) == 250
+    unread = [r for r in before["dim_playlist_track"] if r[0] == others[1]]
+    assert [r for r in main_rows["dim_playlist_track"] if r[0] == others[1]] == unread  # not read again
+    names = {playlist: (name, snapshot, total) for playlist, name, _, snapshot, total in main_rows["dim_playlist"]}
+    assert names[shared] == ("Generated Hits", "changed", 249)  # 250 entries, one track twice
+    assert names[others[0]][0] == "Renamed"
+    with connect("main", dbs) as conn:
+        # Whose playlist_completion moves: the shared playlist's followers (it was read again; `own` unfollowed
+        # it); not the renamed playlist's (a name is in no statistic). No other dimension row changed.
+        assert conn.execute("SELECT dims_updated, playlist_users FROM etl.load_runs WHERE load_id = %s",
+                            (second.load_id,)).fetchone() == (0, sorted(u.user_id for u in listening.users))
+    with connect("source", dbs) as conn:
+        conn.execute("UPDATE playlists SET snapshot_id = 'again' WHERE playlist_id = %s", (others[1],))
+    third = load_main(dbs)
+    assert third.playlist_rows_changed == 40 + 40 + 1  # its entries replaced, its snapshot
+    assert (others[1], 0, "unread") in playlists_in(dbs)[0]["dim_playlist_track"]  # read with the new snapshot
+    with connect("main", dbs) as conn:
+        assert conn.execute("SELECT playlist_users FROM etl.load_runs WHERE load_id = %s",
+                            (third.load_id,)).fetchone()[0] == [
+            follower for follower, playlist in main_rows["dim_user_playlist"] if playlist == others[1]]

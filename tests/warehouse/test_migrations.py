@@ -6,7 +6,7 @@ from warehouse.catalog import STATISTICS
 from warehouse.db import connect, connect_owner
 
 EXPECTED_MAIN = {"dim_user", "dim_track", "dim_album", "dim_album_track", "dim_artist", "dim_show", "dim_episode",
-                 "fact_play"}
+                 "dim_playlist", "dim_playlist_track", "dim_user_playlist", "fact_play"}
 
 
 def tables(conn, schema):

@@ -1,0 +1,1 @@
+../main/0030_playlist_statistics.sql
