@@ -22,31 +22,17 @@ def instant(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-@pytest.mark.parametrize("development", [False, True])
-def test_a_playlists_numbers_from_the_fake_spotify_to_the_replica(spotify_settings, fake_spotify, connect_user, spark,
-                                                                   development):
-    fake = fake_spotify.fake
-    user = fake.listening.users[0].user_id
-    connect_user(user)
-    fake_spotify.admin("POST", "/mode", development=development)
-    playlist = fake.add_playlist(250, owner_id=user, episodes=1)
-    with connect("source", spotify_settings) as conn:
-        add_playlist(conn, user, f"spotify:playlist:{playlist.playlist_id}")
-    fake.add_plays(user, 12, playlist.playlist_id)  # started from the playlist
-    result = ingest_user(user, spotify_settings)
-    assert result.status == "ok" and result.playlists.fetched == 1 and result.plays_inserted == 50
-    load_main(spotify_settings)
-    analytics.run(spotify_settings, full=True, spark=spark)
-    copy_main_to_replica(spotify_settings)
-
-    # By hand: the 50 plays recently-played answered (each a stream of its whole track), the playlist's tracks.
+def expected_row(fake, user: str, playlist) -> dict:
+    """The playlist's row of all time, by hand: the 50 plays recently-played answered (each a stream of its whole
+    track), the playlist's tracks."""
     on_list = {value for kind, value in playlist.entries if kind == "track"}
     window = fake.window(user)
     heard = [p for p in window if p.track_id in on_list]
     started = [p for p in window if p.context == ("playlist", playlist.playlist_id)]
     assert len(started) == 12 and len(heard) > len(started)  # the generated listening holds playlist tracks too
-    expected = {
-        "total_tracks": 250, "tracks_played": len({p.track_id for p in heard}),
+    tracks_played = len({p.track_id for p in heard})
+    return {
+        "total_tracks": 250, "tracks_played": tracks_played, "completion": tracks_played / 250,
         "streams": len(heard), "listening_ms": sum(fake.tracks[p.track_id].duration_ms for p in heard),
         "first_played_at": instant(min(p.played_at_ms for p in heard)),
         "last_played_at": instant(max(p.played_at_ms for p in heard)),
@@ -55,13 +41,36 @@ def test_a_playlists_numbers_from_the_fake_spotify_to_the_replica(spotify_settin
         "context_last_played_at": instant(started[-1].played_at_ms),
         "heard_track_ids": sorted({p.track_id for p in heard}), "rank": 1,
     }
-    expected["completion"] = expected["tracks_played"] / 250
-    with connect("replica", spotify_settings) as conn:
-        cursor = conn.execute(
-            f"SELECT {', '.join(expected)} FROM analytics.playlist_completion "
-            "WHERE user_id = %s AND period = 'all' AND playlist_id = %s", (user, playlist.playlist_id))
-        found = [dict(zip(expected, row, strict=True)) for row in cursor.fetchall()]
-        listed = conn.execute("SELECT position, track_id FROM dim_playlist_track WHERE playlist_id = %s "
-                              "ORDER BY position", (playlist.playlist_id,)).fetchall()
-    assert found == [expected]
-    assert listed == [(at, value) for at, (kind, value) in enumerate(playlist.entries) if kind == "track"]
+
+
+def test_a_playlists_numbers_from_the_fake_spotify_to_the_replica_in_both_api_modes(spotify_settings, fake_spotify,
+                                                                                    connect_user, spark):
+    fake = fake_spotify.fake
+    # One listener's app in Extended Quota mode, the other's in Development Mode (the fake's mode is global: each
+    # listener's playlist and plays are fetched while it is set).
+    followed = {}
+    for user, development in ((fake.listening.users[0].user_id, False), (fake.listening.users[1].user_id, True)):
+        fake_spotify.admin("POST", "/mode", development=development)
+        connect_user(user)
+        playlist = fake.add_playlist(250, owner_id=user, episodes=1)
+        with connect("source", spotify_settings) as conn:
+            add_playlist(conn, user, f"spotify:playlist:{playlist.playlist_id}")
+        fake.add_plays(user, 12, playlist.playlist_id)  # started from the playlist
+        result = ingest_user(user, spotify_settings)
+        assert result.status == "ok" and result.playlists.fetched == 1 and result.plays_inserted == 50
+        followed[user] = playlist
+    load_main(spotify_settings)
+    analytics.run(spotify_settings, full=True, spark=spark)
+    copy_main_to_replica(spotify_settings)
+
+    for user, playlist in followed.items():
+        expected = expected_row(fake, user, playlist)
+        with connect("replica", spotify_settings) as conn:
+            cursor = conn.execute(
+                f"SELECT {', '.join(expected)} FROM analytics.playlist_completion "
+                "WHERE user_id = %s AND period = 'all' AND playlist_id = %s", (user, playlist.playlist_id))
+            found = [dict(zip(expected, row, strict=True)) for row in cursor.fetchall()]
+            listed = conn.execute("SELECT position, track_id FROM dim_playlist_track WHERE playlist_id = %s "
+                                  "ORDER BY position", (playlist.playlist_id,)).fetchall()
+        assert found == [expected], user
+        assert listed == [(at, value) for at, (kind, value) in enumerate(playlist.entries) if kind == "track"]
