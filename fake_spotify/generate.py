@@ -339,6 +339,11 @@ def _names(listening: Listening):
     return artist_names, album_names
 
 
+def playlist_snapshot(version: int, entries: list[tuple[str, str]]) -> str:
+    """A playlist's `snapshot_id` as the fake Spotify gives it: its version and a checksum of its entries."""
+    return f"{version:08d}{zlib.crc32(repr(entries).encode()):08x}"
+
+
 @dataclass(frozen=True)
 class GeneratedPlaylist:
     playlist_id: str
@@ -349,9 +354,13 @@ class GeneratedPlaylist:
     followers: list[str]
 
     @property
+    def entries(self) -> list[tuple[str, str]]:
+        return [("track", track_id) for track_id in self.track_ids]
+
+    @property
     def snapshot_id(self) -> str:
-        """The fake Spotify's snapshot of it (fake_spotify/state.py Playlist, version 1)."""
-        return f"{1:08d}{zlib.crc32(repr([('track', t) for t in self.track_ids]).encode()):08x}"
+        """As the fake Spotify serves it (its first version)."""
+        return playlist_snapshot(1, self.entries)
 
 
 SHARED_PLAYLIST_TRACKS = 250  # more than one page of playlist items
@@ -367,9 +376,12 @@ def generated_playlists(listening: Listening) -> list[GeneratedPlaylist]:
     first = listening.users[0]
     made = [GeneratedPlaylist(spotify_id(rng), "Generated Hits", first.user_id, first.display_name,
                               catalogue[:SHARED_PLAYLIST_TRACKS], [u.user_id for u in listening.users])]
+    streamed: dict[str, Counter] = {user.user_id: Counter() for user in listening.users}  # one pass over the plays
+    for play in listening.plays:
+        if play.track_id and play.ms_played >= 30_000:
+            streamed[play.user_id][play.track_id] += 1
     for user in listening.users:
-        streams = Counter(p.track_id for p in listening.plays
-                          if p.user_id == user.user_id and p.track_id and p.ms_played >= 30_000)
+        streams = streamed[user.user_id]
         top = sorted(streams, key=lambda t: (-streams[t], t))[:OWN_PLAYLIST_PLAYED]
         unplayed = [t for t in catalogue if t not in streams][:OWN_PLAYLIST_UNPLAYED]
         made.append(GeneratedPlaylist(spotify_id(rng), f"{user.display_name}'s Favourites", user.user_id,

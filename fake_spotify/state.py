@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from fake_spotify.generate import Album, Listening, Track, generate, generated_playlists, spotify_id
+from fake_spotify.generate import Album, Listening, Track, generate, generated_playlists, playlist_snapshot, spotify_id
 
 WINDOW = 50  # Spotify keeps only the 50 most recent plays
 ALBUM_PAGE = 50  # tracks in the first page a full album object carries, as Spotify's
@@ -69,7 +69,7 @@ class Playlist:
 
     @property
     def snapshot_id(self) -> str:
-        return f"{self.version:08d}{zlib.crc32(repr(self.entries).encode()):08x}"
+        return playlist_snapshot(self.version, self.entries)
 
 
 @dataclass
@@ -125,7 +125,7 @@ class FakeSpotify:
         followed: dict[str, list[tuple[str, set[str]]]] = {}  # user -> (playlist, its tracks), their own first
         for made in generated_playlists(self.listening):  # the playlists write_to_source has them follow
             self.playlists[made.playlist_id] = Playlist(made.playlist_id, made.name, made.owner_id, made.owner_name,
-                                                        [("track", track_id) for track_id in made.track_ids])
+                                                        made.entries)
             for user_id in made.followers:
                 followed.setdefault(user_id, []).insert(0, (made.playlist_id, set(made.track_ids)))
         self.login_user = self.login_user or self.listening.users[0].user_id

@@ -185,15 +185,13 @@ def _fetch_chunk(api: SpotifyApi, kind: str, ids: list[str], report: EnrichRepor
 
 def _checked(kind: str, asked: list[str], answered: list) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
     """The objects answered for `asked` that `ingestion.metadata` accepts; the ids Spotify does not know (None);
-    the ids refused, each with the reason (a refusal of the whole answer stands in for each of its objects)."""
+    the ids refused, each with the reason."""
     found, missing, refused = [], [], []
     for object_id, obj in zip(asked, answered, strict=True):
         if obj is None:
             missing.append(object_id)
             continue
         try:
-            if isinstance(obj, MetadataRefused):
-                raise obj
             found.append(CHECK[kind](obj))
         except MetadataRefused as exc:
             refused.append((object_id, str(exc)))
@@ -224,8 +222,9 @@ def enrich(conn: psycopg.Connection, api: SpotifyApi, wanted: dict[str, list[str
                 conn.commit()
                 return report
             except MetadataRefused as exc:  # the whole answer: every id of the chunk waits, with the reason
-                objects = [exc] * len(chunk)
-            found, missing, refused = _checked(kind, chunk, objects)
+                found, missing, refused = [], [], [(object_id, str(exc)) for object_id in chunk]
+            else:
+                found, missing, refused = _checked(kind, chunk, objects)
             _save(conn, kind, found)
             record_failures(conn, kind, missing, "unknown id: Spotify answered null or 404")
             for object_id, reason in refused:

@@ -384,13 +384,19 @@ def _stage(source: psycopg.Connection, main: psycopg.Connection, low: int, high:
     return rules_changed, zone_changed
 
 
+def _copy_of(source: psycopg.Connection, main: psycopg.Connection, table: str, key: str, ids: list[str],
+             columns: str, into: str) -> None:
+    """Copy the `columns` of source `table`'s rows whose `key` is one of `ids` into main's table `into`."""
+    if ids:
+        _pipe(source, main, sql.SQL("COPY (SELECT {} FROM {} WHERE {} = ANY({})) TO STDOUT").format(
+                  sql.SQL(columns), sql.Identifier(table), sql.Identifier(key), sql.Literal(ids)),
+              f"COPY {into} ({columns}) FROM STDIN")
+
+
 def _copy_track_lists(source: psycopg.Connection, main: psycopg.Connection) -> int:
     """Copy the track lists of the albums source lists and main does not (source's snapshot); how many."""
     albums = [album_id for (album_id,) in main.execute(NEW_TRACK_LISTS)]
-    if albums:
-        _pipe(source, main, sql.SQL("COPY (SELECT {} FROM album_tracks WHERE album_id = ANY({})) TO STDOUT").format(
-                  sql.SQL(TRACK_LIST_COLUMNS), sql.Literal(albums)),
-              f"COPY dim_album_track ({TRACK_LIST_COLUMNS}) FROM STDIN")
+    _copy_of(source, main, "album_tracks", "album_id", albums, TRACK_LIST_COLUMNS, "dim_album_track")
     return len(albums)
 
 
@@ -399,10 +405,7 @@ def _copy_playlist_items(source: psycopg.Connection, main: psycopg.Connection) -
     changed = [playlist_id for (playlist_id,) in main.execute(CHANGED_PLAYLISTS)]
     main.execute("CREATE TEMP TABLE stage_playlist_items (playlist_id text, position integer, track_id text) "
                  "ON COMMIT DROP")
-    if changed:
-        _pipe(source, main, sql.SQL("COPY (SELECT {} FROM playlist_items WHERE playlist_id = ANY({})) TO STDOUT")
-              .format(sql.SQL(PLAYLIST_ITEM_COLUMNS), sql.Literal(changed)),
-              f"COPY stage_playlist_items ({PLAYLIST_ITEM_COLUMNS}) FROM STDIN")
+    _copy_of(source, main, "playlist_items", "playlist_id", changed, PLAYLIST_ITEM_COLUMNS, "stage_playlist_items")
     return changed
 
 
