@@ -7,7 +7,6 @@ PY        := $(VENV)/bin/python
 PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed
 PG_BIN    := /usr/lib/postgresql/15/bin
-APT_PACKAGES := openjdk-17-jre-headless postgresql-15 chromium
 
 # Demo size (override: make demo USERS=10 DAYS=90)
 USERS ?= 3
@@ -25,11 +24,12 @@ FAKE_SPOTIFY_DAYS ?= 30
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-system-deps: ## check Java 17, the PostgreSQL server and Chromium (installs them with apt-get as root)
+system-deps: ## check Java 17, the PostgreSQL server, Chromium and Jetty 9 (installs them with apt-get as root)
 	@missing=""; \
 	java -version 2>&1 | grep -q 'version "17' || missing="$$missing openjdk-17-jre-headless"; \
 	test -x $(PG_BIN)/initdb || missing="$$missing postgresql-15"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -f /usr/share/java/jetty9-security.jar || missing="$$missing libjetty9-java"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -44,6 +44,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	$(PY) -m pip check
+	$(PY) -m cdc_connectors install-connect
 	touch $(STAMP)
 
 setup: system-deps $(STAMP) ## create .venv (Python 3.11) with every dependency, pinned by constraints.txt; generate local secrets in .env

@@ -1,10 +1,14 @@
-"""Measure Debezium replication main -> replica.
+"""Measure Debezium replication main -> replica, by either transport.
 
     .venv/bin/python bench/replication.py [--rows 1000000] [--seconds 20] [--rates 1000,5000]
+                                          [--transport embedded|kafka]
 
 Starts its own main and replica clusters on free ports in a temporary folder
-(never the developer clusters) and the replicator as a child process
-(`python -m cdc_connectors run`, embedded Debezium), then prints:
+(never the developer clusters) and the replicator as child processes: with
+`--transport embedded` (the default) `python -m cdc_connectors run` (embedded
+Debezium); with `--transport kafka` the Tansu broker, a Kafka Connect worker
+with the connector registered as `make debezium` registers it, and
+`python -m cdc_connectors consume-kafka` (cdc_connectors/connect_worker.py). Then prints:
 - snapshot throughput: `--rows` rows of dim_track copied by the initial snapshot
   (rows/s from the first written row to the snapshot's end, and from process start;
   the snapshot is one replica transaction, so its first row is seen as the start
@@ -14,7 +18,8 @@ Starts its own main and replica clusters on free ports in a temporary folder
   time from its commit returning in main to its insertion in the replica (the
   replica's copy of the table has an extra `applied_at DEFAULT clock_timestamp()`
   column; visibility follows at that batch's commit, a few ms later);
-- the replicator's peak RSS (VmHWM: Python + the in-process JVM).
+- the peak RSS (VmHWM) of each process: the replicator (Python + the in-process JVM),
+  or the broker (memory storage: it holds every record), the Connect worker and the applier.
 """
 
 from __future__ import annotations
@@ -138,12 +143,51 @@ def measure_lag(main_url: str, replica_url: str, rate: int, seconds: float, firs
             "p50": statistics.median(lags), "p99": lags[int(len(lags) * 0.99) - 1], "max": lags[-1]}
 
 
+def start_kafka(settings: Settings, env: dict[str, str], root: Path) -> dict[str, subprocess.Popen]:
+    """The broker and the Connect worker, the connector registered (the applier is started by the caller)."""
+    import socket
+
+    import requests
+
+    from cdc_connectors.connect_worker import bootstrap, broker_command, register, secrets_dir, worker_command
+
+    def until(ready, process: subprocess.Popen, what: str) -> None:
+        deadline = time.monotonic() + 120
+        while not ready():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start: see {root}")
+            time.sleep(0.2)
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(bootstrap(settings), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def answering() -> bool:
+        try:
+            return requests.get(settings.kafka_connect_url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    processes = {}
+    for name, command, ready in (("broker", broker_command(settings), listening),
+                                 ("connect", worker_command(settings), answering)):
+        processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(root / f"{name}.log", "w"),
+                                           stderr=subprocess.STDOUT)
+        until(ready, processes[name], name)
+    register(settings, settings.kafka_connect_url, secrets_dir(settings), secrets_dir(settings))
+    return processes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rates", default="1000,5000")
-    parser.add_argument("--heap", default="256m")
+    parser.add_argument("--heap", default="256m", help="the JVM's heap cap (the replicator's or Connect's)")
+    parser.add_argument("--transport", choices=("embedded", "kafka"), default="embedded")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="wrapped-bench-cdc-"))
@@ -157,7 +201,7 @@ def main() -> int:
         replica_reader_url=f"postgresql://dashboard:bench@127.0.0.1:{ports['replica']}/replica")
     clusters = [Cluster(name, settings, root / "pgdata", root / "logs") for name in ports]
     main_c, replica_c = clusters
-    process = None
+    processes: dict[str, subprocess.Popen] = {}
     try:
         for cluster in clusters:
             cluster.start()
@@ -180,9 +224,17 @@ def main() -> int:
                    REPLICA_READER_URL=settings.replica_reader_url, DATABASE_OWNER_PASSWORD="bench-owner",
                    DEBEZIUM_DATABASE_PASSWORD="bench-debezium", RUNTIME_DIR=str(root / "runtime"),
                    ENV_FILE=str(root / "none.env"), DEBEZIUM_HEAP=args.heap)
+        if args.transport == "kafka":
+            env.update(CDC_TRANSPORT="kafka", KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",
+                       KAFKA_CONNECT_URL=f"http://127.0.0.1:{free_port()}", KAFKA_CONNECT_HEAP=args.heap)
+            processes.update(start_kafka(settings.model_copy(update={
+                "cdc_transport": "kafka", "kafka_bootstrap_servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+                "kafka_connect_url": env["KAFKA_CONNECT_URL"], "kafka_connect_heap": args.heap}), env, root))
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "cdc_connectors", "run"], cwd=ROOT, env=env,
-                                   stdout=open(root / "replicator.log", "w"), stderr=subprocess.STDOUT)
+        command = "consume-kafka" if args.transport == "kafka" else "run"
+        process = processes["applier" if args.transport == "kafka" else "replicator"] = subprocess.Popen(
+            [sys.executable, "-m", "cdc_connectors", command], cwd=ROOT, env=env,
+            stdout=open(root / "replicator.log", "w"), stderr=subprocess.STDOUT)
         snap = measure_snapshot(replica_c.url, process, args.rows, started)
         print(f"snapshot: {snap['rows']:,} rows in {snap['from_first_row_s']:.1f} s from the first written row "
               f"= {snap['rows'] / snap['from_first_row_s']:,.0f} rows/s; {snap['from_start_s']:.1f} s from process "
@@ -196,11 +248,13 @@ def main() -> int:
             print(f"lag at {rate:,} rows/s (achieved {lag['achieved']:,.0f}/s, {lag['rows']:,} rows in "
                   f"{args.seconds:.0f} s): p50 {lag['p50'] * 1000:.0f} ms, p99 {lag['p99'] * 1000:.0f} ms, "
                   f"max {lag['max'] * 1000:.0f} ms", flush=True)
-        print(f"replicator peak RSS: {peak_rss_mb(process.pid):.0f} MB (JVM heap cap -Xmx{args.heap})")
+        print("peak RSS: " + ", ".join(f"{name} {peak_rss_mb(p.pid):.0f} MB" for name, p in processes.items())
+              + f" (JVM heap cap -Xmx{args.heap})")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
-        if process is not None:
-            stop_process(process)
+        for running in reversed(processes.values()):
+            stop_process(running)
+        if processes:
             with psycopg.connect(settings.replication_url, autocommit=True) as conn:
                 conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots")
         for cluster in clusters:

@@ -1,6 +1,8 @@
-"""Replication main -> replica: `python -m cdc_connectors run|status|wait|reset|consume-kafka`.
+"""Replication main -> replica: `python -m cdc_connectors run|status|wait|reset|consume-kafka|install-connect`.
 
-In the background `run` is the supervisor program `debezium`: `python -m operations start debezium`."""
+In the background (`make debezium`, `python -m operations start debezium`) `run` is the supervisor program
+`debezium` (CDC_TRANSPORT=embedded); with CDC_TRANSPORT=kafka `consume-kafka` is `kafka-applier`, beside
+`kafka-broker` and `kafka-connect` (cdc_connectors/connect_worker.py)."""
 
 from __future__ import annotations
 
@@ -35,8 +37,13 @@ def cmd_consume_kafka(args) -> int:
 def cmd_status(args) -> int:
     from cdc_connectors.status import status
 
-    current = status(get_settings())
+    settings = get_settings()
+    current = status(settings)
     print("\n".join(current.lines()))
+    if settings.cdc_transport == "kafka":
+        from cdc_connectors.status import kafka_lines
+
+        print("\n".join(kafka_lines(settings)))
     return 0 if current.connected and current.replica_error is None else 1
 
 
@@ -53,10 +60,27 @@ def cmd_wait(args) -> int:
 
 
 def cmd_reset(args) -> int:
+    from cdc_connectors.apply import Applier
+    from cdc_connectors.kafka_consumer import forget
     from cdc_connectors.replicator import reset
 
-    reset(get_settings())
-    print("offsets and slot removed: the next run re-copies main into the replica from a fresh snapshot")
+    settings = get_settings()
+    reset(settings)
+    applier = Applier(settings.replica_database_url, settings.debezium_slot_name)
+    try:
+        forget(applier, settings.debezium_slot_name)
+    finally:
+        applier.close()
+    print("offsets and slot removed: the next run re-copies main into the replica from a fresh snapshot"
+          + (" (the Kafka transport: its broker must start empty, as `make debezium-stop` leaves it)"
+             if settings.cdc_transport == "kafka" else ""))
+    return 0
+
+
+def cmd_install_connect(args) -> int:
+    from cdc_connectors.connect_worker import install
+
+    print(install())
     return 0
 
 
@@ -72,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(func=cmd_reset)
     sub.add_parser("consume-kafka", help="apply the Kafka Connect topics instead of running Debezium here"
                    ).set_defaults(func=cmd_consume_kafka)
+    sub.add_parser("install-connect", help="unpack the Kafka Connect runtime of CDC_TRANSPORT=kafka (make setup)"
+                   ).set_defaults(func=cmd_install_connect)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from cdc_connectors.apply import ReplicationError

@@ -235,7 +235,8 @@ class Applier:
         self.replica_url = replica_url
         self.slot_name = slot_name
         # The first record of a snapshot replaces the replicated tables' content (embedded
-        # engine: one ordered stream); off for Kafka, where topics are ordered one by one only.
+        # engine: one ordered stream); off for Kafka, where topics are ordered one by one only (and a
+        # snapshot sent twice, by a Kafka Connect restarted within it, may meet its own rows: upserted).
         self.restart_on_snapshot = restart_on_snapshot
         self._conn: psycopg.Connection | None = None
         self._catalog: dict[str, ReplicaTable] = {}
@@ -345,7 +346,8 @@ class Applier:
                 if gone:
                     tx.deleted += self._delete(conn, table, gone)
                 if rows:  # a snapshot's rows into a table this transaction emptied: nothing to update
-                    fresh = effect.reads_only and f"{table.schema}.{table.table}" in tx.emptied
+                    fresh = (self.restart_on_snapshot and effect.reads_only
+                             and f"{table.schema}.{table.table}" in tx.emptied)
                     tx.upserted += self._insert(conn, table, rows, upsert=not fresh)
         except psycopg.OperationalError:
             raise

@@ -46,6 +46,9 @@ def capture_properties(settings: Settings) -> dict[str, str]:
         "table.include.list": include_list(),
         "snapshot.mode": "initial",
         "skipped.operations": "none",  # the default "t" drops TRUNCATE silently
+        # BEGIN/END records around each main transaction (the transaction topic): the replica
+        # commits whole ones.
+        "provide.transaction.metadata": "true",
         "tombstones.on.delete": "false",
         "decimal.handling.mode": "string",
         "time.precision.mode": "isostring",
@@ -78,8 +81,6 @@ def engine_properties(settings: Settings) -> dict[str, str]:
         "converter.schemas.enable": "false",
         "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
         "offset.storage.file.filename": str(offsets_file(settings)),
-        # BEGIN/END records around each main transaction: the replica commits whole ones.
-        "provide.transaction.metadata": "true",
         # Offsets (and the slot's confirmed LSN) follow committed transactions within a second.
         "offset.flush.interval.ms": "1000",
         "poll.interval.ms": "50",

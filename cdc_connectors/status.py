@@ -139,3 +139,54 @@ def wait(settings: Settings, timeout: float = 60.0, poll: float = 0.05) -> float
     raise TimeoutError(
         f"the replica has not applied main's position {target} after {timeout:.0f} s:\n"
         + "\n".join(status(settings).lines()))
+
+
+def kafka_lines(settings: Settings) -> list[str]:
+    """CDC_TRANSPORT=kafka: the connector's state; per topic partition its end, the applier group's
+    committed offset, the lag in records and in seconds (age of the oldest record not committed)."""
+    import re
+
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    from cdc_connectors.connect_worker import connector_state
+    from cdc_connectors.kafka_consumer import EPOCH_TOPIC, GROUP_ID, TOPICS
+
+    state = connector_state(settings.kafka_connect_url)
+    lines = [f"transport         kafka: broker {settings.kafka_bootstrap_servers}, Kafka Connect "
+             f"{settings.kafka_connect_url} (connector {state or 'not answering'})"]
+    servers = [server.strip() for server in settings.kafka_bootstrap_servers.split(",")]
+    try:
+        group = KafkaConsumer(bootstrap_servers=servers, group_id=GROUP_ID, enable_auto_commit=False,
+                              request_timeout_ms=10_000)
+    except KafkaError as exc:
+        return [*lines, f"broker            not reachable ({exc})"]
+    reader = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, consumer_timeout_ms=2_000)
+    try:
+        topics = group.topics()
+        if EPOCH_TOPIC not in topics:
+            lines.append(f"epoch topic       {EPOCH_TOPIC} MISSING: the broker lost its topics, or the applier "
+                         "never started")
+        partitions = [TopicPartition(topic, p) for topic in sorted(t for t in topics if re.match(TOPICS, t))
+                      for p in sorted(group.partitions_for_topic(topic) or ())]
+        ends = group.end_offsets(partitions) if partitions else {}
+        lines.append(f"{'topic[partition]':48} {'end':>9} {'committed':>9} {'lag':>8} {'lag s':>8}")
+        total = 0
+        for tp in partitions:
+            committed = group.committed(tp)
+            lag = None if committed is None else max(ends[tp] - committed, 0)
+            total += ends[tp] if lag is None else lag
+            age = None
+            if lag:
+                reader.assign([tp])
+                reader.seek(tp, committed)
+                first = next(iter(reader), None)
+                age = None if first is None else max(time.time() - first.timestamp / 1000, 0.0)
+            lines.append(f"{tp.topic + f'[{tp.partition}]':48} {ends[tp]:>9} "
+                         f"{'-' if committed is None else committed:>9} {'-' if lag is None else lag:>8} "
+                         f"{'-' if age is None else f'{age:.1f}':>8}")
+        lines.append(f"{'records not applied':48} {'':>9} {'':>9} {total:>8}")
+    finally:
+        group.close(autocommit=False)
+        reader.close()
+    return lines

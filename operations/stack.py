@@ -112,15 +112,65 @@ def _postgres_pids(settings: Settings) -> list[int]:
 
 
 # -- debezium ---------------------------------------------------------------
+# CDC_TRANSPORT=embedded: one program, the replicator (Debezium's engine inside it). CDC_TRANSPORT=kafka:
+# the broker, the Kafka Connect worker running Debezium's connector, the applier (cdc_connectors/connect_worker.py).
+REPLICATION_PROGRAMS = ("debezium", "kafka-broker", "kafka-connect", "kafka-applier")
+
+
+def _connect_answers(settings: Settings) -> bool:
+    return _answers(settings.kafka_connect_url.rstrip("/") + "/")
+
+
+def _broker_answers(settings: Settings) -> bool:
+    import socket
+
+    from cdc_connectors.connect_worker import bootstrap
+
+    try:
+        with socket.create_connection(bootstrap(settings), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _debezium_start(settings: Settings) -> str:
-    program = Program("debezium", _python("cdc_connectors", "run"), startsecs=5, stopwaitsecs=60)
-    return f"debezium {supervisor.start(settings, program)}, log {supervisor.log_file(settings, 'debezium')}"
+    if settings.cdc_transport == "embedded":
+        program = Program("debezium", _python("cdc_connectors", "run"), startsecs=5, stopwaitsecs=60)
+        return f"debezium {supervisor.start(settings, program)}, log {supervisor.log_file(settings, 'debezium')}"
+    from cdc_connectors.connect_worker import broker_command, register, secrets_dir, worker_command
+
+    if supervisor.pid(settings, "debezium"):
+        raise StackError("the embedded replicator runs: stop it (make debezium-stop) before CDC_TRANSPORT=kafka")
+    lines = [
+        "kafka-broker " + supervisor.start(settings, Program("kafka-broker", broker_command(settings)),
+                                           ready=lambda: _broker_answers(settings)),
+        "kafka-connect " + supervisor.start(settings, Program("kafka-connect", worker_command(settings),
+                                                              stopwaitsecs=30),
+                                            ready=lambda: _connect_answers(settings), timeout=120),
+        register(settings, settings.kafka_connect_url, secrets_dir(settings), secrets_dir(settings)),
+        "kafka-applier " + supervisor.start(settings, Program("kafka-applier", _python("cdc_connectors",
+                                                                                       "consume-kafka"),
+                                                              startsecs=5, stopwaitsecs=60)),
+    ]
+    return "\n".join(lines)
+
+
+def _debezium_stop(settings: Settings) -> str:
+    """Stop whichever transport's programs run (the applier first, the broker last)."""
+    stopped = [f"{name} {said}" for name in reversed(REPLICATION_PROGRAMS)
+               if (said := supervisor.stop(settings, name)) != "not running"]
+    return ", ".join(stopped) or "not running"
 
 
 def _debezium_healthy(settings: Settings) -> bool:
     from cdc_connectors.status import status
 
-    if not supervisor.pid(settings, "debezium"):
+    if settings.cdc_transport == "kafka":
+        from cdc_connectors.connect_worker import connector_state
+
+        if not supervisor.pid(settings, "kafka-applier") or connector_state(settings.kafka_connect_url) != "RUNNING":
+            return False
+    elif not supervisor.pid(settings, "debezium"):
         return False
     try:
         current = status(settings)
@@ -229,8 +279,9 @@ COMPONENTS = [
               lambda s: ", ".join(f"{c.name} 127.0.0.1:{c.port}" for c in _local_clusters(s))),
     Component("spark", spark_cluster.start, spark_cluster.stop, spark_cluster.healthy, _spark_url,
               spark_cluster.PROGRAMS),
-    Component("debezium", _debezium_start, _program_stopper("debezium"), _debezium_healthy,
-              lambda s: f"slot {s.debezium_slot_name} in main (make replication-status)", ("debezium",)),
+    Component("debezium", _debezium_start, _debezium_stop, _debezium_healthy,
+              lambda s: f"slot {s.debezium_slot_name} in main, CDC_TRANSPORT={s.cdc_transport} "
+                        "(make replication-status)", REPLICATION_PROGRAMS),
     Component("fake-spotify", _fake_spotify_start, _program_stopper("fake-spotify"), _fake_spotify_healthy,
               _fake_spotify_url, ("fake-spotify",), _fake_spotify_skip),
     Component("flask", _flask_start, _program_stopper("flask"), _flask_healthy,

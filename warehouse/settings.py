@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -120,7 +121,12 @@ class Settings(BaseSettings):
     debezium_publication_name: str = Field(default="wrapped_replica", pattern=r"^[a-z0-9_]{1,63}$")
     debezium_heap: str = Field(default="256m", pattern=r"^[0-9]+[kmg]$")
     debezium_heartbeat_ms: int = Field(default=5000, ge=100)
+    # How main's changes reach the replica: `embedded` (Debezium's engine inside the replicator) or
+    # `kafka` (a local Kafka-protocol broker, Debezium on a Kafka Connect worker, the kafka-python applier).
+    cdc_transport: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_connect_url: str = "http://127.0.0.1:8083"
+    kafka_connect_heap: str = Field(default="512m", pattern=r"^[0-9]+[kmg]$")
     # `make airflow` (operations/airflow_service.py): the API server and UI on 127.0.0.1:AIRFLOW_PORT.
     airflow_port: int = Field(default=8080, ge=1, le=65535)
 

@@ -20,19 +20,19 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 class Replicator:
-    """One replicator process at a time; its output goes to `log`."""
+    """One process at a time of `command` (the replicator's, by default); its output goes to `log`."""
 
-    def __init__(self, settings: Settings, log: Path):
+    def __init__(self, settings: Settings, log: Path, command: list[str] | None = None):
         self.settings = settings
         self.log = log
+        self.command = command or [sys.executable, "-m", "cdc_connectors", "run"]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
         with open(self.log, "a") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cdc_connectors", "run"], cwd=PROJECT,
-                stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+            self.process = subprocess.Popen(self.command, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ))
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         self.process.send_signal(sig)

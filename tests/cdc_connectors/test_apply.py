@@ -1,18 +1,15 @@
 """The record -> replica translation without Debezium: decoding, conversions, all-or-nothing, idempotence,
-whole main transactions and snapshots across batches, the Kafka variant's message handling and its Kafka
-Connect configuration."""
+whole main transactions and snapshots across batches, the Kafka variant's Kafka Connect configuration."""
 
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 from pathlib import Path
 
 import pytest
 
 from cdc_connectors.apply import BEGIN, END, Applier, ReplicationError, decode_change
 from cdc_connectors.capture import capture_properties
-from cdc_connectors.kafka_consumer import changes_from_messages
 from cdc_connectors.replicator import ApplyHandler, ResumedInsideTransaction
 from warehouse.db import connect
 from warehouse.roles import is_replicated
@@ -119,18 +116,6 @@ def test_a_batch_with_an_unknown_table_applies_nothing(dbs):
     with connect("replica", dbs) as conn:
         assert conn.execute("SELECT count(*) FROM dim_user").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM cdc.applied_position").fetchone() == (0,)
-
-
-Message = namedtuple("Message", "key value")
-
-
-def test_kafka_messages_become_the_same_changes():
-    messages = [Message(b'{"artist_id":"a1"}', record("dim_artist", "c", ARTIST).encode()),
-                Message(b'{"artist_id":"a1"}', None),  # tombstone
-                Message(b'{"serverName":"wrapped"}', b'{"ts_ms":1}'),  # heartbeat topic
-                Message(b'{"artist_id":"a1"}', record("dim_artist", "d").encode())]
-    changes = changes_from_messages(messages)
-    assert [(c.op, c.row, c.key) for c in changes] == [("c", ARTIST, None), ("d", None, {"artist_id": "a1"})]
 
 
 def test_kafka_connect_configuration_captures_like_the_embedded_engine():

@@ -56,6 +56,22 @@ def publish_statistics(settings, version: int) -> None:
         publish(conn, tables=PUBLISHED)
 
 
+def change_everything(settings) -> None:
+    """Inserts, updates, deletes, a key update, a TRUNCATE, then a publication, each its own transaction."""
+    execute(settings,
+            "INSERT INTO dim_artist VALUES ('new-1', 'New', ARRAY['indie', 'post rock', NULL], 3, NULL, true)",
+            "UPDATE dim_track SET popularity = coalesce(popularity, 0) + 1, explicit = NOT coalesce(explicit, false)"
+            " WHERE track_id IN (SELECT track_id FROM dim_track ORDER BY track_id LIMIT 40)",
+            "DELETE FROM dim_album WHERE album_id IN (SELECT album_id FROM dim_album ORDER BY album_id LIMIT 5)",
+            "UPDATE dim_user SET timezone = 'Asia/Tokyo', display_name = 'Ünïcode ☃'",
+            "UPDATE dim_artist SET artist_id = 'renamed' WHERE artist_id = 'new-1'",  # key change
+            "UPDATE dashboard_share_links SET revoked_at = now(), expires_at = now() + interval '7 days'")
+    execute(settings, "TRUNCATE analytics.genre_distribution")
+    execute(settings,
+            "INSERT INTO analytics.genre_distribution VALUES ('u9', 'all', 'jazz', 1, 5, 0.1, now(), now())")
+    publish_statistics(settings, version=2)  # deletes, updates and inserts in one transaction
+
+
 def test_snapshot_then_changes_then_a_publication_are_replicated_exactly(cdc, replicator):
     load_listening(cdc)
     publish_statistics(cdc, version=1)
@@ -66,17 +82,7 @@ def test_snapshot_then_changes_then_a_publication_are_replicated_exactly(cdc, re
     assert snapshot["public.dim_track"][0] > 100 and snapshot["analytics.top_tracks"][0] > 0
     assert snapshot["public.dashboard_share_links"][0] == 1
 
-    execute(cdc,
-            "INSERT INTO dim_artist VALUES ('new-1', 'New', ARRAY['indie', 'post rock', NULL], 3, NULL, true)",
-            "UPDATE dim_track SET popularity = coalesce(popularity, 0) + 1, explicit = NOT coalesce(explicit, false)"
-            " WHERE track_id IN (SELECT track_id FROM dim_track ORDER BY track_id LIMIT 40)",
-            "DELETE FROM dim_album WHERE album_id IN (SELECT album_id FROM dim_album ORDER BY album_id LIMIT 5)",
-            "UPDATE dim_user SET timezone = 'Asia/Tokyo', display_name = 'Ünïcode ☃'",
-            "UPDATE dim_artist SET artist_id = 'renamed' WHERE artist_id = 'new-1'",  # key change
-            "UPDATE dashboard_share_links SET revoked_at = now(), expires_at = now() + interval '7 days'")
-    execute(cdc, "TRUNCATE analytics.genre_distribution")
-    execute(cdc, "INSERT INTO analytics.genre_distribution VALUES ('u9', 'all', 'jazz', 1, 5, 0.1, now(), now())")
-    publish_statistics(cdc, version=2)  # deletes, updates and inserts in one transaction
+    change_everything(cdc)
     replicator.wait_caught_up()
     changed = assert_replica_equal(cdc)
     assert changed["analytics.top_tracks"] != snapshot["analytics.top_tracks"]
@@ -225,7 +231,7 @@ def test_background_start_status_stop_then_a_missing_slot_is_refused(cdc, replic
     finally:
         stopped = stack.stop(cdc, "debezium")
         supervisor.shutdown(cdc)
-    assert stopped.startswith("stopped (pid")
+    assert stopped.startswith("debezium stopped (pid")
     assert "replicator failed" not in supervisor.log_file(cdc, "debezium").read_text()  # SIGTERM: a clean stop
     with psycopg.connect(cdc.replication_url, autocommit=True) as conn:
         conn.execute("SELECT pg_drop_replication_slot(%s)", (cdc.debezium_slot_name,))
