@@ -60,20 +60,11 @@ def cmd_wait(args) -> int:
 
 
 def cmd_reset(args) -> int:
-    from cdc_connectors.apply import Applier
-    from cdc_connectors.kafka_consumer import forget
-    from cdc_connectors.replicator import reset
+    from cdc_connectors.kafka_consumer import reset
 
     settings = get_settings()
     reset(settings)
-    applier = Applier(settings.replica_database_url, settings.debezium_slot_name)
-    try:
-        forget(applier, settings.debezium_slot_name)
-    finally:
-        applier.close()
-    print("offsets and slot removed: the next run re-copies main into the replica from a fresh snapshot"
-          + (" (the Kafka transport: its broker must start empty, as `make debezium-stop` leaves it)"
-             if settings.cdc_transport == "kafka" else ""))
+    print("offsets and slot removed: the next run re-copies main into the replica from a fresh snapshot")
     return 0
 
 

@@ -319,6 +319,33 @@ def forget(applier: Applier, slot: str) -> None:
     conn.commit()
 
 
+def reset(settings: Settings) -> None:
+    """Forget where replication stands, whichever the transport: the slot, the embedded engine's offsets,
+    the Kafka offsets and epoch. The next start copies main again from a fresh snapshot."""
+    from cdc_connectors.replicator import reset as reset_embedded
+
+    reset_embedded(settings)
+    applier = Applier(settings.replica_database_url, settings.debezium_slot_name)
+    try:
+        forget(applier, settings.debezium_slot_name)
+    finally:
+        applier.close()
+
+
+def broker_lost(settings: Settings) -> bool:
+    """Whether the replica was applied from a broker that no longer holds its topics (the epoch the replica
+    stored is not in the broker's epoch topic): a broker with memory storage that was stopped or restarted."""
+    applier = Applier(settings.replica_database_url, settings.debezium_slot_name)
+    try:
+        (epoch, _), _ = stored_state(applier, settings.debezium_slot_name)
+    finally:
+        applier.close()
+    if epoch is None:
+        return False
+    epochs = read_epochs(settings)
+    return epochs is None or epoch not in epochs
+
+
 # -- the epoch -----------------------------------------------------------------------
 def _servers(settings: Settings) -> list[str]:
     return [server.strip() for server in settings.kafka_bootstrap_servers.split(",")]
@@ -345,18 +372,47 @@ def write_epoch(settings: Settings) -> str:
     return epoch
 
 
+def reader(settings: Settings):
+    """A consumer outside any group, for reading a partition here and there."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(bootstrap_servers=_servers(settings), enable_auto_commit=False,
+                         max_poll_records=1_000_000, fetch_max_wait_ms=100)
+
+
+def partition_ends(consumer, partitions) -> dict:
+    """Each partition's end (the offset its next record will have), read with `consumer` (a `reader`).
+
+    Tansu's answer to ListOffsets(latest) falls short of the end after batches of several records from
+    the Java producer (Kafka Connect's): the partition is read from there to its true end."""
+    ends = {}
+    for tp, end in consumer.end_offsets(list(partitions)).items():
+        consumer.assign([tp])
+        consumer.seek(tp, max(end - 1, 0))
+        deadline = time.monotonic() + 10
+        while True:
+            records = consumer.poll(timeout_ms=200).get(tp, [])
+            if records:
+                end = max(end, records[-1].offset + 1)
+            if not records or len(records) < consumer.config["max_poll_records"] or time.monotonic() > deadline:
+                break
+        ends[tp] = end
+    consumer.assign([])
+    return ends
+
+
 def read_epochs(settings: Settings) -> set[str] | None:
     """The epochs in the epoch topic (None: no such topic)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=_servers(settings), enable_auto_commit=False)
+    consumer = reader(settings)
     try:
         if EPOCH_TOPIC not in consumer.topics():
             return None
         tp = TopicPartition(EPOCH_TOPIC, 0)
+        end = partition_ends(consumer, [tp])[tp]
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
         epochs: set[str] = set()
         deadline = time.monotonic() + 30
         while consumer.position(tp) < end and time.monotonic() < deadline:
@@ -448,7 +504,11 @@ class _Consumer:
             for message in polled[tp]:
                 applying.route(message)
         if applying.snapshot_ending:
-            applying.snapshot_targets = self.consumer.end_offsets(list(self.consumer.assignment()))
+            ends = reader(self.settings)
+            try:
+                applying.snapshot_targets = partition_ends(ends, self.consumer.assignment())
+            finally:
+                ends.close()
             applying.snapshot_ending = False
         if applying.snapshot_targets is not None and all(
                 self.consumer.position(tp) >= end for tp, end in applying.snapshot_targets.items()):

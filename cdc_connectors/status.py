@@ -150,7 +150,7 @@ def kafka_lines(settings: Settings) -> list[str]:
     from kafka.errors import KafkaError
 
     from cdc_connectors.connect_worker import connector_state
-    from cdc_connectors.kafka_consumer import EPOCH_TOPIC, GROUP_ID, TOPICS
+    from cdc_connectors.kafka_consumer import EPOCH_TOPIC, GROUP_ID, TOPICS, partition_ends, reader
 
     state = connector_state(settings.kafka_connect_url)
     lines = [f"transport         kafka: broker {settings.kafka_bootstrap_servers}, Kafka Connect "
@@ -161,7 +161,8 @@ def kafka_lines(settings: Settings) -> list[str]:
                               request_timeout_ms=10_000)
     except KafkaError as exc:
         return [*lines, f"broker            not reachable ({exc})"]
-    reader = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, consumer_timeout_ms=2_000)
+    ends_reader, oldest = reader(settings), KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                                                           consumer_timeout_ms=2_000)
     try:
         topics = group.topics()
         if EPOCH_TOPIC not in topics:
@@ -169,7 +170,7 @@ def kafka_lines(settings: Settings) -> list[str]:
                          "never started")
         partitions = [TopicPartition(topic, p) for topic in sorted(t for t in topics if re.match(TOPICS, t))
                       for p in sorted(group.partitions_for_topic(topic) or ())]
-        ends = group.end_offsets(partitions) if partitions else {}
+        ends = partition_ends(ends_reader, partitions) if partitions else {}
         lines.append(f"{'topic[partition]':48} {'end':>9} {'committed':>9} {'lag':>8} {'lag s':>8}")
         total = 0
         for tp in partitions:
@@ -178,9 +179,9 @@ def kafka_lines(settings: Settings) -> list[str]:
             total += ends[tp] if lag is None else lag
             age = None
             if lag:
-                reader.assign([tp])
-                reader.seek(tp, committed)
-                first = next(iter(reader), None)
+                oldest.assign([tp])
+                oldest.seek(tp, committed)
+                first = next(iter(oldest), None)
                 age = None if first is None else max(time.time() - first.timestamp / 1000, 0.0)
             lines.append(f"{tp.topic + f'[{tp.partition}]':48} {ends[tp]:>9} "
                          f"{'-' if committed is None else committed:>9} {'-' if lag is None else lag:>8} "
@@ -188,5 +189,6 @@ def kafka_lines(settings: Settings) -> list[str]:
         lines.append(f"{'records not applied':48} {'':>9} {'':>9} {total:>8}")
     finally:
         group.close(autocommit=False)
-        reader.close()
+        ends_reader.close()
+        oldest.close()
     return lines

@@ -138,12 +138,21 @@ def _debezium_start(settings: Settings) -> str:
         program = Program("debezium", _python("cdc_connectors", "run"), startsecs=5, stopwaitsecs=60)
         return f"debezium {supervisor.start(settings, program)}, log {supervisor.log_file(settings, 'debezium')}"
     from cdc_connectors.connect_worker import broker_command, register, secrets_dir, worker_command
+    from cdc_connectors.kafka_consumer import broker_lost, reset
 
     if supervisor.pid(settings, "debezium"):
         raise StackError("the embedded replicator runs: stop it (make debezium-stop) before CDC_TRANSPORT=kafka")
-    lines = [
-        "kafka-broker " + supervisor.start(settings, Program("kafka-broker", broker_command(settings)),
-                                           ready=lambda: _broker_answers(settings)),
+    lines = ["kafka-broker " + supervisor.start(settings, Program("kafka-broker", broker_command(settings)),
+                                                ready=lambda: _broker_answers(settings))]
+    if broker_lost(settings):
+        # Its topics lived in the memory of a broker since stopped (make down) or restarted: the running
+        # applier stops by itself on that; Kafka Connect's offsets and configuration were there too.
+        for name in ("kafka-applier", "kafka-connect"):
+            supervisor.stop(settings, name)
+        reset(settings)
+        lines.append("the broker does not hold the topics the replica was applied from (memory storage): "
+                     "replication starts over from a fresh snapshot")
+    lines += [
         "kafka-connect " + supervisor.start(settings, Program("kafka-connect", worker_command(settings),
                                                               stopwaitsecs=30),
                                             ready=lambda: _connect_answers(settings), timeout=120),

@@ -15,6 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from operations import supervisor
+from operations.postgres import free_port
 from operations.stack import BY_NAME
 from testkit.stack_env import COMPONENTS, descendants, identity, make, make_root, stack_environment, status_pids
 from warehouse.roles import is_replicated
@@ -28,7 +30,10 @@ PROJECT_DAGS = {"spotify_ingest", "spotify_import", "spotify_analytics"}
 @pytest.fixture(scope="module")
 def stack_env():
     root = make_root()
-    env = stack_environment(root)
+    # Replication through Kafka (a broker, Kafka Connect, the applier: `make up` as a user who set
+    # CDC_TRANSPORT=kafka runs it); the embedded transport's programs are tested in tests/cdc_connectors.
+    env = {**stack_environment(root), "CDC_TRANSPORT": "kafka",
+           "KAFKA_CONNECT_URL": f"http://127.0.0.1:{free_port()}"}
     try:
         yield env
     finally:
@@ -132,14 +137,18 @@ def _row_checksums(url: str) -> dict[str, tuple[int, str]]:
 
 
 def _killed_components_come_back(env, pids: dict[str, set[int]]) -> None:
-    """kill -9 the dashboard, the login service and the replicator: supervisord brings each back, healthy, within
-    30 s without anyone acting, and the replica still equals main, a change made after the kills included.
+    """kill -9 the dashboard, the login service and the replication (Kafka Connect and the applier): supervisord
+    brings each back, healthy, within 30 s without anyone acting, and the replica still equals main, a change made
+    after the kills included.
 
     Polled in this process (supervisord's pids, the components' own health checks): a `make status` a second
     would take the CPU the restarting replicator needs; `make status` confirms at the end."""
     settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()
                                            if key.lower() in Settings.model_fields})
-    killed = {name: pids[name] for name in ("dashboard", "flask", "debezium")}
+    # the replication's Kafka Connect worker and applier; not its broker, whose topics live in its memory
+    broker = supervisor.pid(settings, "kafka-broker")
+    killed = {name: pids[name] - {broker} for name in ("dashboard", "flask", "debezium")}
+    assert len(killed["debezium"]) == 2
     for pid in set().union(*killed.values()):
         os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
