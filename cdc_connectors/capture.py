@@ -55,6 +55,7 @@ def capture_properties(settings: Settings) -> dict[str, str]:
         "interval.handling.mode": "string",
         "binary.handling.mode": "hex",
         "heartbeat.interval.ms": str(settings.debezium_heartbeat_ms),
+        "poll.interval.ms": "50",  # an idle connector looks for changes again after 50 ms (default 500)
         "heartbeat.action.query": HEARTBEAT_QUERY,
         "key.converter.schemas.enable": "false",
         "value.converter.schemas.enable": "false",
@@ -83,7 +84,6 @@ def engine_properties(settings: Settings) -> dict[str, str]:
         "offset.storage.file.filename": str(offsets_file(settings)),
         # Offsets (and the slot's confirmed LSN) follow committed transactions within a second.
         "offset.flush.interval.ms": "1000",
-        "poll.interval.ms": "50",
         # Small batches keep few records alive in the JVM (young collections stay cheap, none reaches
         # the old generation); larger ones cost more in garbage collection than they save per batch.
         "max.batch.size": "2048",

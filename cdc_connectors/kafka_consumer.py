@@ -59,6 +59,8 @@ GROUP_ID = "wrapped-replica"
 STREAMED_TRANSACTION = 20_000  # changes of one main transaction kept in memory at most
 STUCK_AFTER_S = 60.0  # an ended transaction still missing changes this long with nothing left to read
 BROKER_CHECK_S = 5.0
+NEW_TOPIC_CHECK_S = 1.0  # ... when a transaction has waited this long for changes (not more often: Tansu
+# can take seconds to answer a fetch deep in a large partition, and a metadata request does not help it)
 PROGRESS_S = 30.0  # between two progress lines in the log
 FINISHED_REMEMBERED = 10_000  # transactions applied or dropped: their late duplicates are discarded
 
@@ -283,12 +285,17 @@ class KafkaApply:
                 + ("none" if head is None else f"{head.id} with {head.arrived} of {head.count} changes")
                 + (", a snapshot open" if self.snapshot_open else ""))
 
+    def waiting_for_changes(self) -> bool:
+        """The next transaction to apply has ended but not all its changes are in."""
+        head = self.transactions[self.order[0]] if self.order else None
+        return head is not None and head.count is not None and not head.complete
+
     def check_stuck(self, idle: bool) -> None:
         """An ended transaction whose changes do not all come, with nothing left to read, is an error."""
-        head = self.transactions[self.order[0]] if self.order else None
-        if not (idle and head is not None and head.count is not None and not head.complete):
+        if not (idle and self.waiting_for_changes()):
             self.stuck_since = None
             return
+        head = self.transactions[self.order[0]]
         now = time.monotonic()
         self.stuck_since = self.stuck_since or now
         if now - self.stuck_since > STUCK_AFTER_S:
@@ -437,6 +444,7 @@ class _Consumer:
 
         self.settings, self.applying = settings, applying
         self.last_check = self.last_progress = 0.0
+        self.waiting_since: float | None = None
         self.consumer = KafkaConsumer(
             bootstrap_servers=_servers(settings), group_id=GROUP_ID, enable_auto_commit=False,
             auto_offset_reset="none",  # an offset past a partition's end is an error, never a silent jump
@@ -522,6 +530,10 @@ class _Consumer:
         if applying.committable():
             self.commit()
         applying.check_stuck(idle=not polled)
+        now = time.monotonic()
+        self.waiting_since = (self.waiting_since or now) if applying.waiting_for_changes() else None
+        if self.waiting_since and min(now - self.waiting_since, now - self.last_check) > NEW_TOPIC_CHECK_S:
+            self.last_check = 0.0  # what it waits for may be in a table's first topic, created since
         if time.monotonic() - self.last_progress > PROGRESS_S:
             self.last_progress = time.monotonic()
             log.info("applier: %s", applying.progress())
