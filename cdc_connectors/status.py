@@ -150,19 +150,18 @@ def kafka_lines(settings: Settings) -> list[str]:
     from kafka.errors import KafkaError
 
     from cdc_connectors.connect_worker import connector_state
-    from cdc_connectors.kafka_consumer import EPOCH_TOPIC, GROUP_ID, TOPICS, partition_ends, reader
+    from cdc_connectors.kafka_consumer import EPOCH_TOPIC, GROUP_ID, TOPICS, partition_ends, reader, servers
 
     state = connector_state(settings.kafka_connect_url)
     lines = [f"transport         kafka: broker {settings.kafka_bootstrap_servers}, Kafka Connect "
              f"{settings.kafka_connect_url} (connector {state or 'not answering'})"]
-    servers = [server.strip() for server in settings.kafka_bootstrap_servers.split(",")]
     try:
-        group = KafkaConsumer(bootstrap_servers=servers, group_id=GROUP_ID, enable_auto_commit=False,
+        group = KafkaConsumer(bootstrap_servers=servers(settings), group_id=GROUP_ID, enable_auto_commit=False,
                               request_timeout_ms=10_000)
     except KafkaError as exc:
         return [*lines, f"broker            not reachable ({exc})"]
-    ends_reader, oldest = reader(settings), KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
-                                                           consumer_timeout_ms=2_000)
+    ends_reader, oldest = reader(settings), KafkaConsumer(bootstrap_servers=servers(settings),
+                                                           enable_auto_commit=False, consumer_timeout_ms=2_000)
     try:
         topics = group.topics()
         if EPOCH_TOPIC not in topics:

@@ -117,33 +117,24 @@ def _postgres_pids(settings: Settings) -> list[int]:
 REPLICATION_PROGRAMS = ("debezium", "kafka-broker", "kafka-connect", "kafka-applier")
 
 
-def _connect_answers(settings: Settings) -> bool:
-    return _answers(settings.kafka_connect_url.rstrip("/") + "/")
-
-
-def _broker_answers(settings: Settings) -> bool:
-    import socket
-
-    from cdc_connectors.connect_worker import bootstrap
-
-    try:
-        with socket.create_connection(bootstrap(settings), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _debezium_start(settings: Settings) -> str:
     if settings.cdc_transport == "embedded":
         program = Program("debezium", _python("cdc_connectors", "run"), startsecs=5, stopwaitsecs=60)
         return f"debezium {supervisor.start(settings, program)}, log {supervisor.log_file(settings, 'debezium')}"
-    from cdc_connectors.connect_worker import broker_command, register, secrets_dir, worker_command
+    from cdc_connectors.connect_worker import (
+        broker_command,
+        broker_listens,
+        register,
+        secrets_dir,
+        worker_answers,
+        worker_command,
+    )
     from cdc_connectors.kafka_consumer import broker_lost, reset
 
     if supervisor.pid(settings, "debezium"):
         raise StackError("the embedded replicator runs: stop it (make debezium-stop) before CDC_TRANSPORT=kafka")
     lines = ["kafka-broker " + supervisor.start(settings, Program("kafka-broker", broker_command(settings)),
-                                                ready=lambda: _broker_answers(settings))]
+                                                ready=lambda: broker_listens(settings))]
     if broker_lost(settings):
         # Its topics lived in the memory of a broker since stopped (make down) or restarted: the running
         # applier stops by itself on that; Kafka Connect's offsets and configuration were there too.
@@ -155,7 +146,7 @@ def _debezium_start(settings: Settings) -> str:
     lines += [
         "kafka-connect " + supervisor.start(settings, Program("kafka-connect", worker_command(settings),
                                                               stopwaitsecs=30),
-                                            ready=lambda: _connect_answers(settings), timeout=120),
+                                            ready=lambda: worker_answers(settings), timeout=120),
         register(settings, settings.kafka_connect_url, secrets_dir(settings), secrets_dir(settings)),
         "kafka-applier " + supervisor.start(settings, Program("kafka-applier", _python("cdc_connectors",
                                                                                        "consume-kafka"),

@@ -4,15 +4,20 @@ as registered from kafka_connect/postgres-source.json, and the kafka-python appl
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 
-from cdc_connectors.connect_worker import broker_command, register, secrets_dir, worker_command
+from cdc_connectors.connect_worker import (
+    broker_command,
+    broker_listens,
+    register,
+    secrets_dir,
+    worker_answers,
+    worker_command,
+)
 from cdc_connectors.kafka_consumer import broker_lost
 from operations.postgres import free_port
 from warehouse.db import connect
@@ -45,12 +50,11 @@ class KafkaStack:
 
     def start_broker(self) -> None:
         self.broker.start()
-        host, port = self.settings.kafka_bootstrap_servers.split(":")
-        _wait(lambda: _connects(host, int(port)), 10, self.broker)
+        _wait(lambda: broker_listens(self.settings), 10, self.broker)
 
     def start_connect(self) -> None:
         self.connect.start()
-        _wait(lambda: _answers(self.settings.kafka_connect_url), 90, self.connect)
+        _wait(lambda: worker_answers(self.settings), 90, self.connect)
 
     def start(self) -> None:
         self.start_broker()
@@ -62,21 +66,6 @@ class KafkaStack:
     def stop(self) -> None:
         for process in (self.applier, self.connect, self.broker):
             process.stop()
-
-
-def _connects(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _wait(condition, timeout: float, process: Replicator) -> None:
