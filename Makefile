@@ -80,7 +80,10 @@ etl: setup ## gated source -> main load, then the Spark analytics job (FULL=1 re
 # The demo's listeners live in the fake Spotify: the login service and the ingestion talk to it.
 DEMO_SPOTIFY := SPOTIFY_API_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT)/v1 \
                 SPOTIFY_ACCOUNTS_URL=http://127.0.0.1:$(FAKE_SPOTIFY_PORT) SPOTIFY_CLIENT_ID=wrapped-local
-DEMO_EXPORT  := .runtime/demo-export
+# The demo's export files, written afresh by each demo into the runtime folder (RUNTIME_DIR, from the
+# environment or .env): asked of the settings once, when the demo first uses it.
+DEMO_EXPORT = $(eval DEMO_EXPORT := $(shell $(PY) -c \
+    'from warehouse.settings import get_settings; print(get_settings().runtime_dir / "demo-export")'))$(DEMO_EXPORT)
 
 demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, export import, analytics, replica, dashboard
 	$(MAKE) --no-print-directory fake-spotify FAKE_SPOTIFY_DAYS=$(DAYS)
@@ -88,6 +91,7 @@ demo: postgres secrets ## the whole pipeline: fake Spotify logins, ingestion, ex
 	$(DEMO_SPOTIFY) $(PY) -m fake_spotify login --allow-comparison
 	$(DEMO_SPOTIFY) $(PY) -m ingestion poll
 	@echo "-- the older history comes from each listener's Spotify data export:"
+	rm -rf $(DEMO_EXPORT)
 	$(PY) -m fake_spotify generate --users $(USERS) --days $(DAYS) --seed $(SEED) --no-source --extended-export $(DEMO_EXPORT) \
 	    --playlists-out $(DEMO_EXPORT)/playlists.txt
 	for folder in $(DEMO_EXPORT)/*/; do $(PY) -m ingestion import "$$folder" --user "$$(basename "$$folder")" --no-resolve || exit 1; done

@@ -100,6 +100,15 @@ def owner_url(settings: Settings, database: str, dbname: str) -> str:
     return urlsplit(settings.owner_url(database))._replace(path=f"/{dbname}").geturl()
 
 
+def copy_database(cluster: Cluster, owner: str, copy: str, original: str) -> None:
+    """Database `copy` of the cluster made again as a copy of database `original` (nobody may be connected to
+    `original`): a few milliseconds."""
+    with superuser_connection(cluster) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(copy)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+            sql.Identifier(copy), sql.Identifier(original), sql.Identifier(owner)))
+
+
 @pytest.fixture
 def dbs(clusters, test_settings, monkeypatch) -> Settings:
     """Freshly migrated, empty source, main and replica; settings pointing at them.
@@ -107,11 +116,7 @@ def dbs(clusters, test_settings, monkeypatch) -> Settings:
     The environment is pointed there too, so subprocesses use the test clusters.
     """
     for cluster in clusters:
-        with superuser_connection(cluster) as conn:
-            name = sql.Identifier(cluster.dbname)
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                name, sql.Identifier(f"{cluster.name}_template"), sql.Identifier(test_settings.database_owner)))
+        copy_database(cluster, test_settings.database_owner, cluster.dbname, f"{cluster.name}_template")
     for name in DATABASES:
         monkeypatch.setenv(f"{name.upper()}_DATABASE_URL", getattr(test_settings, f"{name}_database_url"))
     monkeypatch.setenv("REPLICA_READER_URL", test_settings.replica_reader_url)
@@ -124,6 +129,32 @@ def dbs(clusters, test_settings, monkeypatch) -> Settings:
     get_settings.cache_clear()
     yield test_settings
     get_settings.cache_clear()
+
+
+class SavedDatabases:
+    """The test databases of every cluster saved as they are under a name, and made that copy again later: a
+    state that takes a pipeline run to build is built once for the tests that start from it."""
+
+    def __init__(self, clusters: list[Cluster], owner: str):
+        self.clusters, self.owner, self.saved = clusters, owner, set()
+
+    def save(self, name: str) -> None:
+        for cluster in self.clusters:
+            copy_database(cluster, self.owner, f"{cluster.dbname}_{name}", cluster.dbname)
+        self.saved.add(name)
+
+    def restore(self, name: str) -> bool:
+        """The test databases made the copy saved as `name` again; False (nothing changed) when none was."""
+        if name not in self.saved:
+            return False
+        for cluster in self.clusters:
+            copy_database(cluster, self.owner, cluster.dbname, f"{cluster.dbname}_{name}")
+        return True
+
+
+@pytest.fixture(scope="session")
+def saved_databases(clusters, test_settings) -> SavedDatabases:
+    return SavedDatabases(clusters, test_settings.database_owner)
 
 
 @pytest.fixture

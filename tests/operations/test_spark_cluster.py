@@ -1,5 +1,6 @@
-"""The warm engine (a Spark Connect server, supervisor program spark-engine) on local[*] and on a standalone
-master and worker (spark-master, spark-worker), started by the tests; the cold spark-submit path beside it."""
+"""The warm engine (a Spark Connect server, supervisor program spark-engine) on a standalone master and worker
+(spark-master, spark-worker), started by the tests; the cold spark-submit path beside it. The engine on local[*]
+is the same program with another --master."""
 
 import os
 import signal
@@ -56,27 +57,6 @@ def add_listening(settings, seed: int, days: int = 15):
     load_main(settings)
 
 
-def test_runs_go_to_the_warm_engine_and_survive_its_death(engine_settings, monkeypatch):
-    settings = engine_settings
-    add_listening(settings, seed=4)
-    started = cluster.start(settings)
-    assert started.startswith("spark engine started") and cluster.healthy(settings), started
-    monkeypatch.setattr(analytics, "submit", no_cold_start)
-    first = analytics.run(settings)
-    assert first.mode == "full" and published_streams(settings)[0] == published_streams(settings)[1] > 0
-
-    engine_pid = supervisor.pid(settings, cluster.ENGINE)
-    os.kill(engine_pid, signal.SIGKILL)  # between two runs
-    deadline = time.monotonic() + 90
-    while not (engine_answers(settings.spark_connect_url) and supervisor.pid(settings, cluster.ENGINE) != engine_pid):
-        assert time.monotonic() < deadline, "the supervisor did not bring the engine back"
-        time.sleep(1)
-    add_listening(settings, seed=5, days=3)
-    second = analytics.run(settings)
-    assert second.mode == "incremental" and second.counts.inserted > 0
-    assert published_streams(settings)[0] == published_streams(settings)[1]
-
-
 def test_a_dead_engine_falls_back_to_spark_submit(dbs, tmp_path):
     """Nothing answers at SPARK_CONNECT_URL: the run still succeeds, through a cold spark-submit."""
     settings = dbs.model_copy(update={"runtime_dir": tmp_path, "spark_connect_url": f"sc://127.0.0.1:{free_port()}"})
@@ -86,7 +66,18 @@ def test_a_dead_engine_falls_back_to_spark_submit(dbs, tmp_path):
     assert published_streams(settings)[0] == published_streams(settings)[1] > 0
 
 
+def engine_comes_back(settings, killed: int) -> int:
+    """The supervisor restarts the engine killed (pid `killed`) and it answers again: its new pid."""
+    deadline = time.monotonic() + 90
+    while not (engine_answers(settings.spark_connect_url) and supervisor.pid(settings, cluster.ENGINE) != killed):
+        assert time.monotonic() < deadline, "the supervisor did not bring the engine back"
+        time.sleep(1)
+    return supervisor.pid(settings, cluster.ENGINE)
+
+
 def test_the_engine_and_spark_submit_on_the_standalone_cluster(engine_settings, monkeypatch):
+    """Runs go to the warm engine on the standalone master and worker, and survive the engine's death between
+    two runs; a cold spark-submit runs on the same cluster."""
     settings = engine_settings.model_copy(update={"spark_master": cluster.master_url(engine_settings)})
     add_listening(settings, seed=7)
     started = cluster.start(settings)
@@ -96,7 +87,14 @@ def test_the_engine_and_spark_submit_on_the_standalone_cluster(engine_settings, 
     assert cluster.start(settings).startswith(f"spark master already running (pid {pids[0]})")
     with monkeypatch.context() as warm_only:
         warm_only.setattr(analytics, "submit", no_cold_start)
-        assert "full run over all users" in str(analytics.run(settings, full=True))
+        first = analytics.run(settings, full=True)
+        assert "full run over all users" in str(first)
+        assert published_streams(settings)[0] == published_streams(settings)[1] > 0
+        os.kill(pids[2], signal.SIGKILL)  # the engine, between two runs
+        pids[2] = engine_comes_back(settings, pids[2])
+        add_listening(settings, seed=5, days=3)
+        second = analytics.run(settings)
+        assert second.mode == "incremental" and second.counts.inserted > 0
     log = supervisor.log_file(settings, "spark-master").read_text()
     assert "Registering app spotify_analytics engine" in log
     add_listening(settings, seed=8, days=3)
