@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from operations.postgres import free_port
-from warehouse.settings import PROJECT_ROOT
+from warehouse.settings import PROJECT_ROOT, Settings
 
 COMPONENTS = ["postgres", "spark", "debezium", "fake-spotify", "flask", "airflow", "dashboard"]
 
@@ -56,6 +56,12 @@ def stack_environment(root: Path) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
     }
     return {**os.environ, **settings}
+
+
+def stack_settings(env: dict[str, str]) -> Settings:
+    """The settings the stack's processes read from `env` (and nothing else)."""
+    return Settings(_env_file=None, **{key.lower(): value for key, value in env.items()
+                                       if key.lower() in Settings.model_fields})
 
 
 def make(target: str, env: dict[str, str], timeout: float = 600, *args: str) -> subprocess.CompletedProcess:

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from operations.postgres import free_port
-from testkit.stack_env import make, make_root, stack_environment
+from testkit.stack_env import make, make_root, stack_environment, stack_settings
 from tests.cdc_connectors.helpers import assert_replica_equal
-from warehouse.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -27,8 +26,7 @@ def test_make_demo_through_kafka_leaves_the_replica_equal_to_main():
         demo = make("demo", env, 900, "USERS=2", "DAYS=30")
         assert demo.returncode == 0, f"make demo failed:\n{demo.stdout[-4000:]}\n{demo.stderr[-4000:]}"
         assert f"{root}/runtime/demo-export" in demo.stdout  # the export files went to the runtime folder
-        settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()
-                                               if key.lower() in Settings.model_fields})
+        settings = stack_settings(env)
         main = assert_replica_equal(settings)
         for table in ("public.dim_user", "public.dim_track", "public.dim_user_playlist", "analytics.overview",
                       "analytics.playlist_completion"):

@@ -18,9 +18,17 @@ from psycopg import sql
 from operations import supervisor
 from operations.postgres import free_port
 from operations.stack import BY_NAME
-from testkit.stack_env import COMPONENTS, descendants, identity, make, make_root, stack_environment, status_pids
+from testkit.stack_env import (
+    COMPONENTS,
+    descendants,
+    identity,
+    make,
+    make_root,
+    stack_environment,
+    stack_settings,
+    status_pids,
+)
 from warehouse.roles import is_replicated
-from warehouse.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
 
@@ -143,8 +151,7 @@ def _killed_components_come_back(env, pids: dict[str, set[int]]) -> None:
 
     Polled in this process (supervisord's pids, the components' own health checks): a `make status` a second
     would take the CPU the restarting replicator needs; `make status` confirms at the end."""
-    settings = Settings(_env_file=None, **{key.lower(): value for key, value in env.items()
-                                           if key.lower() in Settings.model_fields})
+    settings = stack_settings(env)
     # the replication's Kafka Connect worker and applier; not its broker, whose topics live in its memory
     broker = supervisor.pid(settings, "kafka-broker")
     killed = {name: pids[name] - {broker} for name in ("dashboard", "flask", "debezium")}

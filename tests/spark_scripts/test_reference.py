@@ -25,7 +25,7 @@ from ingestion.export_loader import import_export
 from pipeline import analytics
 from star_schema.load import load_main
 from testkit.sourcedata import add_play, add_track, add_user
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, copy_database
 from tests.spark_scripts.reference import QUERIES, reference_rows
 from warehouse.catalog import STATISTICS
 from warehouse.db import connect
@@ -174,11 +174,7 @@ def analysed(request, clusters, test_settings, spark):
             if cluster.name not in ("source", "main"):
                 continue
             dbname = f"{cluster.name}_reference_{dataset}"
-            with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                    sql.Identifier(dbname), sql.Identifier(f"{cluster.name}_template"),
-                    sql.Identifier(test_settings.database_owner)))
+            copy_database(cluster, test_settings.database_owner, dbname, f"{cluster.name}_template")
             made.append((cluster, dbname))
             url_field = f"{cluster.name}_database_url"
             urls[url_field] = _database_url(getattr(test_settings, url_field), dbname)
