@@ -15,6 +15,8 @@ SEED  ?= 42
 # The fake Spotify of `make fake-spotify` and `make demo`.
 FAKE_SPOTIFY_PORT ?= 8900
 FAKE_SPOTIFY_DAYS ?= 30
+# `make test`: pytest-xdist workers (0: one process); a test file stays whole on one worker.
+TEST_WORKERS ?= 2
 
 .PHONY: help setup lint system-deps postgres postgres-stop postgres-status migrate generate load demo test spark spark-stop etl dashboard dashboard-stop
 .PHONY: secrets fake-spotify fake-spotify-stop flask flask-stop ingest
@@ -151,8 +153,8 @@ lint: setup ## ruff, and the test that every import follows the direction of dep
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py
 
-test: setup ## run the test suite (starts its own servers on free ports)
-	$(PY) -m pytest
+test: setup ## run the test suite on TEST_WORKERS workers (each starts its own servers on free ports)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: bench
 bench: setup ## measure every stage at several sizes (SIZE=10k,100k,1M; REPEAT=3): bench/results/latest.md

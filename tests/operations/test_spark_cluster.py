@@ -57,15 +57,6 @@ def add_listening(settings, seed: int, days: int = 15):
     load_main(settings)
 
 
-def test_a_dead_engine_falls_back_to_spark_submit(dbs, tmp_path):
-    """Nothing answers at SPARK_CONNECT_URL: the run still succeeds, through a cold spark-submit."""
-    settings = dbs.model_copy(update={"runtime_dir": tmp_path, "spark_connect_url": f"sc://127.0.0.1:{free_port()}"})
-    add_listening(settings, seed=6)
-    report = analytics.run(settings, full=True)
-    assert report.mode == "full"
-    assert published_streams(settings)[0] == published_streams(settings)[1] > 0
-
-
 def engine_comes_back(settings, killed: int) -> int:
     """The supervisor restarts the engine killed (pid `killed`) and it answers again: its new pid."""
     deadline = time.monotonic() + 90
@@ -77,7 +68,7 @@ def engine_comes_back(settings, killed: int) -> int:
 
 def test_the_engine_and_spark_submit_on_the_standalone_cluster(engine_settings, monkeypatch):
     """Runs go to the warm engine on the standalone master and worker, and survive the engine's death between
-    two runs; a cold spark-submit runs on the same cluster."""
+    two runs; with the engine stopped, a run falls back to a cold spark-submit on the same cluster."""
     settings = engine_settings.model_copy(update={"spark_master": cluster.master_url(engine_settings)})
     add_listening(settings, seed=7)
     started = cluster.start(settings)
@@ -97,13 +88,17 @@ def test_the_engine_and_spark_submit_on_the_standalone_cluster(engine_settings, 
         assert second.mode == "incremental" and second.counts.inserted > 0
     log = supervisor.log_file(settings, "spark-master").read_text()
     assert "Registering app spotify_analytics engine" in log
+    # The engine stopped: nothing answers at SPARK_CONNECT_URL, and the run still succeeds, through a cold
+    # spark-submit on the same cluster.
     add_listening(settings, seed=8, days=3)
     monkeypatch.setenv("SPARK_MASTER", settings.spark_master)  # the job's own settings, from the environment
-    cold = analytics.run(settings.model_copy(update={"spark_connect_url": ""}))  # spark-submit on the cluster
+    assert supervisor.stop(settings, cluster.ENGINE) == f"stopped (pid {pids[2]})"
+    assert not engine_answers(settings.spark_connect_url)
+    cold = analytics.run(settings)
     assert cold.mode == "incremental"
     assert "Registering app spotify_analytics\n" in supervisor.log_file(settings, "spark-master").read_text()
     stopped = cluster.stop(settings)
-    assert stopped == (f"spark engine stopped (pid {pids[2]}); spark worker stopped (pid {pids[1]}); "
+    assert stopped == (f"spark engine not running; spark worker stopped (pid {pids[1]}); "
                        f"spark master stopped (pid {pids[0]})")
     assert not any(alive(pid) for pid in pids)
     assert published_streams(settings)[0] == published_streams(settings)[1] > 0

@@ -131,9 +131,9 @@ def test_stale_main_stops_the_run_at_the_main_gate(pipeline, smtp, airflow_home)
     run_failing_dag(pipeline, smtp[1], "main_gate")
 
 
-def corrupt(name, change):
-    """COMPUTE with statistic `name`'s result changed by `change` (a bug in a Spark module)."""
-    return {**COMPUTE, name: lambda t: change(COMPUTE[name](t))}
+def corrupt(compute, name, change):
+    """`compute` with statistic `name`'s result changed by `change` (a bug in a Spark module)."""
+    return {**compute, name: lambda t: change(compute[name](t))}
 
 
 ANALYTICS_INJECTIONS = {
@@ -156,24 +156,33 @@ ANALYTICS_INJECTIONS = {
 }
 
 
-@pytest.mark.parametrize("case", list(ANALYTICS_INJECTIONS))
-def test_bad_statistics_are_rejected_before_publication(pipeline, spark, monkeypatch, case):
-    name, check, change = ANALYTICS_INJECTIONS[case]
+# One run per group (a Spark run is the cost): the bugs of a group each break their own check alone; the missing
+# hour row would also break the shares' sum, so it runs apart.
+INJECTION_GROUPS = [[case for case in ANALYTICS_INJECTIONS if case != "missing hour row"], ["missing hour row"]]
+
+
+@pytest.mark.parametrize("cases", INJECTION_GROUPS, ids=[", ".join(cases) for cases in INJECTION_GROUPS])
+def test_bad_statistics_are_rejected_before_publication(pipeline, spark, monkeypatch, cases):
+    compute, checks = COMPUTE, set()
+    for case in cases:
+        name, check, change = ANALYTICS_INJECTIONS[case]
+        compute = corrupt(compute, name, change)
+        checks.add(check)
     with connect("source", pipeline) as conn:
         add_play(conn, "listener-21-002", "t-late", (datetime.now(UTC) - timedelta(hours=1)).isoformat())
         add_track(conn, "t-late", artist_id="late-artist", album_id="late-album")
     load_main(pipeline)
     before, replica_before = snapshot(pipeline, with_freshness=True), replica_state(pipeline)
-    monkeypatch.setattr(job, "COMPUTE", corrupt(name, change))
+    monkeypatch.setattr(job, "COMPUTE", compute)
     with pytest.raises(gates.GateFailed) as error:
         analytics.run(pipeline, spark=spark)
-    assert check in failing_checks(error)
+    assert checks <= failing_checks(error)
     assert snapshot(pipeline, with_freshness=True) == before
     assert replica_state(pipeline) == replica_before
     with connect("main", pipeline) as conn:
         status, rejection = conn.execute(
             "SELECT status, rejection FROM etl.analytics_runs ORDER BY run_id DESC LIMIT 1").fetchone()
-    assert status == "rejected" and check in rejection
+    assert status == "rejected" and all(check in rejection for check in checks)
 
 
 @pytest.mark.parametrize("case, change, check", [

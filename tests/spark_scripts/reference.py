@@ -164,12 +164,12 @@ editions AS (
     FROM period_streams GROUP BY user_id, period, recording, track_id, album_id, artist_id
 ),
 recordings AS (
-    SELECT e.user_id, e.period, e.recording, s.track_id, s.album_id, s.artist_id, sum(e.streams) AS streams,
-           sum(e.listening_ms)::bigint AS listening_ms, min(e.first_played_at) AS first_played_at,
-           max(e.last_played_at) AS last_played_at, array_agg(e.track_id ORDER BY e.n) AS editions
-    FROM editions e JOIN editions s ON s.user_id = e.user_id AND s.period = e.period
-                                   AND s.recording = e.recording AND s.n = 1
-    GROUP BY e.user_id, e.period, e.recording, s.track_id, s.album_id, s.artist_id
+    SELECT user_id, period, recording, (array_agg(track_id ORDER BY n))[1] AS track_id,
+           (array_agg(album_id ORDER BY n))[1] AS album_id, (array_agg(artist_id ORDER BY n))[1] AS artist_id,
+           sum(streams) AS streams, sum(listening_ms)::bigint AS listening_ms,
+           min(first_played_at) AS first_played_at, max(last_played_at) AS last_played_at,
+           array_agg(track_id ORDER BY n) AS editions
+    FROM editions GROUP BY user_id, period, recording
 )"""
 
 

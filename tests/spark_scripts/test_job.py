@@ -43,6 +43,16 @@ def listening():
     return generate(seed=11, users=3, days=75)
 
 
+@pytest.fixture
+def analysed(dbs, spark, listening, saved_databases):
+    """Main holding all the listening, published by a first (full) run: built once, then copied for each test."""
+    if not saved_databases.restore("job_analysed"):
+        ingest(dbs, listening)
+        assert analytics.run(dbs, spark=spark).mode == "full"
+        saved_databases.save("job_analysed")
+    return dbs
+
+
 def split(listening, held_back):
     """The listening without the `held_back` plays (which arrive later)."""
     held = {id(p) for p in held_back}
@@ -73,9 +83,8 @@ def test_incremental_runs_equal_a_full_rebuild(dbs, spark, listening):
     assert (rebuilt.counts.inserted, rebuilt.counts.updated, rebuilt.counts.deleted) == (0, 0, 0)
 
 
-def test_nothing_new_means_nothing_touched(dbs, spark, listening):
-    ingest(dbs, listening)
-    analytics.run(dbs, spark=spark)
+def test_nothing_new_means_nothing_touched(analysed, spark):
+    dbs = analysed
     before = snapshot(dbs, with_freshness=True)
     again = analytics.run(dbs, spark=spark)
     assert (again.mode, again.scopes) == ("incremental", 0)
@@ -83,9 +92,8 @@ def test_nothing_new_means_nothing_touched(dbs, spark, listening):
     assert snapshot(dbs, with_freshness=True) == before  # unchanged rows untouched, freshness included
 
 
-def test_a_changed_playlist_recomputes_its_followers_alone_as_a_rebuild_would(dbs, spark, listening):
-    ingest(dbs, listening)
-    analytics.run(dbs, spark=spark)
+def test_a_changed_playlist_recomputes_its_followers_alone_as_a_rebuild_would(analysed, spark, listening):
+    dbs = analysed
     before = snapshot(dbs)
     first, _, third = (u.user_id for u in listening.users)
     with connect("source", dbs) as conn:
@@ -138,9 +146,8 @@ def test_a_publication_failing_halfway_leaves_the_published_tables_as_they_were(
     assert snapshot(dbs, with_freshness=True) != before
 
 
-def test_fixed_size_tables_hold_every_row_on_generated_data(dbs, spark, listening):
-    ingest(dbs, listening)
-    analytics.run(dbs, spark=spark)
+def test_fixed_size_tables_hold_every_row_on_generated_data(analysed):
+    dbs = analysed
     with connect("main", dbs) as conn:
         pairs = conn.execute("SELECT count(*) FROM analytics.overview").fetchone()[0]
         for table, size in [("hour_of_day", 24), ("day_of_week", 7), ("listening_clock", 168),
