@@ -151,6 +151,12 @@ class SavedDatabases:
             copy_database(cluster, self.owner, cluster.dbname, f"{cluster.dbname}_{name}")
         return True
 
+    def restore_or_build(self, name: str, build) -> None:
+        """The copy saved as `name` made again, or, the first time, `build()` run and its databases saved."""
+        if not self.restore(name):
+            build()
+            self.save(name)
+
 
 @pytest.fixture(scope="session")
 def saved_databases(clusters, test_settings) -> SavedDatabases:

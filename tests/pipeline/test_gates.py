@@ -34,9 +34,7 @@ def pipeline(dbs, spark, smtp, monkeypatch, saved_databases):
     from warehouse.settings import get_settings
 
     get_settings.cache_clear()
-    if not saved_databases.restore("gated_run"):
-        gated_run(dbs, spark)
-        saved_databases.save("gated_run")
+    saved_databases.restore_or_build("gated_run", lambda: gated_run(dbs, spark))
     return dbs
 
 

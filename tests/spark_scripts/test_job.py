@@ -46,10 +46,11 @@ def listening():
 @pytest.fixture
 def analysed(dbs, spark, listening, saved_databases):
     """Main holding all the listening, published by a first (full) run: built once, then copied for each test."""
-    if not saved_databases.restore("job_analysed"):
+    def build():
         ingest(dbs, listening)
         assert analytics.run(dbs, spark=spark).mode == "full"
-        saved_databases.save("job_analysed")
+
+    saved_databases.restore_or_build("job_analysed", build)
     return dbs
 
 

@@ -53,21 +53,21 @@ def assert_incremental_equals_rebuild(settings, spark, mode="incremental"):
 def history(dbs, spark, saved_databases):
     """Two listeners in Berlin and Tokyo, three months of plays, published by a full run (built once, then copied
     for each test)."""
-    if saved_databases.restore("state_history"):
-        return dbs
-    with connect("source", dbs) as conn:
-        add_user(conn, "ana", "Europe/Berlin")
-        add_user(conn, "kai", "Asia/Tokyo")
-        for number in range(1, 7):
-            add_track(conn, f"t{number}", artist_id=f"ar{number % 3}", album_id=f"al{number % 2}")
-    plays(dbs,
-          ("ana", "t1", "2026-01-10T09:00:00Z"), ("ana", "t1", "2026-01-11T09:00:00Z"),
-          ("ana", "t2", "2026-02-14T18:00:00Z"), ("ana", "t3", "2026-02-28T22:40:00Z"),  # 23:40 Berlin
-          ("ana", "t4", "2026-02-28T22:50:00Z"),
-          ("ana", "t1", "2026-03-20T10:00:00Z"), ("ana", "t5", "2026-03-21T10:00:00Z"),
-          ("kai", "t6", "2026-01-31T14:50:00Z"), ("kai", "t6", "2026-03-30T14:55:00Z"))  # 23:55 Tokyo
-    assert analytics.run(dbs, spark=spark).mode == "full"
-    saved_databases.save("state_history")
+    def build():
+        with connect("source", dbs) as conn:
+            add_user(conn, "ana", "Europe/Berlin")
+            add_user(conn, "kai", "Asia/Tokyo")
+            for number in range(1, 7):
+                add_track(conn, f"t{number}", artist_id=f"ar{number % 3}", album_id=f"al{number % 2}")
+        plays(dbs,
+              ("ana", "t1", "2026-01-10T09:00:00Z"), ("ana", "t1", "2026-01-11T09:00:00Z"),
+              ("ana", "t2", "2026-02-14T18:00:00Z"), ("ana", "t3", "2026-02-28T22:40:00Z"),  # 23:40 Berlin
+              ("ana", "t4", "2026-02-28T22:50:00Z"),
+              ("ana", "t1", "2026-03-20T10:00:00Z"), ("ana", "t5", "2026-03-21T10:00:00Z"),
+              ("kai", "t6", "2026-01-31T14:50:00Z"), ("kai", "t6", "2026-03-30T14:55:00Z"))  # 23:55 Tokyo
+        assert analytics.run(dbs, spark=spark).mode == "full"
+
+    saved_databases.restore_or_build("state_history", build)
     return dbs
 
 
