@@ -144,13 +144,27 @@ def _row_checksums(url: str) -> dict[str, tuple[int, str]]:
                 for schema, table in tables}
 
 
+def _dags_paused_and_idle(env) -> None:
+    """Pause every DAG and wait until none of their runs is queued or running."""
+    call = _airflow_api(env)
+    for dag in call("GET", "dags?limit=100")["dags"]:
+        call("PATCH", f"dags/{dag['dag_id']}", {"is_paused": True})
+    deadline = time.monotonic() + 300
+    while active := call("GET", "dags/~/dagRuns?state=queued&state=running")["dag_runs"]:
+        assert time.monotonic() < deadline, f"DAG runs still active 300 s after pausing: {active}"
+        time.sleep(2)
+
+
 def _killed_components_come_back(env, pids: dict[str, set[int]]) -> None:
     """kill -9 the dashboard, the login service and the replication (Kafka Connect and the applier): supervisord
     brings each back, healthy, within 30 s without anyone acting, and the replica still equals main, a change made
     after the kills included.
 
     Polled in this process (supervisord's pids, the components' own health checks): a `make status` a second
-    would take the CPU the restarting replicator needs; `make status` confirms at the end."""
+    would take the CPU the restarting replicator needs; `make status` confirms at the end. The DAGs are paused
+    and their runs over first: what is timed is supervisord's restart, not a Spark job that holds both cores
+    (the stack stays paused for the rest of the test, which needs no DAG run)."""
+    _dags_paused_and_idle(env)
     settings = stack_settings(env)
     # the replication's Kafka Connect worker and applier; not its broker, whose topics live in its memory
     broker = supervisor.pid(settings, "kafka-broker")
