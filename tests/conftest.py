@@ -46,6 +46,29 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(marker)
 
 
+# Under `--dist loadfile`, these tests start whole stacks and clusters (`make up`, `make demo`, the standalone
+# cluster): one worker runs them one after another, first; beside each other on two cores each took twice as long
+# and the cluster test ran into its timeout.
+WHOLE_STACK_TESTS = "tests/operations/"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class WholeStackFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return WHOLE_STACK_TESTS if nodeid.startswith(WHOLE_STACK_TESTS) else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if WHOLE_STACK_TESTS in self.workqueue:
+                self.workqueue.move_to_end(WHOLE_STACK_TESTS, last=False)
+            super()._assign_work_unit(node)
+
+    return WholeStackFirst(config, log)
+
+
 def make_temp_dir(prefix: str) -> Path:
     """A temporary folder the `postgres` user can enter (when we run as root)."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
